@@ -1,0 +1,11 @@
+# One image for web (gunicorn), Celery worker and Celery beat.
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 EDC_VAR_DIR=/var/lib/edc
+WORKDIR /app
+COPY requirements.txt .
+RUN pip install --no-cache-dir -r requirements.txt
+COPY . .
+RUN useradd --system --home /app edc && mkdir -p /var/lib/edc && chown edc /var/lib/edc
+USER edc
+EXPOSE 8000
+CMD ["gunicorn", "edc.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]

@@ -1,0 +1,48 @@
+# Two commands on a bare machine with Python: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-requirements
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# The services of `make test-services` (and of CI).
+PG_URL ?= postgres://postgres@127.0.0.1:5432/meta1019
+SERVICES_REDIS_URL ?= redis://127.0.0.1:6379/0
+
+.PHONY: install run test test-services lint migrate clean
+
+$(STAMP): requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: install
+	DEBUG=1 $(PY) manage.py migrate --noinput -v 0
+
+# Web (runserver) + Celery worker with embedded beat on the SQLite file and the filesystem broker.
+run: migrate
+	@DEBUG=1 $(PY) manage.py seed_demo
+	@mkdir -p var
+	@DEBUG=1 $(VENV)/bin/celery -A edc worker --beat --pool solo --loglevel INFO >var/worker.log 2>&1 & \
+	  worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	  echo "Worker + beat: pid $$worker, log in var/worker.log"; \
+	  echo "Admin:   http://$(HOST):$(PORT)/admin/"; \
+	  echo "API:     http://$(HOST):$(PORT)/api/v1/   schema: /api/schema/   docs: /api/docs/"; \
+	  DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT)
+
+test: install
+	$(PY) -m pytest -q
+
+# The same suite on PostgreSQL with a real Redis broker and worker; services must be reachable.
+test-services: install
+	bash .ci/ensure-services
+	DATABASE_URL=$(PG_URL) REDIS_URL=$(SERVICES_REDIS_URL) EDC_REQUIRE_SERVICES=1 $(PY) -m pytest -q
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean:
+	rm -rf var .pytest_cache

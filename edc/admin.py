@@ -1,0 +1,258 @@
+"""The site staff's screens. Every save goes through `edc.services`, like the API."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from simple_history.admin import SimpleHistoryAdmin
+
+from edc import roles, services
+from edc.models import DataQuery, LabResult, Signature, Site, Subject, Visit
+
+STALE_FORM = (
+    "This record was changed by someone else (now version {current}, you opened version {opened}). "
+    "Reload the page, check their change and enter yours again."
+)
+
+
+class CrfAdminForm(forms.ModelForm):
+    """Adds the reason for change and the version the form was opened at; runs the CRF's rules."""
+
+    change_reason = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 2}), help_text="Required for every change."
+    )
+    opened_version = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["change_reason"].required = True
+            self.fields["opened_version"].initial = self.instance.version
+
+    def _post_clean(self):
+        super()._post_clean()
+        if self.errors:
+            return
+        if self.instance.pk:
+            current = type(self.instance).objects.filter(pk=self.instance.pk).values_list("version", flat=True).first()
+            opened = self.cleaned_data.get("opened_version")
+            if opened is not None and current != opened:
+                self.add_error(None, STALE_FORM.format(current=current, opened=opened))
+                return
+        try:
+            services.validate_crf(self.instance)
+        except ValidationError as error:
+            self._update_errors(error)
+
+
+class CrfInlineForm(forms.ModelForm):
+    def _post_clean(self):
+        super()._post_clean()
+        if not self.errors and self.has_changed():
+            try:
+                services.validate_crf(self.instance)
+            except ValidationError as error:
+                self._update_errors(error)
+
+
+class ScopedAdminMixin:
+    """Site scoping and role checks shared by model admins and inlines."""
+
+    read_roles = roles.CLINICAL_READERS
+    write_roles = roles.DATA_ENTRY
+
+    def get_queryset(self, request):
+        return roles.scope(super().get_queryset(request), request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return roles.has_any_role(request.user, self.read_roles)
+
+    def has_add_permission(self, request, obj=None):
+        return roles.has_any_role(request.user, self.write_roles)
+
+    def has_change_permission(self, request, obj=None):
+        return roles.has_any_role(request.user, self.write_roles)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # clinical rows are voided, never deleted
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        related = db_field.related_model
+        if hasattr(related, "site_lookup"):
+            kwargs["queryset"] = roles.scope(related._default_manager.all(), request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class CrfInline(ScopedAdminMixin, admin.TabularInline):
+    form = CrfInlineForm
+    extra = 0
+    show_change_link = True
+    readonly_fields = ("version",)
+
+
+class CrfAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
+    form = CrfAdminForm
+    readonly_fields = ("version", "created", "modified")
+    list_select_related = ("subject",)
+
+    def has_module_permission(self, request):
+        return roles.has_any_role(request.user, self.read_roles)
+
+    def get_fields(self, request, obj=None):
+        fields = list(super().get_fields(request, obj))
+        return fields if obj is not None else [f for f in fields if f != "change_reason"]
+
+    def save_model(self, request, obj, form, change):
+        services.save_crf(
+            obj,
+            user=request.user,
+            reason=form.cleaned_data.get("change_reason", ""),
+            expected_version=form.cleaned_data.get("opened_version"),
+        )
+
+    def save_related(self, request, form, formsets, change):
+        for formset in formsets:
+            self.save_formset(request, form, formset, change)
+
+    def save_formset(self, request, form, formset, change):
+        """Inline rows are saved one by one through the service, with the page's reason."""
+        reason = form.cleaned_data.get("change_reason", "")
+        # The admin's change message reads these lists, which formset.save() would have filled.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        for inline_form in formset.forms:
+            if not inline_form.has_changed() or inline_form in formset.deleted_forms:
+                continue
+            is_new = inline_form.instance.pk is None
+            row = services.save_crf(inline_form.save(commit=False), user=request.user, reason=reason)
+            if is_new:
+                formset.new_objects.append(row)
+            else:
+                formset.changed_objects.append((row, inline_form.changed_data))
+
+
+@admin.register(Site)
+class SiteAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "timezone")
+    filter_horizontal = ("users",)
+
+    def get_queryset(self, request):
+        return roles.scope(super().get_queryset(request), request.user)
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_staff
+
+    def has_view_permission(self, request, obj=None):
+        return roles.has_any_role(request.user, roles.ALL_ROLES)
+
+
+class VisitInline(CrfInline):
+    model = Visit
+    fields = ("code", "planned_date", "window_start", "window_end", "visit_datetime", "status", "version")
+
+
+class LabResultInline(CrfInline):
+    model = LabResult
+    fields = ("analyte", "value", "result_text", "unit", "lln", "uln", "sample_datetime", "visit", "version")
+
+
+@admin.register(Subject)
+class SubjectAdmin(CrfAdmin):
+    list_display = ("subject_id", "site", "sex", "date_of_birth", "status", "audit_trail_link")
+    list_filter = ("site", "status", "sex")
+    search_fields = ("subject_id", "initials")
+    list_select_related = ("site",)
+    readonly_fields = ("subject_id", *CrfAdmin.readonly_fields)
+    fields = (
+        "subject_id", "site", "sex", "date_of_birth", "childbearing_potential", "initials", "status",
+        "voided", "void_reason", "version", "created", "modified", "change_reason", "opened_version",
+    )  # fmt: skip
+    inlines = [VisitInline, LabResultInline]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+        else:
+            services.register_subject(obj, user=request.user)
+
+    @admin.display(description="audit trail")
+    def audit_trail_link(self, subject):
+        return format_html('<a href="{}">audit trail</a>', reverse("admin:edc_subject_audit_trail", args=[subject.pk]))
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.audit_trail_view)
+        return [path("<int:pk>/audit-trail/", view, name="edc_subject_audit_trail"), *super().get_urls()]
+
+    def audit_trail_view(self, request, pk):
+        subject = get_object_or_404(self.get_queryset(request), pk=pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Audit trail of {subject}",
+            "subject": subject,
+            "opts": self.model._meta,
+            "events": services.audit_trail(subject),
+            "site_timezone": subject.site.timezone,
+            "csv_url": reverse("subject-audit-trail", kwargs={"subject_id": subject.subject_id}),
+        }
+        return TemplateResponse(request, "admin/edc/audit_trail.html", context)
+
+
+@admin.register(Visit)
+class VisitAdmin(CrfAdmin):
+    list_display = ("subject", "code", "planned_date", "window_start", "window_end", "visit_datetime", "status")
+    list_filter = ("code", "status", "subject__site")
+    search_fields = ("subject__subject_id",)
+
+
+@admin.register(LabResult)
+class LabResultAdmin(CrfAdmin):
+    list_display = ("subject", "analyte", "value", "result_text", "unit", "lln", "uln", "sample_datetime", "voided")
+    list_filter = ("analyte", "voided", "subject__site")
+    search_fields = ("subject__subject_id", "lab_name")
+    date_hierarchy = "sample_datetime"
+
+
+class QueryAnswerForm(CrfAdminForm):
+    class Meta:
+        model = DataQuery
+        fields = ("answer",)
+
+
+@admin.register(DataQuery)
+class DataQueryAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
+    list_display = ("subject", "target_model", "target_id", "target_field", "text", "status", "auto", "created")
+    list_filter = ("status", "auto", "subject__site")
+    search_fields = ("subject__subject_id", "text")
+    list_select_related = ("subject",)
+    readonly_fields = ("subject", "target_model", "target_id", "target_field", "text", "status", "auto", "raised_by")
+    actions = ["close_queries"]
+    write_roles = roles.CLINICAL_READERS
+
+    def has_add_permission(self, request, obj=None):
+        return False  # queries are opened on a field (API or the CRF page), not from a blank form
+
+    def save_model(self, request, obj, form, change):
+        try:
+            services.answer_query(obj, form.cleaned_data.get("answer", ""), user=request.user)
+        except (PermissionDenied, ValidationError) as error:  # shown to the user, nothing saved
+            messages.error(request, str(error))
+
+    @admin.action(description="Close the selected queries")
+    def close_queries(self, request, queryset):
+        for query in queryset:
+            try:
+                services.close_query(query, user=request.user)
+            except (PermissionDenied, ValidationError) as error:  # one refusal does not stop the others
+                messages.error(request, f"{query}: {error}")
+
+
+@admin.register(Signature)
+class SignatureAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
+    list_display = ("subject", "target_model", "target_id", "meaning", "signed_by", "signed_at")
+    list_filter = ("meaning",)
+    list_select_related = ("subject", "signed_by")
+    write_roles = frozenset()

@@ -1,0 +1,366 @@
+"""REST for the kernel, and the base classes every CRF endpoint of the other apps is built from."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import APIException
+from rest_framework.exceptions import ValidationError as DrfValidationError
+from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from edc import exports, roles, services
+from edc.models import DataQuery, LabResult, Signature, Site, Subject, Visit
+
+CHANGE_REASON_HEADER = "HTTP_X_CHANGE_REASON"
+CHANGE_REASON_PARAMETERS = [
+    OpenApiParameter(
+        "X-Change-Reason", OpenApiTypes.STR, OpenApiParameter.HEADER, description="reason for change (or body field)"
+    ),
+]
+IF_MATCH_PARAMETER = OpenApiParameter(
+    "If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True, description="the ETag last read"
+)
+
+
+class PreconditionRequired(APIException):
+    status_code = 428
+    default_detail = "If-Match is required: send the ETag of the version you read"
+    default_code = "precondition_required"
+
+
+def exception_handler(exc, context):
+    """Rule violations raised by services become 400 naming the field; a stale version 412."""
+    if isinstance(exc, DjangoValidationError):
+        detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        exc = DrfValidationError(detail=detail)
+    if isinstance(exc, services.StaleVersion):
+        response = Response(
+            {"detail": str(exc), "current_version": exc.current_version}, status=status.HTTP_412_PRECONDITION_FAILED
+        )
+        response["ETag"] = f'"{exc.current_version}"'
+        return response
+    return drf_exception_handler(exc, context)
+
+
+class RolePermission(BasePermission):
+    """Reads need one of the view's `read_roles`, writes one of its `write_roles`."""
+
+    message = "your role does not allow this"
+
+    def has_permission(self, request, view):
+        needed = view.read_roles if request.method in SAFE_METHODS else view.write_roles
+        return roles.has_any_role(request.user, needed)
+
+
+def change_reason(request) -> str:
+    return str(request.data.get("change_reason") or request.META.get(CHANGE_REASON_HEADER, ""))
+
+
+def expected_version(request) -> int:
+    raw = request.META.get("HTTP_IF_MATCH", "").strip()
+    if not raw:
+        raise PreconditionRequired()
+    raw = raw.removeprefix("W/").strip('"')
+    if not raw.isdigit():
+        raise DrfValidationError({"If-Match": [f'expected an ETag such as "3", got {raw!r}']})
+    return int(raw)
+
+
+class ScopedSubjectField(serializers.SlugRelatedField):
+    """A subject named by its `subject_id`, among the requesting user's sites only."""
+
+    def __init__(self, **kwargs):
+        super().__init__(slug_field="subject_id", queryset=Subject.objects.all(), **kwargs)
+
+    def get_queryset(self):
+        return roles.scope(super().get_queryset(), self.context["request"].user)
+
+
+class ScopedRelatedField(serializers.PrimaryKeyRelatedField):
+    """A related row by id, among the requesting user's sites only (another site's id is unknown)."""
+
+    def get_queryset(self):
+        return roles.scope(super().get_queryset(), self.context["request"].user)
+
+
+class CrfSerializer(serializers.ModelSerializer):
+    change_reason = serializers.CharField(
+        write_only=True, required=False, allow_blank=True, help_text="required on every update"
+    )
+    serializer_related_field = ScopedRelatedField
+
+    class Meta:
+        read_only_fields = ("id", "version", "created", "modified", "voided", "void_reason")
+
+    def build_relational_field(self, field_name, relation_info):
+        field_class, kwargs = super().build_relational_field(field_name, relation_info)
+        if relation_info.related_model is Subject:
+            kwargs.pop("queryset", None)
+            return ScopedSubjectField, kwargs
+        return field_class, kwargs
+
+    def validate(self, attrs):
+        attrs.pop("change_reason", None)
+        return attrs
+
+
+def crf_fields(*names: str) -> tuple[str, ...]:
+    return ("id", "subject", *names, "version", "created", "modified", "voided", "void_reason", "change_reason")
+
+
+class CrfViewSet(viewsets.ModelViewSet):
+    """A clinical record: site-scoped, role-checked, versioned (ETag/If-Match), voided not deleted.
+
+    Subclasses declare `queryset` (with `select_related`), `serializer_class` and filters; writes
+    go through `services.save_crf`, so the admin and the API share every rule.
+    """
+
+    permission_classes = [IsAuthenticated, RolePermission]
+    read_roles = roles.CLINICAL_READERS
+    write_roles = roles.DATA_ENTRY
+    http_method_names = ["get", "post", "patch", "put", "delete", "head", "options"]
+
+    def get_queryset(self):
+        queryset = roles.scope(super().get_queryset(), self.request.user)
+        if self.action == "list" and self.request.query_params.get("include_voided") != "true":
+            queryset = queryset.filter(voided=False)
+        return queryset
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        data = getattr(response, "data", None)
+        if self.detail_or_create() and isinstance(data, dict) and "version" in data and response.status_code < 300:
+            response["ETag"] = f'"{data["version"]}"'
+        return super().finalize_response(request, response, *args, **kwargs)
+
+    def detail_or_create(self) -> bool:
+        return self.action in {"retrieve", "create", "update", "partial_update"}
+
+    def save(self, instance, reason="", version=None):
+        return services.save_crf(instance, user=self.request.user, reason=reason, expected_version=version)
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        instance = self.save(serializer.Meta.model(**serializer.validated_data))
+        return Response(self.get_serializer(instance).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(parameters=[IF_MATCH_PARAMETER, *CHANGE_REASON_PARAMETERS])
+    def update(self, request, *args, partial=False, **kwargs):
+        instance = self.get_object()
+        version = expected_version(request)
+        serializer = self.get_serializer(instance, data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        for field, value in serializer.validated_data.items():
+            setattr(instance, field, value)
+        instance = self.save(instance, reason=change_reason(request), version=version)
+        return Response(self.get_serializer(instance).data)
+
+    @extend_schema(parameters=[IF_MATCH_PARAMETER, *CHANGE_REASON_PARAMETERS])
+    def partial_update(self, request, *args, **kwargs):
+        return self.update(request, *args, partial=True, **kwargs)
+
+    @extend_schema(parameters=CHANGE_REASON_PARAMETERS, responses={200: None})
+    def destroy(self, request, *args, **kwargs):
+        instance = self.get_object()
+        version = expected_version(request) if request.META.get("HTTP_IF_MATCH") else None
+        instance = services.void_crf(
+            instance, user=request.user, reason=change_reason(request), expected_version=version
+        )
+        return Response(self.get_serializer(instance).data, status=status.HTTP_200_OK)
+
+
+# --- Kernel endpoints ---------------------------------------------------------------------------
+
+
+class SiteSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Site
+        fields = ("id", "code", "name", "timezone")
+
+
+class SiteViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = Site.objects.order_by("code")
+    serializer_class = SiteSerializer
+    permission_classes = [IsAuthenticated, RolePermission]
+    read_roles = roles.ALL_ROLES
+    filterset_fields = ["code"]
+
+    def get_queryset(self):
+        return roles.scope(super().get_queryset(), self.request.user)
+
+
+class SubjectSerializer(CrfSerializer):
+    site = serializers.SlugRelatedField(slug_field="code", queryset=Site.objects.all())
+
+    class Meta(CrfSerializer.Meta):
+        model = Subject
+        fields = (
+            "id", "subject_id", "site", "sex", "date_of_birth", "childbearing_potential", "initials", "status",
+            "version", "created", "modified", "voided", "void_reason", "change_reason",
+        )  # fmt: skip
+        read_only_fields = (*CrfSerializer.Meta.read_only_fields, "subject_id", "status")
+
+    def validate_site(self, site):
+        if not roles.scope(Site.objects.filter(pk=site.pk), self.context["request"].user).exists():
+            raise serializers.ValidationError(f"you are not a member of site {site.code}")
+        return site
+
+
+class SubjectViewSet(CrfViewSet):
+    queryset = Subject.objects.select_related("site")
+    serializer_class = SubjectSerializer
+    lookup_field = "subject_id"
+    filterset_fields = ["site__code", "status", "sex"]
+    search_fields = ["subject_id", "initials"]
+
+    def save(self, instance, reason="", version=None):
+        if instance.pk is None:
+            return services.register_subject(instance, user=self.request.user)
+        return super().save(instance, reason, version)
+
+    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
+    @action(detail=True, url_path="audit-trail")
+    def audit_trail(self, request, subject_id=None):
+        """The subject's audit trail as CSV: who, what (old → new), when (UTC and site time), why."""
+        subject = self.get_object()
+        response = StreamingHttpResponse(
+            exports.audit_trail_csv(services.audit_trail(subject), subject.site.timezone), content_type="text/csv"
+        )
+        response["Content-Disposition"] = f'attachment; filename="audit-trail-{subject.subject_id}.csv"'
+        return response
+
+
+class VisitSerializer(CrfSerializer):
+    visitnum = serializers.FloatField(read_only=True)
+
+    class Meta(CrfSerializer.Meta):
+        model = Visit
+        fields = crf_fields(
+            "code", "visitnum", "planned_date", "window_start", "window_end", "visit_datetime", "status"
+        )
+
+
+class VisitViewSet(CrfViewSet):
+    queryset = Visit.objects.select_related("subject")
+    serializer_class = VisitSerializer
+    filterset_fields = {"subject__subject_id": ["exact"], "code": ["exact"], "status": ["exact"]}
+
+
+class LabResultSerializer(CrfSerializer):
+    class Meta(CrfSerializer.Meta):
+        model = LabResult
+        fields = crf_fields(
+            "visit", "analyte", "value", "result_text", "unit", "lln", "uln", "lloq", "not_detected",
+            "sample_datetime", "lab_name",
+        )  # fmt: skip
+        extra_kwargs = {"value": {"coerce_to_string": False}}
+
+
+class LabResultViewSet(CrfViewSet):
+    queryset = LabResult.objects.select_related("subject")
+    serializer_class = LabResultSerializer
+    filterset_fields = {
+        "subject__subject_id": ["exact"],
+        "analyte": ["exact", "in"],
+        "visit": ["exact"],
+        "sample_datetime": ["gte", "lte"],
+    }
+
+
+class DataQuerySerializer(serializers.ModelSerializer):
+    subject = serializers.SlugRelatedField(slug_field="subject_id", read_only=True)
+    raised_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    answered_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    closed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = DataQuery
+        fields = (
+            "id", "subject", "target_model", "target_id", "target_field", "text", "status", "auto", "raised_by",
+            "answer", "answered_by", "answered_at", "closed_by", "closed_at", "created", "version",
+        )  # fmt: skip
+        read_only_fields = ("status", "auto", "answer", "answered_at", "closed_at", "created", "version")
+
+
+class QueryAnswerSerializer(serializers.Serializer):
+    answer = serializers.CharField()
+
+
+@extend_schema_view(create=extend_schema(description="Open a data query on one field of a clinical record."))
+class DataQueryViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    queryset = DataQuery.objects.select_related("subject", "raised_by", "answered_by", "closed_by")
+    serializer_class = DataQuerySerializer
+    permission_classes = [IsAuthenticated, RolePermission]
+    read_roles = roles.CLINICAL_READERS
+    write_roles = roles.CLINICAL_READERS  # each transition checks its own role in the service
+    filterset_fields = ["status", "auto", "subject__subject_id", "target_model", "target_id"]
+
+    def get_queryset(self):
+        return roles.scope(super().get_queryset(), self.request.user)
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        target = services.resolve_target(data["target_model"], data["target_id"], self.request.user)
+        serializer.instance = services.open_query(target, data["target_field"], data["text"], user=self.request.user)
+
+    @extend_schema(request=QueryAnswerSerializer, responses=DataQuerySerializer)
+    @action(detail=True, methods=["post"])
+    def answer(self, request, pk=None):
+        body = QueryAnswerSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        query = services.answer_query(self.get_object(), body.validated_data["answer"], user=request.user)
+        return Response(self.get_serializer(query).data)
+
+    @extend_schema(request=None, responses=DataQuerySerializer)
+    @action(detail=True, methods=["post"])
+    def close(self, request, pk=None):
+        query = services.close_query(self.get_object(), user=request.user)
+        return Response(self.get_serializer(query).data)
+
+
+class SignatureSerializer(serializers.ModelSerializer):
+    subject = serializers.SlugRelatedField(slug_field="subject_id", read_only=True)
+    signed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    signer_name = serializers.CharField(source="signed_by.get_full_name", read_only=True)
+    password = serializers.CharField(write_only=True, style={"input_type": "password"})
+
+    class Meta:
+        model = Signature
+        fields = (
+            "id", "subject", "target_model", "target_id", "meaning", "signed_by", "signer_name", "signed_at",
+            "password", "voided",
+        )  # fmt: skip
+        read_only_fields = ("signed_at", "voided")
+
+
+class SignatureViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    queryset = Signature.objects.select_related("subject", "signed_by")
+    serializer_class = SignatureSerializer
+    permission_classes = [IsAuthenticated, RolePermission]
+    read_roles = roles.CLINICAL_READERS
+    write_roles = roles.SIGNERS
+    filterset_fields = ["meaning", "subject__subject_id", "target_model", "target_id"]
+
+    def get_queryset(self):
+        return roles.scope(super().get_queryset(), self.request.user)
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        target = services.resolve_target(data["target_model"], data["target_id"], self.request.user)
+        serializer.instance = services.sign(target, data["meaning"], user=self.request.user, password=data["password"])
+
+
+ROUTES = [
+    ("sites", SiteViewSet),
+    ("subjects", SubjectViewSet),
+    ("visits", VisitViewSet),
+    ("lab-results", LabResultViewSet),
+    ("queries", DataQueryViewSet),
+    ("signatures", SignatureViewSet),
+]

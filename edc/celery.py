@@ -1,0 +1,11 @@
+"""The Celery app: JSON only, late acknowledgement, a static beat schedule from settings."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "edc.settings")
+
+app = Celery("edc")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

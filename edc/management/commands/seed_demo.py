@@ -1,0 +1,36 @@
+"""Load a realistic synthetic cohort: `python manage.py seed_demo [--subjects N] [--seed S]`."""
+
+import random
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from edc import demo, roles
+from edc.models import Subject
+
+
+class Command(BaseCommand):
+    help = "Create the demo site, one user per role and a synthetic cohort (skipped when already loaded)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--subjects", type=int, default=36, help="cohort size (the trial plans 36)")
+        parser.add_argument("--seed", type=int, default=1019, help="random seed: same seed, same cohort")
+
+    def handle(self, *args, subjects, seed, **options):
+        with transaction.atomic():
+            site, users = demo.seed_site_and_users()
+            if Subject.objects.filter(site=site).exists():
+                self.stdout.write("Demo cohort already loaded.")
+            else:
+                rng = random.Random(seed)
+                today = timezone.localdate()
+                demo.seed_subjects(site, users[roles.SITE_STAFF], rng, subjects, today)
+                self.stdout.write(self.style.SUCCESS(f"Loaded {subjects} demo subjects at site {site.code}."))
+        self.print_logins()
+
+    def print_logins(self):
+        self.stdout.write("Demo logins (username / password):")
+        self.stdout.write(f"  {demo.ADMIN_USER[0]:<13} {demo.ADMIN_USER[1]:<24} superuser")
+        for username, (role, password) in demo.DEMO_USERS.items():
+            self.stdout.write(f"  {username:<13} {password:<24} {role}")

@@ -1,0 +1,198 @@
+"""The trial kernel's tables: sites, subjects, visits, lab results, data queries and signatures."""
+
+from django.conf import settings
+from django.db import models
+from simple_history.models import HistoricalRecords
+
+from edc import rules
+
+
+class AuditedModel(models.Model):
+    """Every clinical row: optimistic version, timestamps, void instead of delete, full history.
+
+    Writes go through `edc.services.save_crf`, which sets the user and reason that history records.
+    """
+
+    version = models.PositiveIntegerField(default=1, editable=False)
+    created = models.DateTimeField(auto_now_add=True)
+    modified = models.DateTimeField(auto_now=True)
+    voided = models.BooleanField(default=False)
+    void_reason = models.TextField(blank=True)
+
+    history = HistoricalRecords(inherit=True, history_change_reason_field=models.TextField(null=True))
+
+    # The lookup from this model to its Site, used to scope every queryset to a user's sites.
+    site_lookup = "subject__site"
+    # Field limits of CRF.md declared by the CRF (`rules.Limit` per field name).
+    field_limits: dict[str, rules.Limit] = {}
+
+    class Meta:
+        abstract = True
+
+    @property
+    def subject_pk(self):
+        return self.subject_id
+
+
+class CrfModel(AuditedModel):
+    subject = models.ForeignKey("edc.Subject", on_delete=models.PROTECT)
+
+    class Meta:
+        abstract = True
+
+
+class Site(models.Model):
+    code = models.CharField(max_length=8, unique=True)
+    name = models.CharField(max_length=200)
+    timezone = models.CharField(max_length=64, default="Asia/Shanghai")
+    users = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="edc_sites", blank=True)
+    history = HistoricalRecords(excluded_fields=["users"])
+
+    site_lookup = "pk"
+
+    def __str__(self):
+        return f"{self.code} {self.name}"
+
+
+class Subject(AuditedModel):
+    class Sex(models.TextChoices):
+        FEMALE = "F", "female"
+        MALE = "M", "male"
+
+    class Status(models.TextChoices):
+        SCREENING = "SCREENING"
+        SCREEN_FAILED = "SCREEN_FAILED"
+        ENROLLED = "ENROLLED"
+        TREATED = "TREATED"
+        OFF_STUDY = "OFF_STUDY"
+
+    subject_id = models.CharField(max_length=20, unique=True, editable=False)
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="subjects")
+    number = models.PositiveIntegerField(editable=False)
+    sex = models.CharField(max_length=1, choices=Sex.choices)
+    date_of_birth = models.DateField()
+    childbearing_potential = models.BooleanField(default=False)
+    initials = models.CharField(max_length=4)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.SCREENING)
+
+    site_lookup = "site"
+
+    class Meta:
+        ordering = ["subject_id"]
+        constraints = [models.UniqueConstraint(fields=["site", "number"], name="subject_number_per_site")]
+
+    def __str__(self):
+        return self.subject_id
+
+    @property
+    def subject_pk(self):
+        return self.pk
+
+
+class Visit(CrfModel):
+    class Status(models.TextChoices):
+        SCHEDULED = "SCHEDULED"
+        DONE = "DONE"
+        MISSED = "MISSED"
+
+    code = models.CharField(max_length=8, choices=rules.VISIT_CODE_CHOICES)
+    planned_date = models.DateField(null=True, blank=True)
+    window_start = models.DateField(null=True, blank=True)
+    window_end = models.DateField(null=True, blank=True)
+    visit_datetime = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SCHEDULED)
+
+    class Meta:
+        ordering = ["subject", "planned_date", "visit_datetime", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subject", "code"],
+                condition=~models.Q(code="UNS") & models.Q(voided=False),
+                name="one_scheduled_visit_per_code",
+            )
+        ]
+        indexes = [models.Index(fields=["status", "window_end"])]
+
+    def __str__(self):
+        return f"{self.subject} {self.code}"
+
+    @property
+    def visitnum(self):
+        return rules.SCHEDULE[self.code].visitnum
+
+
+class LabResult(CrfModel):
+    visit = models.ForeignKey(Visit, on_delete=models.PROTECT, null=True, blank=True, related_name="lab_results")
+    analyte = models.CharField(max_length=10, choices=rules.ANALYTE_CHOICES)
+    value = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
+    result_text = models.CharField(max_length=20, blank=True)
+    unit = models.CharField(max_length=20, blank=True)
+    lln = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
+    uln = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
+    lloq = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
+    not_detected = models.BooleanField(default=False)
+    sample_datetime = models.DateTimeField()
+    lab_name = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["subject", "sample_datetime", "id"]
+        indexes = [models.Index(fields=["subject", "analyte", "sample_datetime"])]
+
+    def __str__(self):
+        shown = self.result_text or ("not detected" if self.not_detected else self.value)
+        return f"{self.analyte} {shown} {self.unit}".strip()
+
+
+class DataQuery(AuditedModel):
+    class Status(models.TextChoices):
+        OPEN = "OPEN"
+        ANSWERED = "ANSWERED"
+        CLOSED = "CLOSED"
+
+    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="queries")
+    target_model = models.CharField(max_length=60, help_text="app_label.model of the queried row")
+    target_id = models.PositiveBigIntegerField()
+    target_field = models.CharField(max_length=60)
+    text = models.TextField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    auto = models.BooleanField(default=False)
+    raised_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    answer = models.TextField(blank=True)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    answered_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    site_lookup = "subject__site"
+
+    class Meta:
+        ordering = ["-created"]
+        verbose_name_plural = "data queries"
+        indexes = [models.Index(fields=["target_model", "target_id", "status"])]
+
+    def __str__(self):
+        return f"{self.target_model}#{self.target_id}.{self.target_field}: {self.text[:40]}"
+
+
+class Signature(AuditedModel):
+    class Meaning(models.TextChoices):
+        REVIEWED = "REVIEWED"
+        APPROVED = "APPROVED"
+        ELIGIBILITY_CONFIRMED = "ELIGIBILITY_CONFIRMED"
+
+    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="signatures")
+    target_model = models.CharField(max_length=60)
+    target_id = models.PositiveBigIntegerField()
+    meaning = models.CharField(max_length=24, choices=Meaning.choices)
+    signed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    signed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-signed_at"]
+
+    def __str__(self):
+        return f"{self.meaning} by {self.signed_by} at {self.signed_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,283 @@
+"""Kernel rules: pure functions over plain values (no ORM, no clock).
+
+The analyte catalogue and units (DOMAIN.md §2), the hard and soft limits of CRF.md, the visit
+schedule with its windows (DOMAIN.md §6) and the subject identifier format.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+# --- Analytes and units -------------------------------------------------------------------------
+
+# Stored unit per analyte code; None means the result is text (titre, positive/negative).
+ANALYTE_UNITS: dict[str, str | None] = {
+    "LYM": "10^9/L",
+    "PLAT": "10^9/L",
+    "WBC": "10^9/L",
+    "HGB": "g/L",
+    "CREAT": "µmol/L",
+    "ALT": "U/L",
+    "AST": "U/L",
+    "ALP": "U/L",
+    "LIPASE": "U/L",
+    "AMYLASE": "U/L",
+    "BILI": "µmol/L",
+    "BILDIR": "µmol/L",
+    "PT": "s",
+    "APTT": "s",
+    "FIBRINO": "g/L",
+    "IGA": "g/L",
+    "C3": "g/L",
+    "C4": "g/L",
+    "DSDNA": "IU/mL",
+    "ANA": None,
+    "SM": None,
+    "PROT24": "g/24h",
+    "CD19": "cells/µL",
+    "CARPCR": "copies/µg",
+    "CARFLOW": "cells/µL",
+}
+ANALYTE_CHOICES = [(code, code) for code in ANALYTE_UNITS]
+
+# Analytes that may carry a text result instead of a value.
+TEXT_RESULT_ANALYTES = {"ANA", "SM", "DSDNA"}
+RESULT_TEXTS = {"POSITIVE", "NEGATIVE"}
+
+
+@dataclass(frozen=True)
+class Limit:
+    """Hard range refuses a write; soft range stores it and opens a data query."""
+
+    hard_min: Decimal | None = None
+    hard_max: Decimal | None = None
+    soft_min: Decimal | None = None
+    soft_max: Decimal | None = None
+    unit: str = ""
+    # The hard minimum itself is refused ("> 0" rather than "≥ 0").
+    hard_min_exclusive: bool = False
+
+    def hard_error(self, value: Decimal) -> str | None:
+        if self.hard_min is not None:
+            below = value <= self.hard_min if self.hard_min_exclusive else value < self.hard_min
+            if below:
+                sign = ">" if self.hard_min_exclusive else "≥"
+                return f"must be {sign} {_fmt(self.hard_min)}{_unit(self.unit)} (hard limit); got {_fmt(value)}"
+        if self.hard_max is not None and value > self.hard_max:
+            return f"must be ≤ {_fmt(self.hard_max)}{_unit(self.unit)} (hard limit); got {_fmt(value)}"
+        return None
+
+    def soft_warning(self, value: Decimal) -> str | None:
+        if self.soft_min is not None and value < self.soft_min:
+            return f"{_fmt(value)}{_unit(self.unit)} is below the expected {_fmt(self.soft_min)}; please confirm"
+        if self.soft_max is not None and value > self.soft_max:
+            return f"{_fmt(value)}{_unit(self.unit)} is above the expected {_fmt(self.soft_max)}; please confirm"
+        return None
+
+
+def _fmt(value: Decimal | float | int) -> str:
+    return f"{Decimal(str(value)).normalize():f}"
+
+
+def _unit(unit: str) -> str:
+    return f" {unit}" if unit else ""
+
+
+def D(value) -> Decimal:  # noqa: N802 - short constructor for limit tables
+    return Decimal(str(value))
+
+
+# Analyte-specific limits of CRF.md; every value is also ≥ 0.
+ANALYTE_LIMITS: dict[str, Limit] = {
+    "HGB": Limit(D(20), D(250), D(60), D(200), "g/L"),
+    "PLAT": Limit(D(0), D(2000), None, D(1000), "10^9/L"),
+    "CREAT": Limit(D(10), D(3000), None, D(500), "µmol/L"),
+    "C3": Limit(D(0), D(10), unit="g/L"),
+    "C4": Limit(D(0), D(5), unit="g/L"),
+    "CD19": Limit(D(0), D(5000), None, D(1500), "cells/µL"),
+    "CARPCR": Limit(D(0), D("1e8"), None, D("1e6"), "copies/µg"),
+}
+NON_NEGATIVE = Limit(hard_min=D(0))
+
+
+def normalise_unit(unit: str) -> str:
+    """µ (U+00B5), μ (U+03BC) and u are the same letter in a unit (CRF.md)."""
+    # casefold turns the micro sign into the Greek letter, so fold both back to one symbol after it.
+    return unit.strip().casefold().replace("μ", "µ").replace("u", "µ")
+
+
+def units_equal(given: str, expected: str) -> bool:
+    return normalise_unit(given) == normalise_unit(expected)
+
+
+def check_lab_result(
+    *,
+    analyte: str,
+    value: Decimal | None,
+    result_text: str,
+    unit: str,
+    lln: Decimal | None,
+    uln: Decimal | None,
+    not_detected: bool,
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Hard errors and soft warnings, each keyed by field name."""
+    errors: dict[str, str] = {}
+    warnings: dict[str, str] = {}
+    if analyte not in ANALYTE_UNITS:
+        errors["analyte"] = f"unknown analyte {analyte!r}; expected one of {', '.join(ANALYTE_UNITS)}"
+        return errors, warnings
+    expected_unit = ANALYTE_UNITS[analyte]
+    if unit and expected_unit and not units_equal(unit, expected_unit):
+        errors["unit"] = f"{analyte} is stored in {expected_unit}, not {unit!r}"
+    if unit and expected_unit is None:
+        errors["unit"] = f"{analyte} is a text result and has no unit"
+    if value is None and not result_text and not not_detected:
+        errors["value"] = f"{analyte} needs a value or a result_text"
+    if result_text and analyte not in TEXT_RESULT_ANALYTES:
+        errors["result_text"] = f"{analyte} takes a numeric value, not a text result"
+    elif result_text and analyte != "ANA" and result_text not in RESULT_TEXTS:
+        errors["result_text"] = f"must be one of {', '.join(sorted(RESULT_TEXTS))}"
+    elif result_text and analyte == "ANA" and result_text not in RESULT_TEXTS and ana_titre(result_text) is None:
+        errors["result_text"] = "ANA takes a titre such as 1:80, or POSITIVE/NEGATIVE"
+    if value is not None:
+        if expected_unit is None:
+            errors["value"] = f"{analyte} is a text result; send result_text"
+            return errors, warnings
+        if not_detected:
+            errors["not_detected"] = "a result that was not detected has no value"
+        limit = ANALYTE_LIMITS.get(analyte, NON_NEGATIVE)
+        hard = NON_NEGATIVE.hard_error(value) or limit.hard_error(value)
+        if hard:
+            errors["value"] = hard
+        else:
+            soft = limit.soft_warning(value) or _reference_range_warning(value, lln, uln, expected_unit)
+            if soft:
+                warnings["value"] = soft
+    for field, bound in (("lln", lln), ("uln", uln)):
+        if bound is not None and bound < 0:
+            errors[field] = f"must be ≥ 0 (hard limit); got {_fmt(bound)}"
+    if lln is not None and uln is not None and lln > uln:
+        errors["uln"] = f"ULN {_fmt(uln)} is below LLN {_fmt(lln)}"
+    return errors, warnings
+
+
+def _reference_range_warning(value: Decimal, lln, uln, unit: str) -> str | None:
+    """Soft limit of any lab value: outside 0.1 × LLN … 10 × ULN."""
+    if lln is not None and lln > 0 and value < lln * D("0.1"):
+        return f"{_fmt(value)} {unit} is below 0.1 × LLN {_fmt(lln)}; please confirm"
+    if uln is not None and uln > 0 and value > uln * 10:
+        return f"{_fmt(value)} {unit} is above 10 × ULN {_fmt(uln)}; please confirm"
+    return None
+
+
+def ana_titre(text: str) -> int | None:
+    """The denominator of an ANA titre written 1:N, or None when the text is not a titre."""
+    head, sep, tail = text.replace(" ", "").partition(":")
+    if sep and head == "1" and tail.isdigit():
+        return int(tail)
+    return None
+
+
+def check_limits(values: dict, limits: dict[str, Limit]) -> tuple[dict[str, str], dict[str, str]]:
+    """Apply a CRF's declared field limits to its values (None is left to 'required' checks)."""
+    errors, warnings = {}, {}
+    for field, limit in limits.items():
+        value = values.get(field)
+        if value is None:
+            continue
+        value = D(value)
+        error = limit.hard_error(value)
+        if error:
+            errors[field] = error
+            continue
+        warning = limit.soft_warning(value)
+        if warning:
+            warnings[field] = warning
+    return errors, warnings
+
+
+def not_in_future(field: str, value: dt.date | dt.datetime | None, now: dt.datetime) -> dict[str, str]:
+    if value is None:
+        return {}
+    if isinstance(value, dt.datetime):
+        if value > now:
+            return {field: f"{value.isoformat()} is in the future (hard limit: not after {now.isoformat()})"}
+        return {}
+    if value > now.date():
+        return {field: f"{value.isoformat()} is in the future (hard limit: not after {now.date().isoformat()})"}
+    return {}
+
+
+# --- Visit schedule -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VisitDef:
+    code: str
+    visitnum: float
+    day: int | None  # nominal day relative to infusion (day 0); None for unscheduled
+    window_before: int = 0
+    window_after: int = 0
+    follow_up: bool = False
+
+
+def _follow_up_defs() -> list[VisitDef]:
+    defs = [VisitDef(f"D{d}", 100 + d, d, 1, 1, True) for d in (1, 4, 7, 10, 14)]
+    defs += [VisitDef(f"D{d}", 100 + d, d, 2, 2, True) for d in (21, 28)]
+    defs += [VisitDef(f"M{m}", 200 + m, day, 7, 7, True) for m, day in ((2, 60), (3, 90))]
+    defs += [VisitDef(f"M{m}", 200 + m, day, 14, 14, True) for m, day in ((6, 180), (9, 270), (12, 365))]
+    defs += [VisitDef(f"M{m}", 200 + m, day, 30, 30, True) for m, day in ((15, 455), (18, 545), (21, 635), (24, 730))]
+    defs += [VisitDef(f"Y{n}", 300 + n, 365 * n, 30, 30, True) for n in range(3, 16)]
+    return defs
+
+
+# Pre-infusion visits have no window: they are anchored on the lymphodepletion and infusion dates.
+PRE_INFUSION = [
+    VisitDef("SCR", 1, None),
+    VisitDef("BL", 2, -5),
+    VisitDef("LD_M5", 3, -5),
+    VisitDef("LD_M4", 4, -4),
+    VisitDef("LD_M3", 5, -3),
+    VisitDef("D0_PRE", 6, 0),
+    VisitDef("D0", 7, 0),
+]
+FOLLOW_UP = _follow_up_defs()
+UNSCHEDULED = VisitDef("UNS", 999, None)
+SCHEDULE: dict[str, VisitDef] = {v.code: v for v in [*PRE_INFUSION, *FOLLOW_UP, UNSCHEDULED]}
+VISIT_CODE_CHOICES = [(code, code) for code in SCHEDULE]
+
+
+@dataclass(frozen=True)
+class PlannedVisit:
+    code: str
+    planned_date: dt.date
+    window_start: dt.date
+    window_end: dt.date
+
+
+def follow_up_plan(infusion_date: dt.date) -> list[PlannedVisit]:
+    """The scheduled follow-up visits with their windows, from the infusion date (site calendar)."""
+    return [
+        PlannedVisit(
+            code=v.code,
+            planned_date=infusion_date + dt.timedelta(days=v.day),
+            window_start=infusion_date + dt.timedelta(days=v.day - v.window_before),
+            window_end=infusion_date + dt.timedelta(days=v.day + v.window_after),
+        )
+        for v in FOLLOW_UP
+    ]
+
+
+# --- Subjects -----------------------------------------------------------------------------------
+
+
+def format_subject_id(site_code: str, number: int) -> str:
+    """`M1019-<site>-<nnn>` as CRF.md assigns it."""
+    return f"M1019-{site_code}-{number:03d}"
+
+
+def age_in_years(date_of_birth: dt.date, on: dt.date) -> int:
+    before_birthday = (on.month, on.day) < (date_of_birth.month, date_of_birth.day)
+    return on.year - date_of_birth.year - before_birthday

@@ -1,0 +1,372 @@
+"""Kernel use cases: every write of a clinical row goes through `save_crf` (or `void_crf`).
+
+One transaction each: optimistic version check, mandatory reason after first entry, hard limits
+(refuse), soft limits (store and open a query), history with user and reason, no history row when
+nothing changed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from django.apps import apps
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from edc import roles, rules
+from edc.models import AuditedModel, DataQuery, LabResult, Signature, Site, Subject, Visit
+
+# Fields the kernel maintains itself; a change to only these is no change.
+BOOKKEEPING_FIELDS = {"id", "version", "created", "modified"}
+REASON_REQUIRED = "a reason for change is required for every update after first entry"
+
+
+class StaleVersion(Exception):
+    """The row changed since the client read it (HTTP 412)."""
+
+    def __init__(self, current_version: int):
+        super().__init__(f"the record is at version {current_version}; reload it and apply your change again")
+        self.current_version = current_version
+
+
+# A validator reads one unsaved row and returns (hard errors, soft warnings) keyed by field name.
+# It may canonicalise values on the row (for instance the spelling of a unit) before they are saved.
+Validator = Callable[[AuditedModel, dt.datetime], tuple[dict[str, str], dict[str, str]]]
+_validators: dict[type[models.Model], list[Validator]] = {}
+
+
+def crf_validator(model: type[models.Model]):
+    """Register a validator that every write of `model` runs, from the admin and the API alike."""
+
+    def register(func: Validator) -> Validator:
+        _validators.setdefault(model, []).append(func)
+        return func
+
+    return register
+
+
+def validate_crf(instance: AuditedModel, now: dt.datetime | None = None) -> dict[str, str]:
+    """Raise ValidationError naming each field over a hard limit; return the soft-limit warnings."""
+    now = now or timezone.now()
+    values = {f.attname: getattr(instance, f.attname) for f in instance._meta.concrete_fields}
+    errors, warnings = rules.check_limits(values, instance.field_limits)
+    for validator in _validators.get(type(instance), []):
+        more_errors, more_warnings = validator(instance, now)
+        errors.update(more_errors)
+        warnings.update(more_warnings)
+    if instance.voided and not instance.void_reason.strip():
+        errors["void_reason"] = "a reason is required to void a record"
+    if errors:
+        raise ValidationError({field: [message] for field, message in errors.items()})
+    return warnings
+
+
+def changed_fields(stored: models.Model, edited: models.Model) -> list[str]:
+    return [
+        f.attname
+        for f in edited._meta.concrete_fields
+        if f.attname not in BOOKKEEPING_FIELDS and getattr(stored, f.attname) != getattr(edited, f.attname)
+    ]
+
+
+def system_user():
+    user, _ = get_user_model().objects.get_or_create(
+        username=roles.SYSTEM_USERNAME, defaults={"is_active": False, "first_name": "EDC", "last_name": "system"}
+    )
+    return user
+
+
+def save_crf(instance: AuditedModel, *, user, reason: str = "", expected_version: int | None = None):
+    """Create or update one clinical row; returns the stored row."""
+    reason = (reason or "").strip()
+    with transaction.atomic():
+        if instance.pk:
+            stored = type(instance).objects.select_for_update().get(pk=instance.pk)
+            expected = instance.version if expected_version is None else expected_version
+            if stored.version != expected:
+                raise StaleVersion(stored.version)
+            if not changed_fields(stored, instance):
+                return stored
+            if not reason:
+                raise ValidationError({"change_reason": [REASON_REQUIRED]})
+            instance.version = stored.version + 1
+        warnings = validate_crf(instance)
+        instance._history_user = user
+        instance._change_reason = reason or None
+        instance.save()
+        del instance._history_user, instance._change_reason
+        open_auto_queries(instance, warnings)
+    return instance
+
+
+def void_crf(instance: AuditedModel, *, user, reason: str, expected_version: int | None = None):
+    """Clinical rows are never deleted: voiding keeps the row and records why in its history."""
+    if not (reason or "").strip():
+        raise ValidationError({"change_reason": ["a reason is required to void a record"]})
+    if instance.voided:
+        return instance
+    instance.voided = True
+    instance.void_reason = reason.strip()
+    return save_crf(instance, user=user, reason=reason, expected_version=expected_version)
+
+
+# --- Subjects and visits ------------------------------------------------------------------------
+
+
+def register_subject(subject: Subject, *, user) -> Subject:
+    """Assign the next `M1019-<site>-<nnn>` of the subject's site and save."""
+    if not roles.has_any_role(user, roles.DATA_ENTRY):
+        raise PermissionDenied("only site staff and investigators register subjects")
+    with transaction.atomic():
+        Site.objects.select_for_update().get(pk=subject.site_id)  # serialises numbering per site
+        last = Subject.objects.filter(site_id=subject.site_id).aggregate(n=Max("number"))["n"] or 0
+        subject.number = last + 1
+        subject.subject_id = rules.format_subject_id(subject.site.code, subject.number)
+        return save_crf(subject, user=user)
+
+
+def schedule_follow_up(subject: Subject, infusion_date: dt.date, *, user) -> list[Visit]:
+    """Create the scheduled follow-up visits with their windows (idempotent per visit code)."""
+    existing = set(Visit.objects.filter(subject=subject, voided=False).values_list("code", flat=True))
+    created = []
+    for planned in rules.follow_up_plan(infusion_date):
+        if planned.code in existing:
+            continue
+        visit = Visit(
+            subject=subject,
+            code=planned.code,
+            planned_date=planned.planned_date,
+            window_start=planned.window_start,
+            window_end=planned.window_end,
+        )
+        created.append(save_crf(visit, user=user))
+    return created
+
+
+def site_time(moment: dt.datetime, site: Site) -> dt.datetime:
+    return moment.astimezone(ZoneInfo(site.timezone))
+
+
+@crf_validator(Subject)
+def _validate_subject(subject: Subject, now: dt.datetime):
+    errors = rules.not_in_future("date_of_birth", subject.date_of_birth, now)
+    return errors, {}
+
+
+@crf_validator(Visit)
+def _validate_visit(visit: Visit, now: dt.datetime):
+    errors = rules.not_in_future("visit_datetime", visit.visit_datetime, now)
+    if visit.code not in rules.SCHEDULE:
+        errors["code"] = f"{visit.code!r} is not a visit of the schedule"
+    return errors, {}
+
+
+@crf_validator(LabResult)
+def _validate_lab_result(result: LabResult, now: dt.datetime):
+    errors, warnings = rules.check_lab_result(
+        analyte=result.analyte,
+        value=result.value,
+        result_text=result.result_text,
+        unit=result.unit,
+        lln=result.lln,
+        uln=result.uln,
+        not_detected=result.not_detected,
+    )
+    errors.update(rules.not_in_future("sample_datetime", result.sample_datetime, now))
+    if result.visit_id and result.visit.subject_id != result.subject_id:
+        errors["visit"] = f"visit {result.visit} belongs to another subject than {result.subject}"
+    if "unit" not in errors and rules.ANALYTE_UNITS.get(result.analyte):
+        result.unit = rules.ANALYTE_UNITS[result.analyte]  # one spelling of each unit is stored
+    return errors, warnings
+
+
+# --- Data queries -------------------------------------------------------------------------------
+
+
+def label_of(instance: models.Model) -> str:
+    return instance._meta.label_lower
+
+
+def resolve_target(target_model: str, target_id: int, user) -> AuditedModel:
+    """The row a query or signature points at, within the user's sites; 404-like errors otherwise."""
+    try:
+        model = apps.get_model(target_model)
+    except (LookupError, ValueError):
+        raise ValidationError({"target_model": [f"unknown model {target_model!r}; use app_label.model"]}) from None
+    if not issubclass(model, AuditedModel):
+        raise ValidationError({"target_model": [f"{target_model} is not a clinical record"]})
+    row = roles.scope(model.objects.all(), user).filter(pk=target_id).first()
+    if row is None:
+        raise ValidationError({"target_id": [f"no {target_model} with id {target_id} at your sites"]})
+    return row
+
+
+def open_auto_queries(instance: AuditedModel, warnings: dict[str, str]) -> list[DataQuery]:
+    """One open query per field and message: re-saving the same unusual value opens none again."""
+    opened = []
+    for field, text in warnings.items():
+        duplicate = DataQuery.objects.filter(
+            target_model=label_of(instance),
+            target_id=instance.pk,
+            target_field=field,
+            text=text,
+            auto=True,
+        ).exclude(status=DataQuery.Status.CLOSED)
+        if duplicate.exists():
+            continue
+        query = DataQuery(
+            subject_id=instance.subject_pk,
+            target_model=label_of(instance),
+            target_id=instance.pk,
+            target_field=field,
+            text=text,
+            auto=True,
+            raised_by=system_user(),
+        )
+        opened.append(save_crf(query, user=query.raised_by))
+    return opened
+
+
+def open_query(target: AuditedModel, field: str, text: str, *, user) -> DataQuery:
+    if not roles.has_any_role(user, roles.QUERY_RAISERS):
+        raise PermissionDenied("only monitors and data managers raise queries")
+    field_names = {f.name for f in target._meta.concrete_fields} | {f.attname for f in target._meta.concrete_fields}
+    if field not in field_names:
+        raise ValidationError({"target_field": [f"{label_of(target)} has no field {field!r}"]})
+    if not text.strip():
+        raise ValidationError({"text": ["a query needs a text"]})
+    query = DataQuery(
+        subject_id=target.subject_pk,
+        target_model=label_of(target),
+        target_id=target.pk,
+        target_field=field,
+        text=text.strip(),
+        raised_by=user,
+    )
+    return save_crf(query, user=user)
+
+
+def answer_query(query: DataQuery, answer: str, *, user) -> DataQuery:
+    if not roles.has_any_role(user, roles.DATA_ENTRY):
+        raise PermissionDenied("only site staff and investigators answer queries")
+    if query.status == DataQuery.Status.CLOSED:
+        raise ValidationError({"status": ["the query is closed"]})
+    if not answer.strip():
+        raise ValidationError({"answer": ["an answer is required"]})
+    query.answer = answer.strip()
+    query.answered_by = user
+    query.answered_at = timezone.now()
+    query.status = DataQuery.Status.ANSWERED
+    return save_crf(query, user=user, reason="query answered")
+
+
+def close_query(query: DataQuery, *, user, reason: str = "query closed") -> DataQuery:
+    """Closed by whoever opened it; an automatic query by any monitor or data manager."""
+    if not roles.has_any_role(user, roles.QUERY_RAISERS):
+        raise PermissionDenied("only monitors and data managers close queries")
+    if not query.auto and query.raised_by_id != user.pk and not user.is_superuser:
+        raise PermissionDenied(f"only {query.raised_by} who opened this query may close it")
+    if query.status == DataQuery.Status.CLOSED:
+        return query
+    query.status = DataQuery.Status.CLOSED
+    query.closed_by = user
+    query.closed_at = timezone.now()
+    return save_crf(query, user=user, reason=reason)
+
+
+# --- Signatures ---------------------------------------------------------------------------------
+
+
+def sign(target: AuditedModel, meaning: str, *, user, password: str) -> Signature:
+    """An investigator's electronic signature: the password is asked again at every signing."""
+    if not roles.has_any_role(user, roles.SIGNERS):
+        raise PermissionDenied("only investigators sign")
+    if meaning not in Signature.Meaning.values:
+        raise ValidationError({"meaning": [f"must be one of {', '.join(Signature.Meaning.values)}"]})
+    if not password or not user.check_password(password):
+        raise ValidationError({"password": ["the password does not match; nothing was signed"]})
+    signature = Signature(
+        subject_id=target.subject_pk,
+        target_model=label_of(target),
+        target_id=target.pk,
+        meaning=meaning,
+        signed_by=user,
+        signed_at=timezone.now(),
+    )
+    return save_crf(signature, user=user)
+
+
+# --- Audit trail --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    when: dt.datetime
+    user: str
+    model: str
+    object_id: int
+    action: str
+    field: str
+    old: str
+    new: str
+    reason: str
+
+
+_ACTIONS = {"+": "created", "~": "changed", "-": "deleted"}
+
+
+def audited_models_of_subject() -> list[type[models.Model]]:
+    """Every audited model that belongs to a subject, in app order (Subject itself first)."""
+    found = [Subject]
+    for model in apps.get_models():
+        if (
+            model is not Subject
+            and issubclass(model, AuditedModel)
+            and "subject" in {f.name for f in model._meta.fields}
+        ):
+            found.append(model)
+    return found
+
+
+def audit_trail(subject: Subject) -> list[AuditEvent]:
+    """Who changed what (old → new per field), when and why, for one subject, oldest first."""
+    events: list[AuditEvent] = []
+    for model in audited_models_of_subject():
+        lookup = {"id": subject.pk} if model is Subject else {"subject_id": subject.pk}
+        records = model.history.filter(**lookup).select_related("history_user").order_by("id", "history_id")
+        events.extend(_events_of(model, records))
+    events.sort(key=lambda e: (e.when, e.model, e.object_id))
+    return events
+
+
+def _events_of(model, records) -> Iterator[AuditEvent]:
+    fields = [f for f in model._meta.concrete_fields if f.attname not in BOOKKEEPING_FIELDS]
+    previous = None
+    for record in records:
+        if previous is not None and previous.id != record.id:
+            previous = None
+        for field in fields:
+            new = getattr(record, field.attname)
+            old = getattr(previous, field.attname) if previous is not None else None
+            if previous is not None and old == new:
+                continue
+            if previous is None and new in (None, ""):
+                continue
+            yield AuditEvent(
+                when=record.history_date,
+                user=record.history_user.username if record.history_user else "",
+                model=model._meta.label_lower,
+                object_id=record.id,
+                action=_ACTIONS[record.history_type],
+                field=field.name,
+                old="" if old is None else str(old),
+                new="" if new is None else str(new),
+                reason=record.history_change_reason or "",
+            )
+        previous = record

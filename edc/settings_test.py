@@ -1,0 +1,16 @@
+"""Settings for the test suite: production settings (DEBUG off) with a throwaway key and fast hashing."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-suite-only-not-a-secret")
+os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+
+from edc.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Tests that need a broker name one explicitly; the rest run tasks in-process.
+CELERY_TASK_ALWAYS_EAGER = not os.environ.get("REDIS_URL")
+CELERY_TASK_EAGER_PROPAGATES = True
+LOGGING["root"]["level"] = "WARNING"  # noqa: F405
+STATIC_ROOT.mkdir(exist_ok=True)  # noqa: F405 - WhiteNoise warns on a missing folder

@@ -1,0 +1,111 @@
+"""Fixtures shared by the whole suite: sites, users per role, API clients."""
+
+import os
+import socket
+from urllib.parse import urlparse
+
+import pytest
+from django.contrib.auth.models import Group
+from rest_framework.test import APIClient
+
+from edc import roles
+from tests import factories
+
+PASSWORD = factories.PASSWORD
+
+
+@pytest.fixture
+def site(db):
+    return factories.SiteFactory(code="01")
+
+
+@pytest.fixture
+def other_site(db):
+    return factories.SiteFactory(code="02", name="Another hospital")
+
+
+@pytest.fixture
+def make_user(db):
+    def make(role: str, *sites, username: str | None = None):
+        user = factories.UserFactory(**({"username": username} if username else {}))
+        user.groups.add(Group.objects.get(name=role))
+        for s in sites:
+            s.users.add(user)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def staff(make_user, site):
+    return make_user(roles.SITE_STAFF, site, username="staff")
+
+
+@pytest.fixture
+def investigator(make_user, site):
+    return make_user(roles.INVESTIGATOR, site, username="investigator")
+
+
+@pytest.fixture
+def monitor(make_user, site):
+    return make_user(roles.MONITOR, site, username="monitor")
+
+
+@pytest.fixture
+def data_manager(make_user, site):
+    return make_user(roles.DATA_MANAGER, site, username="datamanager")
+
+
+@pytest.fixture
+def client_for():
+    def make(user):
+        client = APIClient()
+        client.force_authenticate(user)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def staff_api(client_for, staff):
+    return client_for(staff)
+
+
+@pytest.fixture
+def subject(site, staff):
+    return factories.make_subject(site, staff)
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """The real Redis of `make test-services`: absent → skip; asked for but unreachable → fail."""
+    url = os.environ.get("REDIS_URL")
+    required = os.environ.get("EDC_REQUIRE_SERVICES") == "1"
+    if not url:
+        if required:
+            pytest.fail("EDC_REQUIRE_SERVICES=1 but REDIS_URL is not set")
+        pytest.skip("needs Redis: run `make test-services`")
+    if not _reachable(url, 6379):
+        pytest.fail(f"Redis at {url} is unreachable")
+    return url
+
+
+@pytest.fixture(scope="session")
+def celery_worker_on_redis(redis_url, django_db_blocker):
+    """A real Celery worker consuming from the real Redis broker, for the whole session."""
+    from celery.contrib.testing.worker import start_worker
+
+    from edc.celery import app
+
+    app.conf.task_always_eager = False
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30) as worker:
+        yield worker

@@ -1,0 +1,131 @@
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from edc.models import LabResult, Subject
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff_browser(client, staff):
+    client.force_login(staff)
+    return client
+
+
+def lab_form(subject, **overrides):
+    sample = timezone.localtime(timezone.now() - dt.timedelta(days=1))
+    return {
+        "subject": subject.pk,
+        "analyte": "C3",
+        "value": "0.65",
+        "unit": "g/L",
+        "lln": "0.9",
+        "uln": "1.8",
+        "sample_datetime_0": sample.strftime("%Y-%m-%d"),
+        "sample_datetime_1": sample.strftime("%H:%M:%S"),
+        "lab_name": "FAH",
+        **overrides,
+    }
+
+
+def test_admin_write_leaves_history_with_user(staff_browser, staff, subject):
+    response = staff_browser.post(reverse("admin:edc_labresult_add"), lab_form(subject))
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    result = LabResult.objects.get()
+    record = result.history.get()
+    assert (record.history_user, record.history_type) == (staff, "+")
+
+
+def test_admin_change_needs_a_reason_and_records_it(staff_browser, staff, subject):
+    staff_browser.post(reverse("admin:edc_labresult_add"), lab_form(subject))
+    result = LabResult.objects.get()
+    url = reverse("admin:edc_labresult_change", args=[result.pk])
+    refused = staff_browser.post(url, lab_form(subject, value="0.7", opened_version="1"))
+    assert refused.status_code == 200
+    assert "change_reason" in refused.context["adminform"].form.errors
+    result.refresh_from_db()
+    assert (str(result.value), result.history.count()) == ("0.650000", 1)
+
+    accepted = staff_browser.post(url, lab_form(subject, value="0.7", opened_version="1", change_reason="typo"))
+    assert accepted.status_code == 302
+    latest = result.history.order_by("-history_id").first()
+    assert (latest.history_user, latest.history_change_reason, str(latest.value)) == (staff, "typo", "0.700000")
+
+
+def test_admin_refuses_a_stale_form(staff_browser, subject):
+    staff_browser.post(reverse("admin:edc_labresult_add"), lab_form(subject))
+    result = LabResult.objects.get()
+    url = reverse("admin:edc_labresult_change", args=[result.pk])
+    staff_browser.post(url, lab_form(subject, value="0.7", opened_version="1", change_reason="first"))
+    stale = staff_browser.post(url, lab_form(subject, value="0.8", opened_version="1", change_reason="second"))
+    assert stale.status_code == 200
+    assert "changed by someone else" in str(stale.context["adminform"].form.non_field_errors())
+    result.refresh_from_db()
+    assert str(result.value) == "0.700000"
+
+
+def test_admin_hard_limit_is_shown_on_the_field(staff_browser, subject):
+    response = staff_browser.post(reverse("admin:edc_labresult_add"), lab_form(subject, value="-2"))
+    assert response.status_code == 200
+    assert "hard limit" in str(response.context["adminform"].form.errors["value"])
+    assert LabResult.objects.count() == 0
+
+
+def test_admin_registers_a_subject_with_its_id(staff_browser, site):
+    response = staff_browser.post(
+        reverse("admin:edc_subject_add"),
+        {
+            "site": site.pk, "sex": "F", "date_of_birth": "1990-01-01", "initials": "AB", "status": "SCREENING",
+            **{f"{prefix}-{k}": v for prefix in ("visit_set", "labresult_set")
+               for k, v in {"TOTAL_FORMS": 0, "INITIAL_FORMS": 0, "MIN_NUM_FORMS": 0, "MAX_NUM_FORMS": 1000}.items()},
+        },
+    )  # fmt: skip
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert Subject.objects.get().subject_id == "M1019-01-001"
+
+
+def test_admin_is_scoped_to_the_users_sites(client, make_user, other_site, subject):
+    from edc import roles
+
+    client.force_login(make_user(roles.SITE_STAFF, other_site))
+    assert client.get(reverse("admin:edc_subject_change", args=[subject.pk])).status_code == 302  # "doesn't exist"
+    listing = client.get(reverse("admin:edc_subject_changelist"))
+    assert subject.subject_id not in listing.content.decode()
+
+
+def test_monitor_cannot_edit_in_admin(client, monitor, subject):
+    client.force_login(monitor)
+    response = client.post(reverse("admin:edc_subject_change", args=[subject.pk]), {"initials": "QQ"})
+    assert response.status_code == 403
+
+
+def test_audit_trail_page(staff_browser, staff, subject):
+    staff_browser.post(reverse("admin:edc_labresult_add"), lab_form(subject))
+    response = staff_browser.get(reverse("admin:edc_subject_audit_trail", args=[subject.pk]))
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "edc.labresult" in content and "staff" in content
+
+
+def test_changelist_query_count_is_independent_of_rows(staff_browser, staff, site):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def count():
+        with CaptureQueriesContext(connection) as captured:
+            assert staff_browser.get(reverse("admin:edc_labresult_changelist")).status_code == 200
+        return len(captured)
+
+    def add(n):
+        for _ in range(n):
+            subject = factories.make_subject(site, staff)
+            assert staff_browser.post(reverse("admin:edc_labresult_add"), lab_form(subject)).status_code == 302
+
+    add(1)
+    one = count()
+    add(49)
+    assert count() == one
