@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from collections.abc import Callable
+
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -13,6 +16,21 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from edc import roles, services
 from edc.models import DataQuery, LabResult, Signature, Site, Subject, Visit
+
+# Later apps add their part of the subject page here (layers: edc may not import them).
+SUBJECT_INLINES: list[type[admin.options.InlineModelAdmin]] = []
+SUBJECT_PANELS: list[tuple[str, Callable[[HttpRequest, Subject], str]]] = []
+
+
+def subject_panel(title: str):
+    """Register a function (request, subject) -> HTML shown as a panel on the subject page."""
+
+    def register(render: Callable[[HttpRequest, Subject], str]):
+        SUBJECT_PANELS.append((title, render))
+        return render
+
+    return register
+
 
 STALE_FORM = (
     "This record was changed by someone else (now version {current}, you opened version {opened}). "
@@ -172,6 +190,15 @@ class SubjectAdmin(CrfAdmin):
         "voided", "void_reason", "version", "created", "modified", "change_reason", "opened_version",
     )  # fmt: skip
     inlines = [VisitInline, LabResultInline]
+    change_form_template = "admin/edc/subject/change_form.html"
+
+    def get_inlines(self, request, obj):
+        return [*self.inlines, *SUBJECT_INLINES]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        subject = self.get_object(request, object_id)
+        panels = [(title, render(request, subject)) for title, render in SUBJECT_PANELS] if subject else []
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), "panels": panels})
 
     def save_model(self, request, obj, form, change):
         if change:

@@ -1,10 +1,16 @@
-"""The demo cohort's kernel: a site, one user per role, and the trial's subjects."""
+"""The demo cohort's kernel: a site, one user per role, and the trial's subjects.
+
+`seed_demo` runs the steps named in settings.DEMO_STEPS in order; each later app appends its own
+step (a function taking the `DemoCohort`) so that `make run` always shows a realistic cohort.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import random
 import string
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -22,6 +28,17 @@ DEMO_USERS = {
     "sponsor": (roles.SPONSOR_VIEWER, "demo-sponsor-1019"),
 }
 ADMIN_USER = ("admin", "demo-admin-1019")
+
+
+@dataclass
+class DemoCohort:
+    site: Site
+    users: dict  # role → user
+    rng: random.Random
+    today: dt.date
+    size: int
+    log: Callable[[str], None]
+    subjects: list[Subject] = field(default_factory=list)
 
 
 def seed_site_and_users() -> tuple[Site, dict]:
@@ -43,17 +60,18 @@ def seed_site_and_users() -> tuple[Site, dict]:
     return site, users
 
 
-def seed_subjects(site: Site, staff, rng: random.Random, count: int, today: dt.date) -> list[Subject]:
-    subjects = []
-    for _ in range(count):
+def seed_subjects(cohort: DemoCohort) -> None:
+    """The kernel's step: register `cohort.size` subjects at the demo site."""
+    rng, staff = cohort.rng, cohort.users[roles.SITE_STAFF]
+    for _ in range(cohort.size):
         age_days = rng.randint(18 * 366, 65 * 365)
         sex = rng.choice([Subject.Sex.FEMALE] * 9 + [Subject.Sex.MALE])  # SLE is ~90 % female
         subject = Subject(
-            site=site,
+            site=cohort.site,
             sex=sex,
-            date_of_birth=today - dt.timedelta(days=age_days),
+            date_of_birth=cohort.today - dt.timedelta(days=age_days),
             childbearing_potential=sex == Subject.Sex.FEMALE and age_days < 50 * 365,
             initials="".join(rng.choices(string.ascii_uppercase, k=2)),
         )
-        subjects.append(services.register_subject(subject, user=staff))
-    return subjects
+        cohort.subjects.append(services.register_subject(subject, user=staff))
+    cohort.log(f"Registered {cohort.size} subjects at site {cohort.site.code}.")

@@ -156,6 +156,11 @@ CELERY_BEAT_SCHEDULE = {
     "health-check": {"task": "edc.tasks.health_check", "schedule": crontab(minute="*/15")},
 }
 
+# --- Demo cohort: the steps of `seed_demo`, in layer order ---------------------------------------
+DEMO_STEPS = [
+    "edc.demo.seed_subjects",
+]
+
 # --- E-mail -------------------------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "edc@localhost")

@@ -2,11 +2,13 @@
 
 import random
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
-from edc import demo, roles
+from edc import demo
 from edc.models import Subject
 
 
@@ -23,10 +25,17 @@ class Command(BaseCommand):
             if Subject.objects.filter(site=site).exists():
                 self.stdout.write("Demo cohort already loaded.")
             else:
-                rng = random.Random(seed)
-                today = timezone.localdate()
-                demo.seed_subjects(site, users[roles.SITE_STAFF], rng, subjects, today)
-                self.stdout.write(self.style.SUCCESS(f"Loaded {subjects} demo subjects at site {site.code}."))
+                cohort = demo.DemoCohort(
+                    site=site,
+                    users=users,
+                    rng=random.Random(seed),
+                    today=timezone.localdate(),
+                    size=subjects,
+                    log=self.stdout.write,
+                )
+                for step in settings.DEMO_STEPS:
+                    import_string(step)(cohort)
+                self.stdout.write(self.style.SUCCESS(f"Loaded the demo cohort of {subjects} subjects."))
         self.print_logins()
 
     def print_logins(self):
