@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from django import forms
-from django.contrib import admin, messages
 from collections.abc import Callable
 
+from django import forms
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
