@@ -14,7 +14,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthentic
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from edc import exports, roles, services
+from edc import bulk_rows, exports, roles, services
 from edc.models import DataQuery, LabResult, Signature, Site, Subject, Visit
 
 CHANGE_REASON_HEADER = "HTTP_X_CHANGE_REASON"
@@ -262,6 +262,16 @@ class LabResultSerializer(CrfSerializer):
         extra_kwargs = {"value": {"coerce_to_string": False}}
 
 
+class LabResultBulkSerializer(serializers.Serializer):
+    results = LabResultSerializer(many=True, help_text=f"at most {services.BULK_LIMIT} rows")
+
+
+class LabResultBulkResponseSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    queries_opened = serializers.IntegerField()
+    ids = serializers.ListField(child=serializers.IntegerField())
+
+
 class LabResultViewSet(CrfViewSet):
     queryset = LabResult.objects.select_related("subject")
     serializer_class = LabResultSerializer
@@ -271,6 +281,25 @@ class LabResultViewSet(CrfViewSet):
         "visit": ["exact"],
         "sample_datetime": ["gte", "lte"],
     }
+
+    @extend_schema(request=LabResultBulkSerializer, responses={201: LabResultBulkResponseSerializer})
+    @action(detail=False, methods=["post"])
+    def bulk(self, request):
+        """Import up to 5,000 results at once, all or nothing; each refused row is reported with its index."""
+        rows = request.data.get("results") if isinstance(request.data, dict) else request.data
+        if not isinstance(rows, list):
+            raise DrfValidationError({"results": ['send a JSON list of results, or {"results": [...]}']})
+        results, parse_errors = bulk_rows.parse(rows, request.user)
+        try:
+            imported = services.import_lab_results(results, user=request.user, parse_errors=parse_errors)
+        except services.BulkRejected as rejected:
+            return Response({"detail": str(rejected), "errors": rejected.errors}, status=status.HTTP_400_BAD_REQUEST)
+        body = {
+            "created": len(imported.results),
+            "queries_opened": len(imported.queries),
+            "ids": [r.pk for r in imported.results],
+        }
+        return Response(body, status=status.HTTP_201_CREATED)
 
 
 class DataQuerySerializer(serializers.ModelSerializer):

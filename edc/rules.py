@@ -270,6 +270,17 @@ def follow_up_plan(infusion_date: dt.date) -> list[PlannedVisit]:
     ]
 
 
+def follow_up_sample_error(sample: dt.datetime | None, infusion_start: dt.datetime | None) -> str | None:
+    """A follow-up sample is taken after the infusion (hard limit)."""
+    if sample is None:
+        return None
+    if infusion_start is None:
+        return "a follow-up sample needs a recorded infusion"
+    if sample < infusion_start:
+        return f"{sample.isoformat()} is before the infusion at {infusion_start.isoformat()} (hard limit)"
+    return None
+
+
 # --- Subjects -----------------------------------------------------------------------------------
 
 

@@ -16,8 +16,9 @@ from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
-from django.db.models import Max
+from django.db.models import Max, OuterRef, Subquery
 from django.utils import timezone
+from simple_history.utils import bulk_create_with_history
 
 from edc import roles, rules
 from edc.models import AuditedModel, DataQuery, LabResult, Signature, Site, Subject, Visit
@@ -181,9 +182,86 @@ def _validate_lab_result(result: LabResult, now: dt.datetime):
     errors.update(rules.not_in_future("sample_datetime", result.sample_datetime, now))
     if result.visit_id and result.visit.subject_id != result.subject_id:
         errors["visit"] = f"visit {result.visit} belongs to another subject than {result.subject}"
+    elif result.visit_id and rules.SCHEDULE[result.visit.code].follow_up:
+        error = rules.follow_up_sample_error(result.sample_datetime, _infusion_start_of(result.visit))
+        if error:
+            errors["sample_datetime"] = error
     if "unit" not in errors and rules.ANALYTE_UNITS.get(result.analyte):
         result.unit = rules.ANALYTE_UNITS[result.analyte]  # one spelling of each unit is stored
     return errors, warnings
+
+
+class BulkRejected(Exception):
+    """A bulk import refused whole: one entry per refused row and field."""
+
+    def __init__(self, errors: list[dict]):
+        super().__init__(f"{len(errors)} problem(s); nothing was imported")
+        self.errors = errors
+
+
+BULK_LIMIT = 5000
+
+
+@dataclass(frozen=True)
+class BulkImport:
+    results: list[LabResult]
+    queries: list[DataQuery]
+
+
+def import_lab_results(results: list[LabResult | None], *, user, parse_errors: list[dict] = ()) -> BulkImport:
+    """Store a batch of lab results all-or-nothing, with history for each and queries for soft limits.
+
+    The rows arrive with `subject` and `visit` set as objects (resolved in one query each by the
+    caller), so validating 5,000 rows costs no query per row. Rows that could not be read arrive
+    as None with their `parse_errors`, so that one answer lists every problem of the file.
+    """
+    if len(results) > BULK_LIMIT:
+        raise BulkRejected([{"index": None, "field": "results", "message": f"at most {BULK_LIMIT} rows per request"}])
+    now = timezone.now()
+    errors, warnings_by_row = list(parse_errors), []
+    for index, result in enumerate(results):
+        if result is None:
+            continue
+        try:
+            warnings_by_row.append(validate_crf(result, now))
+        except ValidationError as error:
+            errors += [
+                {"index": index, "field": field, "message": message}
+                for field, messages in error.message_dict.items()
+                for message in messages
+            ]
+    if errors:
+        raise BulkRejected(sorted(errors, key=lambda e: (e["index"], e["field"])))
+    with transaction.atomic():
+        stored = bulk_create_with_history(results, LabResult, batch_size=1000, default_user=user)
+        system = system_user()
+        queries = [
+            DataQuery(
+                subject_id=result.subject_id,
+                target_model=label_of(result),
+                target_id=result.pk,
+                target_field=field,
+                text=text,
+                auto=True,
+                raised_by=system,
+            )
+            for result, warnings in zip(stored, warnings_by_row, strict=True)
+            for field, text in warnings.items()
+        ]
+        bulk_create_with_history(queries, DataQuery, batch_size=1000, default_user=system)
+    return BulkImport(stored, queries)
+
+
+def visits_with_infusion_start():
+    """Visits annotated with their subject's infusion time, from the DONE `D0` visit the infusion records."""
+    d0 = Visit.objects.filter(subject=OuterRef("subject"), code="D0", voided=False).values("visit_datetime")[:1]
+    return Visit.objects.annotate(infusion_start=Subquery(d0))
+
+
+def _infusion_start_of(visit: Visit) -> dt.datetime | None:
+    if not hasattr(visit, "infusion_start"):  # not loaded through visits_with_infusion_start()
+        visit.infusion_start = visits_with_infusion_start().get(pk=visit.pk).infusion_start
+    return visit.infusion_start
 
 
 # --- Data queries -------------------------------------------------------------------------------
