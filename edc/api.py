@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from edc import bulk_rows, exports, roles, services
-from edc.models import DataQuery, LabResult, Signature, Site, Subject, Visit
+from edc.models import DataQuery, LabResult, Lock, Signature, Site, SourceVerification, Subject, Visit
 
 CHANGE_REASON_HEADER = "HTTP_X_CHANGE_REASON"
 CHANGE_REASON_PARAMETERS = [
@@ -39,6 +39,8 @@ def exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         exc = DrfValidationError(detail=detail)
+    if isinstance(exc, services.Locked):
+        return Response({"detail": str(exc)}, status=status.HTTP_423_LOCKED)
     if isinstance(exc, services.StaleVersion):
         response = Response(
             {"detail": str(exc), "current_version": exc.current_version}, status=status.HTTP_412_PRECONDITION_FAILED
@@ -385,6 +387,87 @@ class SignatureViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         serializer.instance = services.sign(target, data["meaning"], user=self.request.user, password=data["password"])
 
 
+class SourceVerificationSerializer(serializers.ModelSerializer):
+    subject = serializers.SlugRelatedField(slug_field="subject_id", read_only=True)
+    verified_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = SourceVerification
+        fields = (
+            "id", "subject", "target_model", "target_id", "verified_version", "verified_by", "verified_at", "voided",
+            "void_reason",
+        )  # fmt: skip
+        read_only_fields = ("verified_version", "verified_at", "voided", "void_reason")
+
+
+class SourceVerificationViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Source data verification: a monitor marks a row verified; a later change of the row voids it."""
+
+    queryset = SourceVerification.objects.select_related("subject", "verified_by")
+    serializer_class = SourceVerificationSerializer
+    permission_classes = [IsAuthenticated, RolePermission]
+    read_roles = roles.CLINICAL_READERS
+    write_roles = {roles.MONITOR}
+    filterset_fields = ["subject__subject_id", "target_model", "target_id", "voided"]
+
+    def get_queryset(self):
+        return roles.scope(super().get_queryset(), self.request.user)
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        target = services.resolve_target(data["target_model"], data["target_id"], self.request.user)
+        serializer.instance = services.verify_source(target, user=self.request.user)
+
+
+class LockSerializer(serializers.ModelSerializer):
+    subject = ScopedSubjectField(required=False, allow_null=True)
+    visit = ScopedRelatedField(queryset=Visit.objects.all(), required=False, allow_null=True)
+    locked_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    unlocked_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Lock
+        fields = (
+            "id", "level", "subject", "visit", "reason", "active", "locked_by", "locked_at", "unlocked_by",
+            "unlocked_at", "unlock_reason",
+        )  # fmt: skip
+        read_only_fields = ("active", "locked_at", "unlocked_at", "unlock_reason")
+
+
+class UnlockSerializer(serializers.Serializer):
+    reason = serializers.CharField()
+
+
+class LockViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Locks of a visit, a subject or the study: locked rows refuse writes (423) until unlocked."""
+
+    queryset = Lock.objects.select_related("subject", "visit", "locked_by", "unlocked_by")
+    serializer_class = LockSerializer
+    permission_classes = [IsAuthenticated, RolePermission]
+    read_roles = roles.CLINICAL_READERS
+    write_roles = {roles.DATA_MANAGER}
+    filterset_fields = ["level", "active", "subject__subject_id", "visit"]
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        return roles.scope(queryset, self.request.user) | queryset.filter(level=Lock.Level.STUDY)
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        serializer.instance = services.lock(
+            data["level"], subject=data.get("subject"), visit=data.get("visit"), reason=data["reason"],
+            user=self.request.user,
+        )  # fmt: skip
+
+    @extend_schema(request=UnlockSerializer, responses=LockSerializer)
+    @action(detail=True, methods=["post"])
+    def unlock(self, request, pk=None):
+        body = UnlockSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        unlocked = services.unlock(self.get_object(), reason=body.validated_data["reason"], user=request.user)
+        return Response(self.get_serializer(unlocked).data)
+
+
 ROUTES = [
     ("sites", SiteViewSet),
     ("subjects", SubjectViewSet),
@@ -392,4 +475,6 @@ ROUTES = [
     ("lab-results", LabResultViewSet),
     ("queries", DataQueryViewSet),
     ("signatures", SignatureViewSet),
+    ("source-verifications", SourceVerificationViewSet),
+    ("locks", LockViewSet),
 ]

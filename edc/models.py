@@ -25,6 +25,9 @@ class AuditedModel(models.Model):
     site_lookup = "subject__site"
     # Field limits of CRF.md declared by the CRF (`rules.Limit` per field name).
     field_limits: dict[str, rules.Limit] = {}
+    # Clinical data is what locks protect, signatures attest and monitors verify; the data
+    # management records about it (queries, signatures, locks, verifications) are not.
+    is_clinical_data = True
 
     class Meta:
         abstract = True
@@ -32,6 +35,11 @@ class AuditedModel(models.Model):
     @property
     def subject_pk(self):
         return self.subject_id
+
+    @property
+    def visit_pk(self):
+        """The visit this row belongs to, for visit locks and visit signatures."""
+        return getattr(self, "visit_id", None)
 
 
 class CrfModel(AuditedModel):
@@ -120,6 +128,10 @@ class Visit(CrfModel):
     def visitnum(self):
         return rules.SCHEDULE[self.code].visitnum
 
+    @property
+    def visit_pk(self):
+        return self.pk
+
 
 class LabResult(CrfModel):
     visit = models.ForeignKey(Visit, on_delete=models.PROTECT, null=True, blank=True, related_name="lab_results")
@@ -168,6 +180,7 @@ class DataQuery(AuditedModel):
     closed_at = models.DateTimeField(null=True, blank=True)
 
     site_lookup = "subject__site"
+    is_clinical_data = False
 
     class Meta:
         ordering = ["-created"]
@@ -191,8 +204,63 @@ class Signature(AuditedModel):
     signed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     signed_at = models.DateTimeField()
 
+    is_clinical_data = False
+
     class Meta:
         ordering = ["-signed_at"]
+        indexes = [models.Index(fields=["target_model", "target_id", "voided"])]
 
     def __str__(self):
         return f"{self.meaning} by {self.signed_by} at {self.signed_at:%Y-%m-%d %H:%M}"
+
+
+class SourceVerification(AuditedModel):
+    """A monitor's source data verification of one row at one version; a later change voids it."""
+
+    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="verifications")
+    target_model = models.CharField(max_length=60)
+    target_id = models.PositiveBigIntegerField()
+    verified_version = models.PositiveIntegerField()
+    verified_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    verified_at = models.DateTimeField()
+
+    is_clinical_data = False
+
+    class Meta:
+        ordering = ["-verified_at"]
+        indexes = [models.Index(fields=["target_model", "target_id", "voided"])]
+
+    def __str__(self):
+        return f"SDV of {self.target_model}#{self.target_id} v{self.verified_version} by {self.verified_by}"
+
+
+class Lock(AuditedModel):
+    """A data manager's lock of a visit, a subject or the whole study; unlocking needs a reason."""
+
+    class Level(models.TextChoices):
+        VISIT = "VISIT"
+        SUBJECT = "SUBJECT"
+        STUDY = "STUDY"
+
+    level = models.CharField(max_length=8, choices=Level.choices)
+    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, null=True, blank=True, related_name="locks")
+    visit = models.ForeignKey(Visit, on_delete=models.PROTECT, null=True, blank=True, related_name="locks")
+    reason = models.TextField()
+    active = models.BooleanField(default=True)
+    locked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    locked_at = models.DateTimeField()
+    unlocked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    unlocked_at = models.DateTimeField(null=True, blank=True)
+    unlock_reason = models.TextField(blank=True)
+
+    is_clinical_data = False
+
+    class Meta:
+        ordering = ["-locked_at"]
+        indexes = [models.Index(fields=["active", "level"])]
+
+    def __str__(self):
+        what = {"VISIT": self.visit, "SUBJECT": self.subject, "STUDY": "the study"}[self.level]
+        return f"lock of {what}"

@@ -21,7 +21,17 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from edc import roles, rules
-from edc.models import AuditedModel, DataQuery, LabResult, Signature, Site, Subject, Visit
+from edc.models import (
+    AuditedModel,
+    DataQuery,
+    LabResult,
+    Lock,
+    Signature,
+    Site,
+    SourceVerification,
+    Subject,
+    Visit,
+)
 
 # Fields the kernel maintains itself; a change to only these is no change.
 BOOKKEEPING_FIELDS = {"id", "version", "created", "modified"}
@@ -34,6 +44,17 @@ class StaleVersion(Exception):
     def __init__(self, current_version: int):
         super().__init__(f"the record is at version {current_version}; reload it and apply your change again")
         self.current_version = current_version
+
+
+class Locked(Exception):
+    """The row is under a data manager's lock (HTTP 423)."""
+
+    def __init__(self, lock: Lock):
+        super().__init__(
+            f"{lock} since {lock.locked_at:%Y-%m-%d %H:%M} UTC by {lock.locked_by} ({lock.reason}); "
+            "a data manager must unlock it with a reason before any change"
+        )
+        self.lock = lock
 
 
 # A validator reads one unsaved row and returns (hard errors, soft warnings) keyed by field name.
@@ -87,6 +108,8 @@ def save_crf(instance: AuditedModel, *, user, reason: str = "", expected_version
     """Create or update one clinical row; returns the stored row."""
     reason = (reason or "").strip()
     with transaction.atomic():
+        if instance.is_clinical_data:
+            refuse_if_locked(instance)
         if instance.pk:
             stored = type(instance).objects.select_for_update().get(pk=instance.pk)
             expected = instance.version if expected_version is None else expected_version
@@ -103,6 +126,8 @@ def save_crf(instance: AuditedModel, *, user, reason: str = "", expected_version
         instance.save()
         del instance._history_user, instance._change_reason
         open_auto_queries(instance, warnings)
+        if instance.is_clinical_data:
+            withdraw_attestations([instance], user=user)
     return instance
 
 
@@ -115,6 +140,50 @@ def void_crf(instance: AuditedModel, *, user, reason: str, expected_version: int
     instance.voided = True
     instance.void_reason = reason.strip()
     return save_crf(instance, user=user, reason=reason, expected_version=expected_version)
+
+
+# --- Locks, verifications and signatures that a change affects -----------------------------------
+
+
+def covering_locks(subject_ids: set, visit_ids: set):
+    """Active locks over any of these subjects or visits, or over the whole study."""
+    return Lock.objects.filter(active=True, voided=False).filter(
+        models.Q(level=Lock.Level.STUDY)
+        | models.Q(level=Lock.Level.SUBJECT, subject_id__in=subject_ids - {None})
+        | models.Q(level=Lock.Level.VISIT, visit_id__in=visit_ids - {None})
+    )
+
+
+def refuse_if_locked(instance: AuditedModel) -> None:
+    lock = covering_locks({instance.subject_pk}, {instance.visit_pk}).select_related("locked_by", "visit").first()
+    if lock is not None:
+        raise Locked(lock)
+
+
+# Signatures that attest data as it stood; an eligibility decision is a dated act and stays.
+ATTESTING_MEANINGS = (Signature.Meaning.REVIEWED, Signature.Meaning.APPROVED)
+
+
+def withdraw_attestations(rows: list[AuditedModel], *, user) -> None:
+    """A change voids the SDV of the rows and the signatures over them, their visits or casebooks.
+
+    The rows are of one model (one save, or one bulk import).
+    """
+    label = label_of(rows[0])
+    own_ids = {row.pk for row in rows}
+    visit_ids = {row.visit_pk for row in rows} - {None}
+    subject_ids = {row.subject_pk for row in rows}
+    signatures = Signature.objects.filter(voided=False, meaning__in=ATTESTING_MEANINGS).filter(
+        models.Q(target_model=label, target_id__in=own_ids)
+        | models.Q(target_model="edc.visit", target_id__in=visit_ids)
+        | models.Q(target_model="edc.subject", target_id__in=subject_ids)
+    )
+    what = f"{label}#{rows[0].pk}" + (f" and {len(rows) - 1} more" if len(rows) > 1 else "")
+    for signature in signatures:
+        void_crf(signature, user=user, reason=f"signed data changed ({what}); a new signature is needed")
+    verifications = SourceVerification.objects.filter(voided=False, target_model=label, target_id__in=own_ids)
+    for verification in verifications:
+        void_crf(verification, user=user, reason=f"record changed after verification ({what})")
 
 
 # --- Subjects and visits ------------------------------------------------------------------------
@@ -230,6 +299,7 @@ def import_lab_results(results: list[LabResult | None], *, user, parse_errors: l
                 for field, messages in error.message_dict.items()
                 for message in messages
             ]
+    errors += _locked_rows(results)
     if errors:
         raise BulkRejected(sorted(errors, key=lambda e: (e["index"], e["field"])))
     with transaction.atomic():
@@ -249,7 +319,21 @@ def import_lab_results(results: list[LabResult | None], *, user, parse_errors: l
             for field, text in warnings.items()
         ]
         bulk_create_with_history(queries, DataQuery, batch_size=1000, default_user=system)
+        if stored:
+            withdraw_attestations(stored, user=user)
     return BulkImport(stored, queries)
+
+
+def _locked_rows(results: list[LabResult | None]) -> list[dict]:
+    rows = [(index, r) for index, r in enumerate(results) if r is not None]
+    locks = list(covering_locks({r.subject_id for _, r in rows}, {r.visit_id for _, r in rows}))
+    errors = []
+    for index, result in rows:
+        for lock in locks:
+            if lock.level == Lock.Level.STUDY or lock.subject_id == result.subject_id or lock.visit_id == result.visit_id:
+                errors.append({"index": index, "field": "subject", "message": f"{lock}: locked ({lock.reason})"})
+                break
+    return errors
 
 
 def visits_with_infusion_start():
@@ -378,6 +462,72 @@ def sign(target: AuditedModel, meaning: str, *, user, password: str) -> Signatur
         signed_at=timezone.now(),
     )
     return save_crf(signature, user=user)
+
+
+# --- Source data verification and locks --------------------------------------------------------
+
+
+def verify_source(target: AuditedModel, *, user) -> SourceVerification:
+    """A monitor marks one clinical row verified against source, at its current version."""
+    if not roles.has_any_role(user, {roles.MONITOR}):
+        raise PermissionDenied("only monitors verify source data")
+    if not target.is_clinical_data:
+        raise ValidationError({"target_model": [f"{label_of(target)} is not clinical data"]})
+    existing = SourceVerification.objects.filter(
+        target_model=label_of(target), target_id=target.pk, verified_version=target.version, voided=False
+    ).first()
+    if existing:
+        return existing
+    verification = SourceVerification(
+        subject_id=target.subject_pk,
+        target_model=label_of(target),
+        target_id=target.pk,
+        verified_version=target.version,
+        verified_by=user,
+        verified_at=timezone.now(),
+    )
+    return save_crf(verification, user=user)
+
+
+def lock(level: str, *, subject: Subject | None = None, visit: Visit | None = None, reason: str, user) -> Lock:
+    if not roles.has_any_role(user, {roles.DATA_MANAGER}):
+        raise PermissionDenied("only data managers lock data")
+    if not (reason or "").strip():
+        raise ValidationError({"reason": ["a reason is required to lock"]})
+    target_needed = {Lock.Level.VISIT: ("visit", visit), Lock.Level.SUBJECT: ("subject", subject)}.get(level)
+    if level not in Lock.Level.values:
+        raise ValidationError({"level": [f"must be one of {', '.join(Lock.Level.values)}"]})
+    if target_needed and target_needed[1] is None:
+        raise ValidationError({target_needed[0]: [f"a {level.lower()} lock names the {target_needed[0]}"]})
+    if visit is not None:
+        subject = visit.subject
+    new_lock = Lock(
+        level=level,
+        subject=subject if level != Lock.Level.STUDY else None,
+        visit=visit if level == Lock.Level.VISIT else None,
+        reason=reason.strip(),
+        locked_by=user,
+        locked_at=timezone.now(),
+    )
+    return save_crf(new_lock, user=user)
+
+
+def unlock(existing: Lock, *, reason: str, user) -> Lock:
+    if not roles.has_any_role(user, {roles.DATA_MANAGER}):
+        raise PermissionDenied("only data managers unlock data")
+    if not (reason or "").strip():
+        raise ValidationError({"reason": ["a reason is required to unlock"]})
+    if not existing.active:
+        return existing
+    existing.active = False
+    existing.unlocked_by = user
+    existing.unlocked_at = timezone.now()
+    existing.unlock_reason = reason.strip()
+    return save_crf(existing, user=user, reason=reason)
+
+
+def is_locked(instance: AuditedModel) -> bool:
+    return instance.is_clinical_data and covering_locks({instance.subject_pk}, {instance.visit_pk}).exists()
 
 
 # --- Audit trail --------------------------------------------------------------------------------
