@@ -10,6 +10,7 @@ import datetime as dt
 import math
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from itertools import pairwise
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -542,8 +543,9 @@ def _profile(points: list[Concentration]) -> list[tuple[float, float, bool]]:
 
 
 def _is_log_segment(c1: float, c2: float) -> bool:
-    # Linear-up/log-down: log only when strictly falling between two positive values.
-    return c2 < c1 and c1 > 0 and c2 > 0
+    # Linear-up/log-down: log only when strictly falling between two positive values. Adjacent floats
+    # whose ratio rounds to 1 have no usable log; both methods give c1 × Δt there, so linear is exact.
+    return c2 > 0 and c1 > c2 and c1 / c2 > 1.0
 
 
 def _segment_area(t1: float, c1: float, t2: float, c2: float) -> float:
@@ -561,7 +563,7 @@ def _value_at(t: float, t1: float, c1: float, t2: float, c2: float) -> float:
 
 def _auc_to(profile: list[tuple[float, float, bool]], end_day: float) -> float:
     auc = 0.0
-    for (t1, c1, _), (t2, c2, _) in zip(profile, profile[1:], strict=False):
+    for (t1, c1, _), (t2, c2, _) in pairwise(profile):
         if t1 >= end_day:
             break
         if t2 <= end_day:
@@ -572,7 +574,9 @@ def _auc_to(profile: list[tuple[float, float, bool]], end_day: float) -> float:
         # linear, so its part up to day 28 is too, although both of that part's ends are positive.
         c_end = _value_at(end_day, t1, c1, t2, c2)
         if _is_log_segment(c1, c2):
-            auc += (c1 - c_end) / math.log(c1 / c_end) * (end_day - t1)
+            # ∫ c1·e^(−k(t−t1)) dt from t1 to 28 = (c1 − c28) ÷ k with k = ln(c1 ÷ c2) ÷ Δt: the same value
+            # as the formula on (c1, c28), without dividing by ln(c1 ÷ c28), which is 0 when 28 ≈ t1.
+            auc += (c1 - c_end) / math.log(c1 / c2) * (t2 - t1)
         else:
             auc += (c1 + c_end) / 2 * (end_day - t1)
         break
