@@ -322,12 +322,6 @@ def pcr_negativity_episodes(
     return episodes
 
 
-def _active_confirmation(episodes: list[NegativityEpisode]) -> dt.date | None:
-    if episodes and episodes[-1].revoked_on is None:
-        return episodes[-1].confirmed_on
-    return None
-
-
 def pcr_milestones(infusion_start: dt.datetime, results: list[PcrResult], tz_name: str) -> list[MilestoneFact]:
     """PCR_NEGATIVE_CONFIRMED and PCR_REEMERGENCE facts (at most one of each: stored once per subject).
 
@@ -341,7 +335,10 @@ def pcr_milestones(infusion_start: dt.datetime, results: list[PcrResult], tz_nam
     happen; the detail says it was followed by a new confirmation). Re-emergence after a second
     confirmation moves PCR_REEMERGENCE to that later date and revokes the confirmation again.
     """
-    episodes = pcr_negativity_episodes(infusion_start, results, tz_name)
+    return _pcr_facts(pcr_negativity_episodes(infusion_start, results, tz_name))
+
+
+def _pcr_facts(episodes: list[NegativityEpisode]) -> list[MilestoneFact]:
     if not episodes:
         return []
     latest = episodes[-1]
@@ -403,7 +400,7 @@ CONTRACEPTION_TEXTS = {
     "REQUIRED_AT_LEAST_UNTIL": "Contraception required until at least {until} and until qPCR negativity is confirmed",
     "REQUIRED_UNTIL_PCR_NEGATIVE": "Contraception required until qPCR negativity is confirmed",
     "REQUIRED_UNTIL": "Contraception required until {until}",
-    "ENDED": "Contraception may stop since {until}",
+    "ENDED": "Contraception no longer required since {until}",
 }
 
 
@@ -487,7 +484,7 @@ def subject_milestones(
     """
     month_12 = month_12_date(site_date(infusion_start, tz_name))
     episodes = pcr_negativity_episodes(infusion_start, pcr_results, tz_name)
-    facts = pcr_milestones(infusion_start, pcr_results, tz_name)
+    facts = _pcr_facts(episodes)
     if today >= month_12:
         facts.append(MilestoneFact(MONTH_12, month_12, detail="12 calendar months after the infusion"))
     contraception = _contraception_end_fact(month_12, episodes, sex, childbearing_potential, today)

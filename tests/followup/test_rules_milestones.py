@@ -268,7 +268,7 @@ def test_contraception_required_until(pcr_confirmed, sex, cbp, today, until, sta
         (M6, "M", False, M9, "Contraception required until 2029-01-10"),
         (M6, "F", False, M9, "Contraception not applicable (woman not of childbearing potential)"),
         (None, "M", False, M15, "Contraception required until qPCR negativity is confirmed"),
-        (M6, "M", False, M15, "Contraception may stop since 2029-01-10"),
+        (M6, "M", False, M15, "Contraception no longer required since 2029-01-10"),
     ],
 )
 def test_contraception_text_for_the_subject_page(pcr_confirmed, sex, cbp, today, text):
