@@ -365,3 +365,11 @@ def test_subject_milestones_combines_and_orders_by_date():
         ("MONTH_12", MONTH_12, ""),
         ("CONTRACEPTION_END", MONTH_12, ""),
     ]
+
+
+def test_pcr_negativity_episodes_list_each_confirmation_and_its_revocation():
+    results = [negative(D28), negative(M3), positive(M6, "300"), negative(M9), negative(M15)]
+    assert rules.pcr_negativity_episodes(INFUSION, results, TZ) == [
+        rules.NegativityEpisode(M3, M6, Decimal("300")),
+        rules.NegativityEpisode(M15, None),
+    ]
