@@ -46,7 +46,7 @@ def main():
         )
 
     rng = random.Random(7)
-    base = timezone.now() - dt.timedelta(days=30)
+    base = timezone.now() - dt.timedelta(days=100)
     # (analyte, unit, LLN, ULN, realistic range); a few CD19 values pass the soft limit and open queries.
     analytes = [
         ("C3", "g/L", "0.9", "1.8", (0.3, 2.0)),
@@ -64,7 +64,7 @@ def main():
                 "unit": unit,
                 "lln": lln,
                 "uln": uln,
-                "sample_datetime": (base + dt.timedelta(minutes=i)).isoformat(),
+                "sample_datetime": (base + dt.timedelta(seconds=30 * i)).isoformat(),
                 "lab_name": "bench",
             }
         )

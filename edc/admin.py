@@ -8,14 +8,15 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from edc import roles, services
-from edc.models import DataQuery, LabResult, Signature, Site, Subject, Visit
+from edc.models import DataQuery, LabResult, Lock, Signature, Site, SourceVerification, Subject, Visit
 
 # Later apps add their part of the subject page here (layers: edc may not import them).
 SUBJECT_INLINES: list[type[admin.options.InlineModelAdmin]] = []
@@ -113,13 +114,119 @@ class CrfInline(ScopedAdminMixin, admin.TabularInline):
     readonly_fields = ("version",)
 
 
+class RaiseQueryForm(forms.Form):
+    target_field = forms.ChoiceField(label="Field")
+    text = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
+
+    def __init__(self, *args, field_names, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["target_field"].choices = [(name, name) for name in field_names]
+
+
+class SignForm(forms.Form):
+    meaning = forms.ChoiceField(choices=Signature.Meaning.choices)
+    password = forms.CharField(widget=forms.PasswordInput, help_text="Your password, asked again for every signature.")
+
+
 class CrfAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
     form = CrfAdminForm
     readonly_fields = ("version", "created", "modified")
     list_select_related = ("subject",)
+    change_form_template = "admin/edc/crf_change_form.html"
+    actions = ["mark_source_verified"]
+    # Visits and subjects are what an investigator signs (a visit, or the whole casebook).
+    signable = False
 
     def has_module_permission(self, request):
         return roles.has_any_role(request.user, self.read_roles)
+
+    def has_change_permission(self, request, obj=None):
+        """A locked row is shown read-only until a data manager unlocks it."""
+        if obj is not None and services.is_locked(obj):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_sdv_permission(self, request):
+        return roles.has_any_role(request.user, {roles.MONITOR})
+
+    @admin.action(description="Mark source data verified (SDV)", permissions=["sdv"])
+    def mark_source_verified(self, request, queryset):
+        for row in queryset:
+            services.verify_source(row, user=request.user)
+        messages.success(request, f"{queryset.count()} record(s) marked verified.")
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        """Each field with an open query shows a badge with the query's text."""
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is not None:
+            for query in services.open_queries_of(obj):
+                field = form.base_fields.get(query.target_field) or form.base_fields.get(
+                    query.target_field.removesuffix("_id")
+                )
+                if field is not None:
+                    badge = format_html(
+                        '<span class="query-badge" style="background:#ba2121;color:#fff;padding:1px 6px;'
+                        'border-radius:8px">query {}: {}</span>',
+                        query.status.lower(),
+                        query.text,
+                    )
+                    field.help_text = format_html("{} {}", field.help_text, badge)
+        return form
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra = {
+            "can_raise_query": roles.has_any_role(request.user, roles.QUERY_RAISERS),
+            "can_sign": self.signable and roles.has_any_role(request.user, roles.SIGNERS),
+            **(extra_context or {}),
+        }
+        return super().change_view(request, object_id, form_url, extra)
+
+    def get_urls(self):
+        prefix = f"{self.model._meta.app_label}_{self.model._meta.model_name}"
+        return [
+            path(
+                "<int:pk>/raise-query/", self.admin_site.admin_view(self.raise_query_view), name=f"{prefix}_raise_query"
+            ),
+            path("<int:pk>/sign/", self.admin_site.admin_view(self.sign_view), name=f"{prefix}_sign"),
+            *super().get_urls(),
+        ]
+
+    def raise_query_view(self, request, pk):
+        row = get_object_or_404(self.get_queryset(request), pk=pk)
+        field_names = [f.name for f in row._meta.concrete_fields if f.name not in services.BOOKKEEPING_FIELDS]
+        form = RaiseQueryForm(request.POST or None, field_names=field_names)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.open_query(
+                    row, form.cleaned_data["target_field"], form.cleaned_data["text"], user=request.user
+                )
+            except PermissionDenied as error:
+                raise PermissionDenied(str(error)) from None
+            messages.success(request, "Query raised.")
+            return redirect(_change_url(row))
+        return self._action_page(request, row, form, f"Raise a query on {row}")
+
+    def sign_view(self, request, pk):
+        row = get_object_or_404(self.get_queryset(request), pk=pk)
+        if not self.signable:
+            raise PermissionDenied("this record is not signed on its own")
+        form = SignForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.sign(
+                    row, form.cleaned_data["meaning"], user=request.user, password=form.cleaned_data["password"]
+                )
+            except ValidationError as error:
+                form.add_error(None, error.messages)
+            else:
+                messages.success(request, f"{row} signed.")
+                return redirect(_change_url(row))
+        return self._action_page(request, row, form, f"Sign {row}")
+
+    def _action_page(self, request, row, form, title):
+        context = {**self.admin_site.each_context(request), "title": title, "form": form, "opts": self.model._meta,
+                   "original": row}  # fmt: skip
+        return TemplateResponse(request, "admin/edc/action_form.html", context)
 
     def get_fields(self, request, obj=None):
         fields = list(super().get_fields(request, obj))
@@ -151,6 +258,10 @@ class CrfAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
                 formset.new_objects.append(row)
             else:
                 formset.changed_objects.append((row, inline_form.changed_data))
+
+
+def _change_url(row) -> str:
+    return reverse(f"admin:{row._meta.app_label}_{row._meta.model_name}_change", args=[row.pk])
 
 
 @admin.register(Site)
@@ -191,6 +302,7 @@ class SubjectAdmin(CrfAdmin):
     )  # fmt: skip
     inlines = [VisitInline, LabResultInline]
     change_form_template = "admin/edc/subject/change_form.html"
+    signable = True
 
     def get_inlines(self, request, obj):
         return [*self.inlines, *SUBJECT_INLINES]
@@ -230,6 +342,7 @@ class SubjectAdmin(CrfAdmin):
 
 @admin.register(Visit)
 class VisitAdmin(CrfAdmin):
+    signable = True
     list_display = ("subject", "code", "planned_date", "window_start", "window_end", "visit_datetime", "status")
     list_filter = ("code", "status", "subject__site")
     search_fields = ("subject__subject_id",)
@@ -251,16 +364,28 @@ class QueryAnswerForm(CrfAdminForm):
 
 @admin.register(DataQuery)
 class DataQueryAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
-    list_display = ("subject", "target_model", "target_id", "target_field", "text", "status", "auto", "created")
+    list_display = (
+        "subject", "target_link", "target_field", "text", "status", "auto", "raised_by", "age_days", "answer",
+    )  # fmt: skip
+    list_select_related = ("subject", "raised_by")
     list_filter = ("status", "auto", "subject__site")
     search_fields = ("subject__subject_id", "text")
-    list_select_related = ("subject",)
     readonly_fields = ("subject", "target_model", "target_id", "target_field", "text", "status", "auto", "raised_by")
     actions = ["close_queries"]
     write_roles = roles.CLINICAL_READERS
 
     def has_add_permission(self, request, obj=None):
         return False  # queries are opened on a field (API or the CRF page), not from a blank form
+
+    @admin.display(description="age (days)")
+    def age_days(self, query):
+        return (timezone.now() - query.created).days
+
+    @admin.display(description="record")
+    def target_link(self, query):
+        name = query.target_model.replace(".", "_")
+        url = reverse(f"admin:{name}_change", args=[query.target_id])
+        return format_html('<a href="{}">{} #{}</a>', url, query.target_model, query.target_id)
 
     def save_model(self, request, obj, form, change):
         try:
@@ -283,3 +408,43 @@ class SignatureAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
     list_filter = ("meaning",)
     list_select_related = ("subject", "signed_by")
     write_roles = frozenset()
+
+
+@admin.register(SourceVerification)
+class SourceVerificationAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
+    list_display = ("subject", "target_model", "target_id", "verified_version", "verified_by", "verified_at", "voided")
+    list_filter = ("voided",)
+    list_select_related = ("subject", "verified_by")
+    write_roles = frozenset()
+
+
+class LockForm(forms.ModelForm):
+    class Meta:
+        model = Lock
+        fields = ("level", "subject", "visit", "reason", "unlock_reason")
+
+
+@admin.register(Lock)
+class LockAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
+    """Data managers lock here; unlocking is a change with the unlock reason filled in."""
+
+    form = LockForm
+    list_display = ("__str__", "level", "active", "reason", "locked_by", "locked_at", "unlocked_by", "unlock_reason")
+    list_filter = ("level", "active")
+    list_select_related = ("subject", "visit__subject", "locked_by", "unlocked_by")
+    write_roles = frozenset({roles.DATA_MANAGER})
+
+    def get_queryset(self, request):
+        queryset = admin.ModelAdmin.get_queryset(self, request)
+        return roles.scope(queryset, request.user) | queryset.filter(level=Lock.Level.STUDY)
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("level", "subject", "visit", "reason") if obj else ("unlock_reason",)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            services.unlock(obj, reason=form.cleaned_data.get("unlock_reason", ""), user=request.user)
+        else:
+            data = form.cleaned_data
+            services.lock(data["level"], subject=data.get("subject"), visit=data.get("visit"), reason=data["reason"],
+                          user=request.user)  # fmt: skip

@@ -330,7 +330,11 @@ def _locked_rows(results: list[LabResult | None]) -> list[dict]:
     errors = []
     for index, result in rows:
         for lock in locks:
-            if lock.level == Lock.Level.STUDY or lock.subject_id == result.subject_id or lock.visit_id == result.visit_id:
+            if (
+                lock.level == Lock.Level.STUDY
+                or lock.subject_id == result.subject_id
+                or lock.visit_id == result.visit_id
+            ):
                 errors.append({"index": index, "field": "subject", "message": f"{lock}: locked ({lock.reason})"})
                 break
     return errors
@@ -393,6 +397,12 @@ def open_auto_queries(instance: AuditedModel, warnings: dict[str, str]) -> list[
         )
         opened.append(save_crf(query, user=query.raised_by))
     return opened
+
+
+def open_queries_of(row: AuditedModel):
+    return DataQuery.objects.filter(target_model=label_of(row), target_id=row.pk).exclude(
+        status=DataQuery.Status.CLOSED
+    )
 
 
 def open_query(target: AuditedModel, field: str, text: str, *, user) -> DataQuery:
