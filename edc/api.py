@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -468,6 +469,20 @@ class LockViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         return Response(self.get_serializer(unlocked).data)
 
 
+class AuditTrailViewSet(viewsets.ViewSet):
+    """The whole study's audit trail (your sites), streamed as CSV."""
+
+    permission_classes = [IsAuthenticated, RolePermission]
+    read_roles = {roles.INVESTIGATOR, roles.MONITOR, roles.DATA_MANAGER}
+
+    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
+    def list(self, request):
+        events = services.study_audit_trail(request.user)
+        response = StreamingHttpResponse(exports.audit_trail_csv(events, settings.TIME_ZONE), content_type="text/csv")
+        response["Content-Disposition"] = 'attachment; filename="audit-trail-study.csv"'
+        return response
+
+
 ROUTES = [
     ("sites", SiteViewSet),
     ("subjects", SubjectViewSet),
@@ -477,4 +492,5 @@ ROUTES = [
     ("signatures", SignatureViewSet),
     ("source-verifications", SourceVerificationViewSet),
     ("locks", LockViewSet),
+    ("audit-trail", AuditTrailViewSet),
 ]

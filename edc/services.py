@@ -583,6 +583,27 @@ def audit_trail(subject: Subject) -> list[AuditEvent]:
     return events
 
 
+def study_audit_trail(user) -> Iterator[AuditEvent]:
+    """Every audited change at the user's sites, streamed model by model and record by record.
+
+    Ordered by model, then record, then time, so that each change is diffed against the record's
+    previous version while reading one server-side cursor: memory stays flat however long the trial.
+    """
+    site_ids = None if user.is_superuser else roles.site_ids_of(user)
+    for model in audited_models_of_subject():
+        records = model.history.select_related("history_user").order_by("id", "history_id")
+        if site_ids is not None:
+            site_filter = {"site_id__in": site_ids} if model is Subject else {"subject__site_id__in": site_ids}
+            records = records.filter(**site_filter)
+            if model is Lock:  # study-wide locks belong to every site
+                records = (
+                    model.history.select_related("history_user")
+                    .filter(models.Q(**site_filter) | models.Q(level=Lock.Level.STUDY))
+                    .order_by("id", "history_id")
+                )
+        yield from _events_of(model, records.iterator(chunk_size=2000))
+
+
 def _events_of(model, records) -> Iterator[AuditEvent]:
     fields = [f for f in model._meta.concrete_fields if f.attname not in BOOKKEEPING_FIELDS]
     previous = None

@@ -8,7 +8,7 @@ from edc import api as edc_api
 
 router = DefaultRouter()
 for prefix, viewset in edc_api.ROUTES:
-    router.register(prefix, viewset)
+    router.register(prefix, viewset, basename=prefix if not hasattr(viewset, "queryset") else None)
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -179,3 +179,18 @@ def test_audit_trail_has_query_sdv_signature_and_lock_events(
     services.lock("SUBJECT", subject=subject, reason="frozen", user=data_manager)
     models = {event.model for event in services.audit_trail(subject)}
     assert {"edc.dataquery", "edc.sourceverification", "edc.signature", "edc.lock", "edc.labresult"} <= models
+
+
+def test_study_audit_trail_streams_only_the_users_sites(client_for, make_user, data_manager, other_site, staff, site):
+    from edc import roles
+
+    mine = factories.make_subject(site, staff)
+    other_staff = make_user(roles.SITE_STAFF, other_site)
+    theirs = factories.make_subject(other_site, other_staff)
+    services.lock("STUDY", reason="database lock", user=data_manager)
+    response = client_for(data_manager).get("/api/v1/audit-trail/")
+    assert response.status_code == 200 and response.streaming
+    body = b"".join(response.streaming_content).decode()
+    assert mine.subject_id in body and theirs.subject_id not in body
+    assert "database lock" in body
+    assert client_for(staff).get("/api/v1/audit-trail/").status_code == 403
