@@ -343,8 +343,23 @@ class SubjectAdmin(CrfAdmin):
 @admin.register(Visit)
 class VisitAdmin(CrfAdmin):
     signable = True
-    list_display = ("subject", "code", "planned_date", "window_start", "window_end", "visit_datetime", "status")
+    list_display = (
+        "subject", "code", "planned_date", "window_start", "window_end", "visit_datetime", "window_mark", "status",
+    )  # fmt: skip
     list_filter = ("code", "status", "subject__site")
+    list_select_related = ("subject__site",)
+
+    @admin.display(description="window")
+    def window_mark(self, visit):
+        window = visit.window
+        if window is None:
+            return "—"
+        if window.status == "IN_WINDOW":
+            return format_html('<span style="color:#2e7d32">✔ in window</span>')
+        return format_html(
+            '<span style="color:#ba2121">✘ {} by {} d</span>', window.status.lower(), window.days_outside
+        )
+
     search_fields = ("subject__subject_id",)
 
 

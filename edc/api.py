@@ -239,18 +239,24 @@ class SubjectViewSet(CrfViewSet):
         return response
 
 
+class WindowSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["IN_WINDOW", "EARLY", "LATE"])
+    days_outside = serializers.IntegerField()
+
+
 class VisitSerializer(CrfSerializer):
     visitnum = serializers.FloatField(read_only=True)
+    window = WindowSerializer(read_only=True, allow_null=True, help_text="null until the visit is done")
 
     class Meta(CrfSerializer.Meta):
         model = Visit
         fields = crf_fields(
-            "code", "visitnum", "planned_date", "window_start", "window_end", "visit_datetime", "status"
+            "code", "visitnum", "planned_date", "window_start", "window_end", "visit_datetime", "window", "status"
         )
 
 
 class VisitViewSet(CrfViewSet):
-    queryset = Visit.objects.select_related("subject")
+    queryset = Visit.objects.select_related("subject__site")
     serializer_class = VisitSerializer
     filterset_fields = {"subject__subject_id": ["exact"], "code": ["exact"], "status": ["exact"]}
 

@@ -1,5 +1,7 @@
 """The trial kernel's tables: sites, subjects, visits, lab results, data queries and signatures."""
 
+from zoneinfo import ZoneInfo
+
 from django.conf import settings
 from django.db import models
 from simple_history.models import HistoricalRecords
@@ -131,6 +133,14 @@ class Visit(CrfModel):
     @property
     def visit_pk(self):
         return self.pk
+
+    @property
+    def window(self) -> rules.WindowStatus | None:
+        """In window, early or late, by the site's calendar date of the visit."""
+        if not (self.visit_datetime and self.window_start and self.window_end):
+            return None
+        visit_date = self.visit_datetime.astimezone(ZoneInfo(self.subject.site.timezone)).date()
+        return rules.window_status(visit_date, self.window_start, self.window_end)
 
 
 class LabResult(CrfModel):

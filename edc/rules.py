@@ -281,6 +281,21 @@ def follow_up_sample_error(sample: dt.datetime | None, infusion_start: dt.dateti
     return None
 
 
+@dataclass(frozen=True)
+class WindowStatus:
+    status: str  # IN_WINDOW, EARLY or LATE
+    days_outside: int  # 0 in the window; otherwise days before its start or after its end
+
+
+def window_status(visit_date: dt.date, window_start: dt.date, window_end: dt.date) -> WindowStatus:
+    """A visit on the first or the last day of its window is in it; otherwise EARLY/LATE by so many days."""
+    if visit_date < window_start:
+        return WindowStatus("EARLY", (window_start - visit_date).days)
+    if visit_date > window_end:
+        return WindowStatus("LATE", (visit_date - window_end).days)
+    return WindowStatus("IN_WINDOW", 0)
+
+
 # --- Subjects -----------------------------------------------------------------------------------
 
 

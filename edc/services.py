@@ -234,7 +234,14 @@ def _validate_visit(visit: Visit, now: dt.datetime):
     errors = rules.not_in_future("visit_datetime", visit.visit_datetime, now)
     if visit.code not in rules.SCHEDULE:
         errors["code"] = f"{visit.code!r} is not a visit of the schedule"
-    return errors, {}
+    warnings = {}
+    window = None if errors else visit.window
+    if window and window.status != "IN_WINDOW":
+        warnings["visit_datetime"] = (
+            f"visit {visit.code} is {window.days_outside} day(s) {window.status.lower()} "
+            f"(window {visit.window_start} … {visit.window_end}); please confirm"
+        )
+    return errors, warnings
 
 
 @crf_validator(LabResult)

@@ -356,3 +356,42 @@ def test_schema_and_docs(client, staff):
     client.force_login(staff)
     assert client.get("/api/schema/").status_code == 200
     assert client.get("/api/docs/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "days_after_window_end, status, queried",
+    [(-3, "EARLY", True), (-2, "IN_WINDOW", False), (0, "IN_WINDOW", False), (1, "LATE", True)],
+)
+def test_visit_window_status_and_soft_limit(staff_api, staff, subject, days_after_window_end, status, queried):
+    from edc import services
+    from edc.models import Visit
+
+    today = timezone.localdate()
+    window_end = today - dt.timedelta(days=5)
+    visit = services.save_crf(
+        Visit(subject=subject, code="D7", planned_date=window_end - dt.timedelta(days=1),
+              window_start=window_end - dt.timedelta(days=2), window_end=window_end),
+        user=staff,
+    )  # fmt: skip
+    visit_day = window_end + dt.timedelta(days=days_after_window_end)
+    moment = timezone.make_aware(dt.datetime.combine(visit_day, dt.time(10)))
+    response = staff_api.patch(
+        f"/api/v1/visits/{visit.pk}/",
+        {"visit_datetime": moment.isoformat(), "status": "DONE", "change_reason": "done"},
+        format="json", HTTP_IF_MATCH='"1"',
+    )  # fmt: skip
+    assert response.status_code == 200, response.content
+    assert response.data["window"]["status"] == status
+    assert DataQuery.objects.filter(target_field="visit_datetime").exists() is queried
+
+
+def test_window_uses_the_site_date(staff, subject):
+    """00:30 in Hangzhou is 16:30 UTC the day before: the site date decides the window."""
+    from zoneinfo import ZoneInfo
+
+    from edc.models import Visit
+
+    day = dt.date(2026, 3, 10)
+    visit = Visit(subject=subject, code="D1", window_start=day, window_end=day,
+                  visit_datetime=dt.datetime(2026, 3, 10, 0, 30, tzinfo=ZoneInfo("Asia/Shanghai")))  # fmt: skip
+    assert visit.window.status == "IN_WINDOW"

@@ -3,6 +3,7 @@ from decimal import Decimal
 
 import pytest
 
+from edc import rules as edc_rules
 from edc.rules import follow_up_plan
 from followup import rules
 
@@ -23,12 +24,12 @@ END = dt.date(2026, 3, 12)
     ],
 )
 def test_window_status_at_each_edge(visit_date, status, days_outside):
-    assert rules.window_status(visit_date, START, END) == rules.WindowStatus(status, days_outside)
+    assert edc_rules.window_status(visit_date, START, END) == edc_rules.WindowStatus(status, days_outside)
 
 
 def test_window_status_of_a_one_day_window():
     day = dt.date(2026, 1, 1)
-    assert rules.window_status(day, day, day).status == "IN_WINDOW"
+    assert edc_rules.window_status(day, day, day).status == "IN_WINDOW"
 
 
 @pytest.mark.parametrize(
@@ -45,9 +46,10 @@ def test_window_status_of_a_one_day_window():
 def test_window_status_on_the_kernel_schedule(code, in_window, early, late):
     planned = {p.code: p for p in follow_up_plan(dt.date(2026, 1, 1))}[code]
     for day in in_window:
-        assert rules.window_status(day, planned.window_start, planned.window_end).status == "IN_WINDOW"
-    assert rules.window_status(early, planned.window_start, planned.window_end) == rules.WindowStatus("EARLY", 1)
-    assert rules.window_status(late, planned.window_start, planned.window_end) == rules.WindowStatus("LATE", 1)
+        assert edc_rules.window_status(day, planned.window_start, planned.window_end).status == "IN_WINDOW"
+    window = planned.window_start, planned.window_end
+    assert edc_rules.window_status(early, *window) == edc_rules.WindowStatus("EARLY", 1)
+    assert edc_rules.window_status(late, *window) == edc_rules.WindowStatus("LATE", 1)
 
 
 @pytest.mark.parametrize(
