@@ -5,9 +5,12 @@ from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
 from edc import api as edc_api
+from infusion import api as infusion_api
 
 router = DefaultRouter()
 for prefix, viewset in edc_api.ROUTES:
+    router.register(prefix, viewset)
+for prefix, viewset in infusion_api.ROUTES:
     router.register(prefix, viewset)
 
 urlpatterns = [
