@@ -140,13 +140,18 @@ def timeline_steps(subject) -> list[TimelineStep]:
             TimelineStep(
                 f"Infusion (day 0), lot {infusion.lot.lot_number}",
                 _local(infusion.infusion_start, tz),
-                f"{infusion.dose_car_cells_per_kg:.4g} CAR+ cells/kg × {infusion.weight_kg} kg; "
-                f"total {infusion.total_car_cells:.4g}",
+                f"{_cells(infusion.dose_car_cells_per_kg)} CAR+ cells/kg × {infusion.weight_kg} kg; "
+                f"total {_cells(infusion.total_car_cells)} CAR+ cells",
                 "infused",
                 _change_url(infusion),
             )
         )
     return steps
+
+
+def _cells(count) -> str:
+    mantissa, exponent = f"{count:.2e}".split("e")
+    return f"{mantissa} × 10^{int(exponent)}"
 
 
 def _passed(value: bool | None) -> str:
