@@ -334,7 +334,7 @@ def record_infusion(infusion: Infusion, *, user, reason: str = "", expected_vers
                 _replan_follow_up(subject, infusion_date, user=user, reason=why)
     except IntegrityError as error:  # the unique constraint, should two requests slip past the lock
         raise ValidationError(
-            {"subject": [f"subject {infusion.subject} already has an infusion; at most one per subject"]}
+            {"subject": [f"subject {infusion.subject} already has an infusion; at most one infusion per subject"]}
         ) from error
     return infusion
 
