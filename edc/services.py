@@ -57,6 +57,17 @@ class Locked(Exception):
         self.lock = lock
 
 
+# Later apps react to saved clinical rows (followup recomputes milestones) without the kernel
+# importing them: each listener gets the rows of one model, inside the saving transaction.
+SaveListener = Callable[[list[AuditedModel]], None]
+save_listeners: list[SaveListener] = []
+
+
+def _notify_saved(rows: list[AuditedModel]) -> None:
+    for listener in save_listeners:
+        listener(rows)
+
+
 # A validator reads one unsaved row and returns (hard errors, soft warnings) keyed by field name.
 # It may canonicalise values on the row (for instance the spelling of a unit) before they are saved.
 Validator = Callable[[AuditedModel, dt.datetime], tuple[dict[str, str], dict[str, str]]]
@@ -128,6 +139,7 @@ def save_crf(instance: AuditedModel, *, user, reason: str = "", expected_version
         open_auto_queries(instance, warnings)
         if instance.is_clinical_data:
             withdraw_attestations([instance], user=user)
+            _notify_saved([instance])
     return instance
 
 
@@ -328,6 +340,7 @@ def import_lab_results(results: list[LabResult | None], *, user, parse_errors: l
         bulk_create_with_history(queries, DataQuery, batch_size=1000, default_user=system)
         if stored:
             withdraw_attestations(stored, user=user)
+            _notify_saved(stored)
     return BulkImport(stored, queries)
 
 

@@ -154,11 +154,14 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "health-check": {"task": "edc.tasks.health_check", "schedule": crontab(minute="*/15")},
+    # CELERY_TIMEZONE is the site's: 02:00 in Hangzhou.
+    "scan-milestones": {"task": "followup.tasks.scan_milestones", "schedule": crontab(hour=2, minute=0)},
 }
 
 # --- Demo cohort: the steps of `seed_demo`, in layer order ---------------------------------------
 DEMO_STEPS = [
     "edc.demo.seed_subjects",
+    "infusion.demo.seed_treatment",
 ]
 
 # --- E-mail -------------------------------------------------------------------------------------

@@ -5,10 +5,14 @@ from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
 from edc import api as edc_api
+from followup import api as followup_api
+from infusion import api as infusion_api
 
 router = DefaultRouter()
-for prefix, viewset in edc_api.ROUTES:
-    router.register(prefix, viewset, basename=prefix if not hasattr(viewset, "queryset") else None)
+for routes in (edc_api.ROUTES, infusion_api.ROUTES, followup_api.ROUTES):
+    for prefix, viewset in routes:
+        # A plain ViewSet (no queryset) needs its basename spelled out.
+        router.register(prefix, viewset, basename=None if getattr(viewset, "queryset", None) is not None else prefix)
 
 urlpatterns = [
     path("admin/", admin.site.urls),

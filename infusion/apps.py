@@ -4,3 +4,7 @@ from django.apps import AppConfig
 class InfusionConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "infusion"
+    verbose_name = "Treatment"
+
+    def ready(self):
+        from infusion import services  # noqa: F401 - registers the treatment CRF validators

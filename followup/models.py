@@ -1,0 +1,104 @@
+"""Follow-up tables: adverse events (CRS/ICANS graded by ASTCT) and the milestones jobs raise."""
+
+from django.db import models
+
+from edc.models import AuditedModel, CrfModel, Subject, Visit
+from edc.rules import D, Limit
+from followup import rules
+
+
+def _choices(codes):
+    return [(code, code.replace("_", " ").lower()) for code in codes]
+
+
+class AdverseEvent(CrfModel):
+    class Category(models.TextChoices):
+        CRS = "CRS"
+        ICANS = "ICANS"
+        INFECTION = "INFECTION"
+        CYTOPENIA = "CYTOPENIA"
+        OTHER = "OTHER"
+
+    class Relatedness(models.TextChoices):
+        UNRELATED = "UNRELATED"
+        UNLIKELY = "UNLIKELY"
+        POSSIBLE = "POSSIBLE"
+        PROBABLE = "PROBABLE"
+        DEFINITE = "DEFINITE"
+
+    term = models.CharField(max_length=200)
+    category = models.CharField(max_length=10, choices=Category.choices)
+    onset_date = models.DateField()
+    resolution_date = models.DateField(null=True, blank=True)
+    ctcae_grade = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="CTCAE grade 1–5, typed for events other than CRS and ICANS"
+    )
+    serious = models.BooleanField(default=False)
+    relatedness = models.CharField(max_length=10, choices=Relatedness.choices)
+    # CRS (ASTCT)
+    max_temperature_c = models.DecimalField(max_digits=4, decimal_places=1, null=True, blank=True)
+    hypotension = models.CharField(max_length=24, choices=_choices(rules.HYPOTENSION_CODES), default="NONE")
+    hypoxia = models.CharField(max_length=24, choices=_choices(rules.HYPOXIA_CODES), default="NONE")
+    # ICANS (ASTCT)
+    ice_score = models.PositiveSmallIntegerField(null=True, blank=True, help_text="ICE score 0–10")
+    consciousness = models.CharField(max_length=24, choices=_choices(rules.CONSCIOUSNESS_CODES), default="AWAKE")
+    seizure = models.CharField(max_length=32, choices=_choices(rules.SEIZURE_CODES), default="NONE")
+    motor_findings = models.CharField(max_length=24, choices=_choices(rules.MOTOR_FINDINGS_CODES), default="NONE")
+    cerebral_oedema = models.CharField(max_length=24, choices=_choices(rules.CEREBRAL_OEDEMA_CODES), default="NONE")
+    astct_grade = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
+
+    field_limits = {
+        "ctcae_grade": Limit(D(1), D(5)),
+        "max_temperature_c": Limit(D(30), D(45), unit="°C"),
+        "ice_score": Limit(D(0), D(rules.ICE_SCORE_MAX)),
+    }
+
+    class Meta:
+        ordering = ["subject", "onset_date", "id"]
+
+    def __str__(self):
+        return f"{self.subject} {self.term} ({self.category})"
+
+    @property
+    def grade(self) -> int | None:
+        """The grade that counts: ASTCT for CRS and ICANS, CTCAE otherwise."""
+        return self.astct_grade if self.astct_grade is not None else self.ctcae_grade
+
+
+class Milestone(AuditedModel):
+    """A milestone raised by the scan; re-raising changes nothing, revoking keeps the row."""
+
+    class Kind(models.TextChoices):
+        PCR_NEGATIVE_CONFIRMED = rules.PCR_NEGATIVE_CONFIRMED
+        PCR_REEMERGENCE = rules.PCR_REEMERGENCE
+        MONTH_12 = rules.MONTH_12
+        CONTRACEPTION_END = rules.CONTRACEPTION_END
+        VISIT_OVERDUE = rules.VISIT_OVERDUE
+
+    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="milestones")
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    date = models.DateField()
+    visit = models.ForeignKey(Visit, on_delete=models.PROTECT, null=True, blank=True, related_name="milestones")
+    raised_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    detail = models.TextField(blank=True)
+    notified_at = models.DateTimeField(null=True, blank=True)
+
+    is_clinical_data = False
+
+    class Meta:
+        ordering = ["subject", "date", "kind"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subject", "kind"], condition=models.Q(visit__isnull=True), name="one_milestone_per_kind"
+            ),
+            models.UniqueConstraint(
+                fields=["subject", "kind", "visit"],
+                condition=models.Q(visit__isnull=False),
+                name="one_milestone_per_kind_and_visit",
+            ),
+        ]
+
+    def __str__(self):
+        revoked = " (revoked)" if self.revoked_at else ""
+        return f"{self.subject} {self.kind} {self.date}{revoked}"

@@ -1,0 +1,106 @@
+"""Demo step: the treatment of every subject that is ENROLLED when the step runs.
+
+Apheresis → released lot → lymphodepletion days −5, −4, −3 → infusion, with infusion dates spread
+over the last ~15 months before `cohort.today` so that follow-up has history. Doses are Meta10-19's
+very low range (2 × 10^3 to 2 × 10^4 CAR+ cells/kg, DOMAIN.md §6).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from edc import roles
+from edc.demo import DemoCohort
+from edc.models import Subject
+from infusion import rules, services
+from infusion.models import Apheresis, Infusion, LymphodepletionDose, ProductLot
+
+FLUDARABINE_MG_PER_M2 = Decimal(30)
+CYCLOPHOSPHAMIDE_MG_PER_M2 = Decimal(300)
+EARLIEST_DAYS_AGO = 455  # ~15 months
+LATEST_DAYS_AGO = 7
+PREMEDICATION = "paracetamol 650 mg PO, diphenhydramine 25 mg IV, 30 min before infusion"
+
+
+def seed_treatment(cohort: DemoCohort) -> None:
+    enrolled = list(
+        Subject.objects.filter(pk__in=[s.pk for s in cohort.subjects], status=Subject.Status.ENROLLED)
+        .select_related("site")
+        .order_by("subject_id")
+    )
+    for index, subject in enumerate(enrolled):
+        # The first enrolled was treated first: infusions spread evenly (with jitter) over the window.
+        span = EARLIEST_DAYS_AGO - LATEST_DAYS_AGO
+        days_ago = EARLIEST_DAYS_AGO - int((index + cohort.rng.random()) * span / len(enrolled))
+        treat(cohort, subject, cohort.today - dt.timedelta(days=days_ago), number=index + 1)
+    cohort.log(f"Treated {len(enrolled)} enrolled subjects: apheresis, released lot, lymphodepletion, infusion.")
+
+
+def treat(cohort: DemoCohort, subject: Subject, day0: dt.date, *, number: int) -> Infusion:
+    rng, staff = cohort.rng, cohort.users[roles.SITE_STAFF]
+    tz = ZoneInfo(subject.site.timezone)
+
+    def at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
+        return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=tz)
+
+    collected_on = day0 - dt.timedelta(days=rng.randint(24, 35))
+    start = at(collected_on, 8, rng.randrange(0, 60, 5))
+    apheresis = services.record_apheresis(
+        Apheresis(
+            subject=subject,
+            start_datetime=start,
+            end_datetime=start + dt.timedelta(minutes=rng.randint(180, 300)),
+            processed_volume_l=Decimal(rng.randint(100, 150)) / 10,
+            product_id=f"AP-{number:04d}",
+            cd3_cells=Decimal(rng.randint(20, 80)) * Decimal("1e8"),
+        ),
+        user=staff,
+    )
+    manufactured = collected_on + dt.timedelta(days=rng.randint(1, 2))
+    lot = services.record_product_lot(
+        ProductLot(
+            lot_number=f"L-{number:04d}",
+            apheresis=apheresis,
+            manufactured_date=manufactured,
+            viability_pct=Decimal(rng.randint(850, 970)) / 10,
+            car_positive_pct=Decimal(rng.randint(200, 500)) / 10,
+            sterility_pass=True,
+            endotoxin_pass=True,
+            released=True,
+            release_date=day0 - dt.timedelta(days=rng.randint(6, 12)),
+        ),
+        user=staff,
+    )
+    height = Decimal(rng.randint(1500, 1750)) / 10
+    weight = Decimal(rng.randint(450, 800)) / 10
+    bsa = rules.body_surface_area(height, weight)
+    for day in rules.LYMPHODEPLETION_DAYS:
+        services.record_lymphodepletion_dose(
+            LymphodepletionDose(
+                subject=subject,
+                day=day,
+                date=day0 + dt.timedelta(days=day),
+                height_cm=height,
+                weight_kg=weight,
+                fludarabine_mg_per_m2=FLUDARABINE_MG_PER_M2,
+                fludarabine_mg=(FLUDARABINE_MG_PER_M2 * bsa).quantize(Decimal("0.1")),
+                cyclophosphamide_mg_per_m2=CYCLOPHOSPHAMIDE_MG_PER_M2,
+                cyclophosphamide_mg=(CYCLOPHOSPHAMIDE_MG_PER_M2 * bsa).quantize(Decimal("1")),
+            ),
+            user=staff,
+        )
+    dose = Decimal(rng.randint(20, 200)) * 100  # 2 × 10^3 … 2 × 10^4 CAR+ cells/kg
+    return services.record_infusion(
+        Infusion(
+            subject=subject,
+            lot=lot,
+            infusion_start=at(day0, rng.randint(9, 11), rng.randrange(0, 60, 5)),
+            weight_kg=weight,
+            dose_car_cells_per_kg=dose,
+            total_car_cells=dose * weight,
+            premedication=PREMEDICATION,
+        ),
+        user=staff,
+    )

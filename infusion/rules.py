@@ -1,0 +1,186 @@
+"""Treatment rules (DOMAIN.md §5): pure functions over plain values (no ORM, no clock).
+
+Limits of CRF.md, body surface area (Mosteller), expected lymphodepletion doses, the expected total
+of CAR+ cells, the order of the pathway's dates and the chain-of-identity messages.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal
+
+from edc.rules import D, Limit
+
+
+def _fmt(value) -> str:
+    return f"{D(value).normalize():f}"
+
+
+WEIGHT_KG = Limit(D(25), D(300), D(35), D(150), "kg")
+HEIGHT_CM = Limit(D(100), D(230), unit="cm")
+DOSE_CAR_CELLS_PER_KG = Limit(D(0), D("1e8"), D("1e3"), D("1e5"), "CAR+ cells/kg", hard_min_exclusive=True)
+TOTAL_CAR_CELLS = Limit(D(0), unit="CAR+ cells", hard_min_exclusive=True)
+PERCENT = Limit(D(0), D(100), unit="%")
+NON_NEGATIVE = Limit(hard_min=D(0))
+# DOMAIN.md is silent on apheresis volumes; a leukapheresis processes a few blood volumes (< 50 L).
+PROCESSED_VOLUME_L = Limit(D(0), D(50), unit="L", hard_min_exclusive=True)
+
+LYMPHODEPLETION_DAYS = (-5, -4, -3)
+LAST_LYMPHODEPLETION_DAY = -3
+# A given dose or total more than 10 % off the expected one opens a query.
+TOLERANCE = Decimal("0.10")
+BSA_PLACES = Decimal("0.01")
+
+
+def body_surface_area(height_cm: Decimal, weight_kg: Decimal) -> Decimal:
+    """Mosteller: √(height cm × weight kg ÷ 3600), in m² to two decimals (as the pharmacy rounds it)."""
+    return (D(height_cm) * D(weight_kg) / 3600).sqrt().quantize(BSA_PLACES, rounding=ROUND_HALF_UP)
+
+
+def relative_gap(given: Decimal, expected: Decimal) -> Decimal | None:
+    """|given − expected| ÷ expected; None when nothing was expected (expected 0)."""
+    if expected == 0:
+        return None
+    return abs(D(given) - expected) / expected
+
+
+def off_by_more_than_tolerance(given: Decimal, expected: Decimal) -> bool:
+    gap = relative_gap(given, expected)
+    return D(given) != 0 if gap is None else gap > TOLERANCE
+
+
+def _percent(gap: Decimal | None) -> str:
+    return "" if gap is None else f" ({_fmt(round(gap * 100, 1))} % off)"
+
+
+def expected_dose_warning(given_mg: Decimal, mg_per_m2: Decimal, bsa_m2: Decimal, drug: str) -> str | None:
+    expected = D(mg_per_m2) * bsa_m2
+    if not off_by_more_than_tolerance(given_mg, expected):
+        return None
+    return (
+        f"{drug} {_fmt(given_mg)} mg differs from the expected {_fmt(round(expected, 1))} mg "
+        f"({_fmt(mg_per_m2)} mg/m² × BSA {_fmt(bsa_m2)} m²){_percent(relative_gap(given_mg, expected))} "
+        f"by more than 10 %; please confirm"
+    )
+
+
+def check_lymphodepletion_dose(
+    *,
+    day: int,
+    height_cm: Decimal | None,
+    weight_kg: Decimal | None,
+    fludarabine_mg_per_m2: Decimal | None,
+    fludarabine_mg: Decimal | None,
+    cyclophosphamide_mg_per_m2: Decimal | None,
+    cyclophosphamide_mg: Decimal | None,
+) -> tuple[dict[str, str], dict[str, str], Decimal | None]:
+    """Hard errors, soft warnings and the body surface area (None when height or weight is unusable)."""
+    errors: dict[str, str] = {}
+    warnings: dict[str, str] = {}
+    if day not in LYMPHODEPLETION_DAYS:
+        errors["day"] = f"must be one of {', '.join(map(str, LYMPHODEPLETION_DAYS))}; got {day}"
+    usable = (
+        height_cm is not None
+        and weight_kg is not None
+        and HEIGHT_CM.hard_error(D(height_cm)) is None
+        and WEIGHT_KG.hard_error(D(weight_kg)) is None
+    )
+    if not usable:
+        return errors, warnings, None
+    bsa = body_surface_area(height_cm, weight_kg)
+    doses = (
+        ("fludarabine_mg", "fludarabine", fludarabine_mg_per_m2, fludarabine_mg),
+        ("cyclophosphamide_mg", "cyclophosphamide", cyclophosphamide_mg_per_m2, cyclophosphamide_mg),
+    )
+    for field, drug, per_m2, given in doses:
+        if per_m2 is None or given is None or per_m2 < 0 or given < 0:
+            continue  # missing or negative values are the required/limit checks' business
+        warning = expected_dose_warning(given, per_m2, bsa, drug)
+        if warning:
+            warnings[field] = warning
+    return errors, warnings, bsa
+
+
+def total_car_cells_warning(dose_per_kg: Decimal, weight_kg: Decimal, total: Decimal) -> str | None:
+    expected = D(dose_per_kg) * D(weight_kg)
+    if not off_by_more_than_tolerance(total, expected):
+        return None
+    return (
+        f"total {_fmt(total)} CAR+ cells differs from dose × weight = {_fmt(dose_per_kg)} × {_fmt(weight_kg)} kg "
+        f"= {_fmt(expected)}{_percent(relative_gap(total, expected))} by more than 10 %; please confirm"
+    )
+
+
+# --- Order of the pathway's dates ---------------------------------------------------------------
+
+
+def consecutive_day_errors(day: int, date: dt.date, others: dict[int, dt.date]) -> dict[str, str]:
+    """Lymphodepletion days are consecutive: day −4 is the calendar day after day −5, and so on."""
+    if day in others:
+        return {"day": f"day {day} is already recorded ({others[day].isoformat()})"}
+    for other_day, other_date in sorted(others.items()):
+        expected = other_date + dt.timedelta(days=day - other_day)
+        if date != expected:
+            return {
+                "date": (
+                    f"day {day} must fall on {expected.isoformat()}, {abs(day - other_day)} day(s) "
+                    f"{'after' if day > other_day else 'before'} day {other_day} ({other_date.isoformat()}); "
+                    f"got {date.isoformat()}"
+                )
+            }
+    return {}
+
+
+def not_before(field: str, value: dt.date | dt.datetime | None, earliest, what: str) -> dict[str, str]:
+    if value is None or earliest is None or value >= earliest:
+        return {}
+    return {field: f"{_iso(value)} is before {what} ({_iso(earliest)})"}
+
+
+def strictly_after(field: str, value, earliest, what: str) -> dict[str, str]:
+    if value is None or earliest is None or value > earliest:
+        return {}
+    return {field: f"{_iso(value)} must be after {what} ({_iso(earliest)})"}
+
+
+def _iso(value) -> str:
+    return value.isoformat()
+
+
+def infusion_timing_errors(
+    infusion_date: dt.date, last_lymphodepletion_date: dt.date | None, subject_id: str
+) -> dict[str, str]:
+    """Day 0 comes after the last lymphodepletion day (−3), which must be recorded first."""
+    if last_lymphodepletion_date is None:
+        return {
+            "infusion_start": (
+                f"subject {subject_id} has no lymphodepletion day {LAST_LYMPHODEPLETION_DAY} recorded; "
+                "record lymphodepletion before the infusion"
+            )
+        }
+    return strictly_after(
+        "infusion_start", infusion_date, last_lymphodepletion_date, f"lymphodepletion day {LAST_LYMPHODEPLETION_DAY}"
+    )
+
+
+# --- Chain of identity --------------------------------------------------------------------------
+
+
+def chain_of_identity_errors(
+    *, lot_number: str, product_id: str, lot_subject_id: str, subject_id: str, released: bool
+) -> dict[str, str]:
+    """The lot infused must be made from this subject's apheresis product and be released."""
+    if lot_subject_id != subject_id:
+        return {
+            "lot": (
+                f"lot {lot_number} was made from product {product_id} of subject {lot_subject_id}, not of {subject_id}"
+            )
+        }
+    if not released:
+        return {
+            "lot": (
+                f"lot {lot_number} (product {product_id} of subject {lot_subject_id}) is not released; "
+                "only a released lot may be infused"
+            )
+        }
+    return {}
