@@ -5,10 +5,13 @@ from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
 from edc import api as edc_api
+from screening import api as screening_api
 
 router = DefaultRouter()
 for prefix, viewset in edc_api.ROUTES:
     router.register(prefix, viewset)
+for prefix, viewset in screening_api.ROUTES:
+    router.register(prefix, viewset, basename=getattr(viewset, "route_basename", None))
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -26,6 +26,7 @@ class Consent(CrfModel):
     signed_by = models.CharField(max_length=10, choices=SignedBy.choices, default=SignedBy.SUBJECT)
 
     class Meta:
+        ordering = ["subject", "id"]
         constraints = [one_per_subject("one_consent_per_subject")]
 
     def __str__(self):
@@ -41,6 +42,7 @@ class SleHistory(CrfModel):
     class Meta:
         verbose_name = "SLE history"
         verbose_name_plural = "SLE histories"
+        ordering = ["subject", "id"]
         constraints = [one_per_subject("one_sle_history_per_subject")]
 
     def __str__(self):
@@ -134,6 +136,7 @@ class ScreeningExam(CrfModel):
     field_limits = rules.EXAM_LIMITS
 
     class Meta:
+        ordering = ["subject", "id"]
         constraints = [one_per_subject("one_screening_exam_per_subject")]
 
     def __str__(self):
