@@ -159,6 +159,7 @@ CELERY_BEAT_SCHEDULE = {
 # --- Demo cohort: the steps of `seed_demo`, in layer order ---------------------------------------
 DEMO_STEPS = [
     "edc.demo.seed_subjects",
+    "screening.demo.seed_screening",
 ]
 
 # --- E-mail -------------------------------------------------------------------------------------
