@@ -386,3 +386,18 @@ def test_schema_documents_the_dry_run_with_an_example(client, staff):
     operation = schema["paths"]["/api/v1/eligibility/evaluate/"]["post"]
     assert "examples" in operation["requestBody"]["content"]["application/json"]
     assert "/api/v1/subjects/{subject_id}/eligibility/confirm/" in schema["paths"]
+
+
+def test_updating_a_consent_keeps_the_rules_and_the_version_check(staff_api, screened):
+    consent = Consent.objects.get(subject=screened)
+    url = f"/api/v1/consents/{consent.pk}/"
+    before = snapshot()
+    later = staff_api.patch(url, {"consent_date": "2025-03-06", "change_reason": "typo"}, format="json",
+                            HTTP_IF_MATCH='"1"')  # fmt: skip
+    assert later.status_code == 400 and "consent_date" in later.data
+    assert snapshot() == before
+    ok = staff_api.patch(url, {"icf_version": "2.1", "change_reason": "typo"}, format="json", HTTP_IF_MATCH='"1"')
+    assert ok.status_code == 200, ok.content
+    stale = staff_api.patch(url, {"icf_version": "2.2", "change_reason": "x"}, format="json", HTTP_IF_MATCH='"1"')
+    assert stale.status_code == 412
+    assert [r.history_change_reason for r in consent.history.order_by("history_id")] == [None, "typo"]
