@@ -480,6 +480,7 @@ class AuditTrailViewSet(viewsets.ViewSet):
 
     permission_classes = [IsAuthenticated, RolePermission]
     read_roles = {roles.INVESTIGATOR, roles.MONITOR, roles.DATA_MANAGER}
+    route_basename = "audit-trail"  # no queryset to name the route after
 
     @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
     def list(self, request):

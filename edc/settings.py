@@ -161,6 +161,7 @@ CELERY_BEAT_SCHEDULE = {
 # --- Demo cohort: the steps of `seed_demo`, in layer order ---------------------------------------
 DEMO_STEPS = [
     "edc.demo.seed_subjects",
+    "screening.demo.seed_screening",
     "infusion.demo.seed_treatment",
 ]
 

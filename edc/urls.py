@@ -7,12 +7,13 @@ from rest_framework.routers import DefaultRouter
 from edc import api as edc_api
 from followup import api as followup_api
 from infusion import api as infusion_api
+from screening import api as screening_api
 
 router = DefaultRouter()
-for routes in (edc_api.ROUTES, infusion_api.ROUTES, followup_api.ROUTES):
+for routes in (edc_api.ROUTES, screening_api.ROUTES, infusion_api.ROUTES, followup_api.ROUTES):
     for prefix, viewset in routes:
-        # A plain ViewSet (no queryset) needs its basename spelled out.
-        router.register(prefix, viewset, basename=None if getattr(viewset, "queryset", None) is not None else prefix)
+        # Viewsets without a model of their own name their route themselves.
+        router.register(prefix, viewset, basename=getattr(viewset, "route_basename", None))
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -22,6 +22,7 @@ from edc.models import Subject, Visit
 from edc.services import crf_validator, save_crf, schedule_follow_up
 from infusion import rules
 from infusion.models import Apheresis, Infusion, LymphodepletionDose, ProductLot
+from screening import services as screening_services
 
 ENROLLED = Subject.Status.ENROLLED
 LYMPHODEPLETION_VISITS = {-5: "LD_M5", -4: "LD_M4", -3: "LD_M3"}
@@ -358,3 +359,12 @@ def _replan_follow_up(subject: Subject, infusion_date: dt.date, *, user, reason:
             planned.planned_date, planned.window_start, planned.window_end,
         )  # fmt: skip
         save_crf(visit, user=user, reason=reason)
+
+
+def _apheresis_start(subject: Subject) -> dt.datetime | None:
+    apheresis = latest_apheresis(subject.pk)
+    return apheresis.start_datetime if apheresis else None
+
+
+# The eligibility engine judges the screening CBC's 24-hour timing against this (INC_CBC).
+screening_services.APHERESIS_START_PROVIDERS.append(_apheresis_start)
