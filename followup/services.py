@@ -262,8 +262,8 @@ def _enqueue_recompute(rows) -> None:
         for row in rows
         if isinstance(row, Visit) or (isinstance(row, LabResult) and row.analyte == "CARPCR")
     }
-    for subject_id in subject_ids:
-        transaction.on_commit(lambda subject_id=subject_id: tasks.enqueue_recompute(subject_id))
+    if subject_ids:
+        transaction.on_commit(lambda: tasks.enqueue_recompute(sorted(subject_ids)))
 
 
 save_listeners.append(_enqueue_recompute)

@@ -15,29 +15,34 @@ RETRY = {"acks_late": True, "autoretry_for": (OperationalError,), "retry_backoff
 
 
 def _summary(result: services.ScanResult) -> dict:
-    return {"subjects": result.subjects, "raised": len(result.raised), "updated": result.updated,
-            "revoked": result.revoked}  # fmt: skip
+    return {
+        "subjects": result.subjects,
+        "raised": len(result.raised),
+        "updated": result.updated,
+        "revoked": result.revoked,
+    }
+
+
+def _day(today: str | None) -> dt.date:
+    return dt.date.fromisoformat(today) if today else timezone.localdate()
 
 
 @shared_task(**RETRY)
 def scan_milestones(today: str | None = None) -> dict:
     """Daily scan of every treated subject (beat, 02:00 site time)."""
-    day = dt.date.fromisoformat(today) if today else timezone.localdate()
-    return _summary(services.scan_milestones(day))
+    return _summary(services.scan_milestones(_day(today)))
 
 
 @shared_task(**RETRY)
-def recompute_subject_milestones(subject_id: int, today: str | None = None) -> dict:
-    day = dt.date.fromisoformat(today) if today else timezone.localdate()
-    return _summary(services.scan_milestones(day, subject_ids=[subject_id]))
+def recompute_subject_milestones(subject_ids: list[int], today: str | None = None) -> dict:
+    """The scan for the subjects whose qPCR results, visits or infusion just changed."""
+    return _summary(services.scan_milestones(_day(today), subject_ids=subject_ids))
 
 
-def enqueue_recompute(subject_id: int) -> None:
-    """Queue one subject's recompute; with the broker down, data entry still succeeds and the
-    daily scan catches the subject up."""
+def enqueue_recompute(subject_ids: list[int]) -> None:
+    """Queue the recompute; with the broker down, data entry still succeeds and the daily scan
+    catches the subjects up."""
     try:
-        recompute_subject_milestones.apply_async((subject_id,), retry=False)
+        recompute_subject_milestones.apply_async((subject_ids,), retry=False)
     except (KombuError, OSError) as error:
-        logger.warning(
-            "milestone recompute of subject %s not queued (%s); the daily scan will catch up", subject_id, error
-        )
+        logger.warning("recompute of subjects %s not queued (%s); the daily scan catches up", subject_ids, error)
