@@ -88,6 +88,11 @@ class ScopedAdminMixin:
     def get_queryset(self, request):
         return roles.scope(super().get_queryset(request), request.user)
 
+    def has_module_permission(self, request):
+        # Roles are groups without Django model permissions: the default check would hide the
+        # model from the admin index and sidebar (a monitor would not find the data queries).
+        return roles.has_any_role(request.user, self.read_roles)
+
     def has_view_permission(self, request, obj=None):
         return roles.has_any_role(request.user, self.read_roles)
 
@@ -136,9 +141,6 @@ class CrfAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
     actions = ["mark_source_verified"]
     # Visits and subjects are what an investigator signs (a visit, or the whole casebook).
     signable = False
-
-    def has_module_permission(self, request):
-        return roles.has_any_role(request.user, self.read_roles)
 
     def has_change_permission(self, request, obj=None):
         """A locked row is shown read-only until a data manager unlocks it."""

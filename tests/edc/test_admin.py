@@ -4,6 +4,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from edc import roles
 from edc.models import LabResult, Subject
 from tests import factories
 
@@ -129,3 +130,22 @@ def test_changelist_query_count_is_independent_of_rows(staff_browser, staff, sit
     one = count()
     add(49)
     assert count() == one
+
+
+DATA_MANAGEMENT_PAGES = ("edc_dataquery", "edc_signature", "edc_sourceverification", "edc_lock")
+
+
+@pytest.mark.parametrize("role", sorted(roles.CLINICAL_READERS))
+def test_index_lists_the_data_management_pages_to_every_clinical_role(client, make_user, site, role):
+    """Roles carry no Django model permissions: the admin's own check hid these from the index."""
+    client.force_login(make_user(role, site))
+    content = client.get(reverse("admin:index")).content.decode()
+    for page in DATA_MANAGEMENT_PAGES:
+        assert reverse(f"admin:{page}_changelist") in content, page
+
+
+def test_index_hides_identified_data_from_the_sponsor_viewer(client, make_user, site):
+    client.force_login(make_user(roles.SPONSOR_VIEWER, site))
+    content = client.get(reverse("admin:index")).content.decode()
+    for page in (*DATA_MANAGEMENT_PAGES, "edc_labresult", "edc_subject"):
+        assert reverse(f"admin:{page}_changelist") not in content, page
