@@ -357,7 +357,7 @@ class VisitAdmin(CrfAdmin):
         if window is None:
             return "—"
         if window.status == "IN_WINDOW":
-            return format_html('<span style="color:#2e7d32">✔ in window</span>')
+            return format_html('<span style="color:#2e7d32">{}</span>', "✔ in window")
         return format_html(
             '<span style="color:#ba2121">✘ {} by {} d</span>', window.status.lower(), window.days_outside
         )
@@ -412,11 +412,16 @@ class DataQueryAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
 
     @admin.action(description="Close the selected queries")
     def close_queries(self, request, queryset):
+        closed = 0
         for query in queryset:
             try:
                 services.close_query(query, user=request.user)
             except (PermissionDenied, ValidationError) as error:  # one refusal does not stop the others
                 messages.error(request, f"{query}: {error}")
+            else:
+                closed += 1
+        if closed:
+            messages.success(request, f"{closed} query(ies) closed.")
 
 
 @admin.register(Signature)
