@@ -35,9 +35,11 @@ run: migrate
 test: install
 	$(PY) -m pytest -q
 
-# The same suite on PostgreSQL with a real Redis broker and worker; services must be reachable.
+# The same suite on PostgreSQL with a real Redis broker and worker, plus the headless-Chromium test;
+# services must be reachable (the browser is apt-installed when missing).
 test-services: install
 	bash .ci/ensure-services
+	bash .ci/ensure-browser
 	DATABASE_URL=$(PG_URL) REDIS_URL=$(SERVICES_REDIS_URL) EDC_REQUIRE_SERVICES=1 $(PY) -m pytest -q
 
 lint: install

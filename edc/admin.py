@@ -88,6 +88,11 @@ class ScopedAdminMixin:
     def get_queryset(self, request):
         return roles.scope(super().get_queryset(request), request.user)
 
+    def has_module_permission(self, request):
+        # Roles are groups without Django model permissions: the default check would hide the
+        # model from the admin index and sidebar (a monitor would not find the data queries).
+        return roles.has_any_role(request.user, self.read_roles)
+
     def has_view_permission(self, request, obj=None):
         return roles.has_any_role(request.user, self.read_roles)
 
@@ -136,9 +141,6 @@ class CrfAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
     actions = ["mark_source_verified"]
     # Visits and subjects are what an investigator signs (a visit, or the whole casebook).
     signable = False
-
-    def has_module_permission(self, request):
-        return roles.has_any_role(request.user, self.read_roles)
 
     def has_change_permission(self, request, obj=None):
         """A locked row is shown read-only until a data manager unlocks it."""
@@ -355,7 +357,7 @@ class VisitAdmin(CrfAdmin):
         if window is None:
             return "—"
         if window.status == "IN_WINDOW":
-            return format_html('<span style="color:#2e7d32">✔ in window</span>')
+            return format_html('<span style="color:#2e7d32">{}</span>', "✔ in window")
         return format_html(
             '<span style="color:#ba2121">✘ {} by {} d</span>', window.status.lower(), window.days_outside
         )
@@ -410,11 +412,16 @@ class DataQueryAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
 
     @admin.action(description="Close the selected queries")
     def close_queries(self, request, queryset):
+        closed = 0
         for query in queryset:
             try:
                 services.close_query(query, user=request.user)
             except (PermissionDenied, ValidationError) as error:  # one refusal does not stop the others
                 messages.error(request, f"{query}: {error}")
+            else:
+                closed += 1
+        if closed:
+            messages.success(request, f"{closed} query(ies) closed.")
 
 
 @admin.register(Signature)

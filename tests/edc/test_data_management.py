@@ -161,6 +161,25 @@ class TestQueriesInTheAdmin:
         page = client.get(reverse("admin:edc_labresult_change", args=[result.pk])).content.decode()
         assert "query-badge" in page and "Check source" in page
 
+    def test_close_action_reports_what_it_closed_and_what_it_refused(self, client, make_user, site, monitor, result):
+        other_monitor = make_user("monitor", site, username="other-monitor")
+        warning = {"value": "0.65 g/L is below the expected 0.9; please confirm"}
+        automatic = services.open_auto_queries(result, warning)[0]
+        theirs = services.open_query(result, "value", "Check source", user=other_monitor)
+        client.force_login(monitor)
+        response = client.post(
+            reverse("admin:edc_dataquery_changelist"),
+            {"action": "close_queries", "_selected_action": [automatic.pk, theirs.pk]},
+            follow=True,
+        )
+        shown = [(m.level_tag, str(m)) for m in response.context["messages"]]
+        assert ("success", "1 query(ies) closed.") in shown
+        assert any(level == "error" and "only other-monitor" in text for level, text in shown), shown
+        automatic.refresh_from_db()
+        theirs.refresh_from_db()
+        assert (automatic.status, theirs.status) == (DataQuery.Status.CLOSED, DataQuery.Status.OPEN)
+        assert theirs.history.count() == 1
+
     def test_site_staff_cannot_raise_queries(self, client, staff, result):
         client.force_login(staff)
         response = client.post(
