@@ -39,6 +39,15 @@ class DemoCohort:
     size: int
     log: Callable[[str], None]
     subjects: list[Subject] = field(default_factory=list)
+    show_progress: bool = False
+
+    def progress(self, items: list, what: str):
+        """The items, with a progress bar on a terminal (scale cohorts take minutes)."""
+        if not self.show_progress:
+            return items
+        from tqdm import tqdm
+
+        return tqdm(items, desc=what, unit="subject")
 
 
 def seed_site_and_users() -> tuple[Site, dict]:

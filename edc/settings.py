@@ -168,6 +168,8 @@ DEMO_STEPS = [
     "edc.demo.seed_subjects",
     "screening.demo.seed_screening",
     "infusion.demo.seed_treatment",
+    "followup.demo.seed_follow_up",
+    "followup.demo.raise_milestones",
 ]
 
 # --- E-mail -------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from edc.admin import CrfAdmin, ScopedAdminMixin, subject_panel
 from followup import services
-from followup.models import AdverseEvent, Milestone
+from followup.models import AdverseEvent, Milestone, PrednisoneDose
 
 
 @admin.register(AdverseEvent)
@@ -54,8 +54,15 @@ class AdverseEventAdmin(CrfAdmin):
     @admin.display(description="serious", boolean=False, ordering="serious")
     def serious_flag(self, event):
         if event.serious:
-            return format_html('<strong style="color:#ba2121">SAE</strong>')
+            return format_html('<strong style="color:#ba2121">{}</strong>', "SAE")
         return "—"
+
+
+@admin.register(PrednisoneDose)
+class PrednisoneDoseAdmin(CrfAdmin):
+    list_display = ("subject", "visit", "prednisone_mg_per_day")
+    list_select_related = ("subject", "visit")
+    search_fields = ("subject__subject_id",)
 
 
 @admin.register(Milestone)

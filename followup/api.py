@@ -5,7 +5,7 @@ from rest_framework.permissions import IsAuthenticated
 
 from edc import roles
 from edc.api import CrfSerializer, CrfViewSet, RolePermission, crf_fields
-from followup.models import AdverseEvent, Milestone
+from followup.models import AdverseEvent, Milestone, PrednisoneDose
 
 
 class AdverseEventSerializer(CrfSerializer):
@@ -30,6 +30,19 @@ class AdverseEventViewSet(CrfViewSet):
         "astct_grade": ["exact", "gte"],
         "onset_date": ["gte", "lte"],
     }
+
+
+class PrednisoneDoseSerializer(CrfSerializer):
+    class Meta(CrfSerializer.Meta):
+        model = PrednisoneDose
+        fields = crf_fields("visit", "prednisone_mg_per_day")
+        extra_kwargs = {"prednisone_mg_per_day": {"coerce_to_string": False}}
+
+
+class PrednisoneDoseViewSet(CrfViewSet):
+    queryset = PrednisoneDose.objects.select_related("subject")
+    serializer_class = PrednisoneDoseSerializer
+    filterset_fields = {"subject__subject_id": ["exact"], "visit": ["exact"]}
 
 
 class MilestoneSerializer(serializers.ModelSerializer):
@@ -57,5 +70,6 @@ class MilestoneViewSet(viewsets.ReadOnlyModelViewSet):
 
 ROUTES = [
     ("adverse-events", AdverseEventViewSet),
+    ("prednisone-doses", PrednisoneDoseViewSet),
     ("milestones", MilestoneViewSet),
 ]

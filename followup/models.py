@@ -102,3 +102,23 @@ class Milestone(AuditedModel):
     def __str__(self):
         revoked = " (revoked)" if self.revoked_at else ""
         return f"{self.subject} {self.kind} {self.date}{revoked}"
+
+
+class PrednisoneDose(CrfModel):
+    """The prednisone-equivalent dose at a follow-up visit (the taper DORIS and LLDAS read)."""
+
+    visit = models.ForeignKey(Visit, on_delete=models.PROTECT, related_name="prednisone_doses")
+    prednisone_mg_per_day = models.DecimalField("prednisone-equivalent mg/day", max_digits=6, decimal_places=2)
+
+    field_limits = {"prednisone_mg_per_day": Limit(D(0), D(1000), None, D(60), "mg/day")}
+
+    class Meta:
+        ordering = ["subject", "visit__planned_date"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["visit"], condition=models.Q(voided=False), name="one_prednisone_dose_per_visit"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.subject} {self.visit.code}: {self.prednisone_mg_per_day} mg/day"

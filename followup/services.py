@@ -18,7 +18,7 @@ from edc import rules as edc_rules
 from edc.models import LabResult, Subject, Visit
 from edc.services import crf_validator, save_listeners, system_user
 from followup import rules
-from followup.models import AdverseEvent, Milestone
+from followup.models import AdverseEvent, Milestone, PrednisoneDose
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +44,13 @@ def _validate_adverse_event(event: AdverseEvent, now: dt.datetime):
         if event.ctcae_grade is None:
             errors["ctcae_grade"] = f"a CTCAE grade (1–5) is required for a {event.category} event"
     return errors, warnings
+
+
+@crf_validator(PrednisoneDose)
+def _validate_prednisone_dose(dose: PrednisoneDose, now: dt.datetime):
+    if dose.visit_id and dose.visit.subject_id != dose.subject_id:
+        return {"visit": f"visit {dose.visit} belongs to another subject than {dose.subject}"}, {}
+    return {}, {}
 
 
 def _astct_fields(event: AdverseEvent) -> dict:
@@ -262,8 +269,21 @@ def _enqueue_recompute(rows) -> None:
         for row in rows
         if isinstance(row, Visit) or (isinstance(row, LabResult) and row.analyte == "CARPCR")
     }
-    if subject_ids:
-        transaction.on_commit(lambda: tasks.enqueue_recompute(sorted(subject_ids)))
+    if not subject_ids:
+        return
+    # One task per transaction, however many rows it saves: gather the subjects until it commits.
+    outermost = id(connection.atomic_blocks[0]) if connection.atomic_blocks else None
+    batch = getattr(connection, "_milestone_recompute", None)
+    if batch is None or batch[0] != outermost:
+        batch = (outermost, set())
+        connection._milestone_recompute = batch
+
+        def flush(ids=batch[1]):
+            connection._milestone_recompute = None
+            tasks.enqueue_recompute(sorted(ids))
+
+        transaction.on_commit(flush)
+    batch[1].update(subject_ids)
 
 
 save_listeners.append(_enqueue_recompute)

@@ -1,7 +1,7 @@
 """Demo step: the treatment of every subject that is ENROLLED when the step runs.
 
-Apheresis → released lot → lymphodepletion days −5, −4, −3 → infusion, with infusion dates spread
-over the last ~15 months before `cohort.today` so that follow-up has history. Doses are Meta10-19's
+Apheresis → released lot → lymphodepletion days −5, −4, −3 → infusion, five to seven weeks after the
+subject's consent (the screening step spreads consents over the enrolment period). Doses are Meta10-19's
 very low range (2 × 10^3 to 2 × 10^4 CAR+ cells/kg, DOMAIN.md §6).
 """
 
@@ -16,10 +16,10 @@ from edc.demo import DemoCohort
 from edc.models import Subject
 from infusion import rules, services
 from infusion.models import Apheresis, Infusion, LymphodepletionDose, ProductLot
+from screening.models import Consent
 
 FLUDARABINE_MG_PER_M2 = Decimal(30)
 CYCLOPHOSPHAMIDE_MG_PER_M2 = Decimal(300)
-EARLIEST_DAYS_AGO = 455  # ~15 months
 LATEST_DAYS_AGO = 7
 PREMEDICATION = "paracetamol 650 mg PO, diphenhydramine 25 mg IV, 30 min before infusion"
 
@@ -30,12 +30,15 @@ def seed_treatment(cohort: DemoCohort) -> None:
         .select_related("site")
         .order_by("subject_id")
     )
-    for index, subject in enumerate(enrolled):
-        # The first enrolled was treated first: infusions spread evenly (with jitter) over the window.
-        span = EARLIEST_DAYS_AGO - LATEST_DAYS_AGO
-        days_ago = EARLIEST_DAYS_AGO - int((index + cohort.rng.random()) * span / len(enrolled))
-        treat(cohort, subject, cohort.today - dt.timedelta(days=days_ago), number=index + 1)
-    cohort.log(f"Treated {len(enrolled)} enrolled subjects: apheresis, released lot, lymphodepletion, infusion.")
+    consented = dict(Consent.objects.filter(subject__in=enrolled, voided=False).values_list("subject", "consent_date"))
+    treated = 0
+    for index, subject in enumerate(cohort.progress(enrolled, "treatment")):
+        # Infusion some five to seven weeks after consent; those consented lately wait, still ENROLLED.
+        day0 = consented[subject.pk] + dt.timedelta(days=cohort.rng.randint(35, 50))
+        if day0 <= cohort.today - dt.timedelta(days=LATEST_DAYS_AGO):
+            treat(cohort, subject, day0, number=index + 1)
+            treated += 1
+    cohort.log(f"Treated {treated} of {len(enrolled)} enrolled subjects: apheresis, lot, lymphodepletion, infusion.")
 
 
 def treat(cohort: DemoCohort, subject: Subject, day0: dt.date, *, number: int) -> Infusion:

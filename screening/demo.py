@@ -46,14 +46,19 @@ def seed_screening(cohort: demo.DemoCohort) -> None:
     failed = 0
     for index, subject in enumerate(cohort.subjects):
         failure = FAILURES[(index // EVERY) % len(FAILURES)][0] if index % EVERY == EVERY - 1 else {}
-        _seed_subject(cohort, subject, staff, failure)
+        # Screening spread over the enrolment period so that treatment and follow-up have history.
+        screened_on = max(
+            cohort.today - dt.timedelta(days=cohort.rng.randint(45, 520)),
+            _eighteenth_birthday(subject.date_of_birth) + dt.timedelta(days=40),
+        )
+        _seed_subject(cohort, subject, staff, failure, screened_on)
         decision = services.confirm_eligibility(subject, user=investigator, password=password)
         failed += not decision.eligible
     cohort.log(f"Screened {len(cohort.subjects)} subjects: {len(cohort.subjects) - failed} enrolled, {failed} failed.")
 
 
-def _seed_subject(cohort: demo.DemoCohort, subject: Subject, staff, failure: dict) -> None:
-    rng, today = cohort.rng, cohort.today
+def _seed_subject(cohort: demo.DemoCohort, subject: Subject, staff, failure: dict, today: dt.date) -> None:
+    rng = cohort.rng
     # The youngest demo subjects turned 18 only days ago: they consent on or after that birthday.
     consented = max(today - dt.timedelta(days=rng.randint(14, 35)), _eighteenth_birthday(subject.date_of_birth))
     save_crf(Consent(subject=subject, consent_date=consented, icf_version="2.0"), user=staff)

@@ -32,6 +32,7 @@ class Command(BaseCommand):
                     today=timezone.localdate(),
                     size=subjects,
                     log=self.stdout.write,
+                    show_progress=self.stdout.isatty(),
                 )
                 for step in settings.DEMO_STEPS:
                     import_string(step)(cohort)

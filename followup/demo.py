@@ -1,0 +1,241 @@
+"""Demo step: realistic follow-up of every treated demo subject (DOMAIN.md §6 ranges).
+
+CAR transgene expansion peaking on days 7–14 then contracting below the LLOQ over months; B-cell
+aplasia within a week and return near day 110 ± 40; anti-dsDNA falling and C3/C4 normalising
+within about three months; SELENA-SLEDAI falling from 8–20 to 0–4 by months 3–6 with a prednisone
+taper; grade 1–2 CRS in most, ICANS rarely. Deterministic for a given seed. Everything is written
+through the services (lab results through the bulk import), so history, checks and queries apply.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from edc import roles
+from edc import services as edc_services
+from edc.demo import DemoCohort
+from edc.models import LabResult, Subject, Visit
+from edc.rules import SCHEDULE
+from followup import services
+from followup.models import AdverseEvent, PrednisoneDose
+from screening.models import SledaiAssessment
+
+# Reference ranges the demo lab reports (LLN, ULN); CD19 and the CAR assays carry none.
+RANGES = {
+    "C3": ("0.9", "1.8"), "C4": ("0.1", "0.4"), "DSDNA": (None, "100"), "PROT24": (None, "0.15"),
+    "LYM": ("1.1", "3.2"), "PLAT": ("125", "350"), "HGB": ("115", "150"), "WBC": ("3.5", "9.5"),
+}  # fmt: skip
+LLOQ = {"CARPCR": Decimal("50"), "CARFLOW": Decimal("0.5")}
+CBC_CODES = {"D1", "D4", "D7", "D10", "D14", "D21", "D28", "M2", "M3", "M6", "M9", "M12"}
+SLEDAI_CODES = {"D28", "M3", "M6", "M9", "M12", "M15", "M18", "M21", "M24"}
+# Descriptors in the order they resolve: the serological ones and the milder ones last.
+BASELINE_DESCRIPTORS = ["ARTHRITIS", "PROTEINURIA", "RASH", "ALOPECIA", "MUCOSAL_ULCERS", "LOW_COMPLEMENT",
+                        "DNA_BINDING", "HEMATURIA", "PLEURISY"]  # fmt: skip
+
+
+@dataclass
+class Course:
+    """One subject's simulated disease and cell kinetics, drawn once from the seed."""
+
+    pcr_peak: float
+    pcr_peak_day: float
+    pcr_half_life: float
+    flow_peak: float
+    cd19_baseline: float
+    b_cell_return_day: float
+    dsdna_baseline: float
+    dsdna_responder: bool
+    c3_baseline: float
+    c4_baseline: float
+    protein_baseline: float
+    descriptors: list[str]
+    prednisone_baseline: float
+
+
+def draw_course(rng) -> Course:
+    return Course(
+        pcr_peak=10 ** rng.uniform(3, 5),
+        pcr_peak_day=rng.uniform(7, 14),
+        pcr_half_life=rng.uniform(8, 20),
+        flow_peak=rng.uniform(1, 30),
+        cd19_baseline=rng.uniform(50, 300),
+        b_cell_return_day=max(50.0, rng.gauss(110, 40)),
+        dsdna_baseline=rng.uniform(120, 450),
+        dsdna_responder=rng.random() < 0.8,
+        c3_baseline=rng.uniform(0.45, 0.85),
+        c4_baseline=rng.uniform(0.04, 0.09),
+        protein_baseline=rng.uniform(0.3, 2.5),
+        descriptors=BASELINE_DESCRIPTORS[: rng.randint(4, 8)],
+        prednisone_baseline=rng.choice([10, 15, 20, 25, 30]),
+    )
+
+
+def car_transgene(course: Course, day: float) -> float:
+    if day <= course.pcr_peak_day:
+        return course.pcr_peak * math.exp(-((day - course.pcr_peak_day) ** 2) / (2 * 3.0**2))
+    return course.pcr_peak * 0.5 ** ((day - course.pcr_peak_day) / course.pcr_half_life)
+
+
+def b_cells(course: Course, day: float) -> float:
+    if day < course.b_cell_return_day:
+        return course.cd19_baseline * math.exp(-day / 1.2) + 0.2
+    recovered = 1 - math.exp(-(day - course.b_cell_return_day) / 45)
+    return max(1.0, 0.7 * course.cd19_baseline * recovered)
+
+
+def towards(baseline: float, target: float, day: float, tau: float = 30) -> float:
+    return target + (baseline - target) * math.exp(-max(day, 0) / tau)
+
+
+def seed_follow_up(cohort: DemoCohort) -> None:
+    treated = (
+        Subject.objects.filter(pk__in=[s.pk for s in cohort.subjects], status=Subject.Status.TREATED)
+        .select_related("site")
+        .order_by("subject_id")
+    )
+    results = 0
+    for subject in cohort.progress(list(treated), "follow-up"):
+        results += follow_subject(cohort, subject)
+    cohort.log(f"Followed up {treated.count()} treated subjects: {results} lab results.")
+
+
+def follow_subject(cohort: DemoCohort, subject: Subject) -> int:
+    rng, staff = cohort.rng, cohort.users[roles.SITE_STAFF]
+    course = draw_course(rng)
+    tz = ZoneInfo(subject.site.timezone)
+    visits = {v.code: v for v in edc_services.visits_with_infusion_start().filter(subject=subject, voided=False)}
+    infusion = visits["D0"].visit_datetime
+    baseline_visit = _baseline_visit(subject, infusion, visits, staff)
+    labs = _labs(subject, baseline_visit, -5, course, rng, tz)
+    done = []
+    for code, visit in sorted(visits.items(), key=lambda item: SCHEDULE[item[0]].visitnum):
+        definition = SCHEDULE[code]
+        if not definition.follow_up or visit.planned_date >= cohort.today or rng.random() < 0.03:
+            continue  # not due yet, or missed (the milestone scan flags it overdue)
+        late = (
+            definition.window_after + 1
+            if rng.random() < 0.04
+            else rng.randint(-definition.window_before, definition.window_after)
+        )
+        day = min(visit.planned_date + dt.timedelta(days=late), cohort.today - dt.timedelta(days=1))
+        visit_time = dt.datetime.combine(day, dt.time(9, rng.randrange(0, 60, 5)), tzinfo=tz)
+        visit.visit_datetime = max(visit_time, infusion + dt.timedelta(hours=6))  # D1's window opens on day 0
+        visit.status = Visit.Status.DONE
+        visit = edc_services.save_crf(visit, user=staff, reason="visit performed")
+        visit.infusion_start = infusion
+        done.append(visit)
+        actual_day = (visit.visit_datetime - infusion).total_seconds() / 86400
+        labs += _labs(subject, visit, actual_day, course, rng, tz)
+    edc_services.import_lab_results(labs, user=staff)
+    _disease_activity(subject, baseline_visit, done, course, infusion, rng, staff)
+    _adverse_events(subject, infusion.astimezone(tz).date(), rng, staff)
+    return len(labs)
+
+
+def _baseline_visit(subject, infusion, visits, staff) -> Visit:
+    """BL: the day −5 sampling before lymphodepletion that anchors change from baseline."""
+    when = infusion - dt.timedelta(days=5, hours=1)
+    visit = visits.get("BL") or edc_services.save_crf(
+        Visit(subject=subject, code="BL", planned_date=when.date(), visit_datetime=when, status=Visit.Status.DONE),
+        user=staff,
+    )
+    visit.infusion_start = infusion
+    return visit
+
+
+def _labs(subject, visit, day: float, course: Course, rng, tz) -> list[LabResult]:
+    sample = visit.visit_datetime
+    post = day > 0
+
+    def result(analyte, value=None, text="", not_detected=False):
+        lln, uln = RANGES.get(analyte, (None, None))
+        return LabResult(
+            subject=subject, visit=visit, analyte=analyte, sample_datetime=sample, lab_name="FAH central lab",
+            value=None if value is None else Decimal(f"{value:.4g}"), result_text=text, not_detected=not_detected,
+            lln=Decimal(lln) if lln else None, uln=Decimal(uln) if uln else None, lloq=LLOQ.get(analyte),
+        )  # fmt: skip
+
+    noise = lambda: rng.lognormvariate(0, 0.15)  # noqa: E731 - assay variability
+    rows = [result("CD19", b_cells(course, day) * noise() if post else course.cd19_baseline)]
+    for analyte, level in (
+        ("CARPCR", car_transgene(course, day)),
+        ("CARFLOW", course.flow_peak * car_transgene(course, day) / course.pcr_peak),
+    ):
+        measured = level * noise() if post else 0
+        if measured < float(LLOQ[analyte]) / 3:
+            rows.append(result(analyte, not_detected=True))
+        else:
+            rows.append(result(analyte, measured))
+    dsdna_target = 40 if course.dsdna_responder else course.dsdna_baseline * 0.7
+    rows += [
+        result("DSDNA", towards(course.dsdna_baseline, dsdna_target, day) * noise()),
+        result("C3", towards(course.c3_baseline, rng.uniform(0.95, 1.3), day) * noise()),
+        result("C4", towards(course.c4_baseline, rng.uniform(0.14, 0.3), day) * noise()),
+    ]
+    if visit.code in {"BL", "M3", "M6", "M12", "M24"}:
+        rows.append(result("PROT24", towards(course.protein_baseline, 0.12, day, tau=45) * noise()))
+        rows.append(result("ANA", text="1:320" if day < 90 else rng.choice(["1:160", "1:80", "NEGATIVE"])))
+        rows.append(result("SM", text="POSITIVE" if day < 90 and rng.random() < 0.4 else "NEGATIVE"))
+    if visit.code in CBC_CODES or visit.code == "BL":
+        nadir = 0.35 if 0 < day < 10 else 1.0
+        rows += [
+            result("LYM", rng.uniform(1.1, 2.2) * nadir), result("WBC", rng.uniform(3.8, 7.5) * max(nadir, 0.6)),
+            result("PLAT", rng.uniform(140, 300)), result("HGB", rng.uniform(108, 140)),
+        ]  # fmt: skip
+    return rows
+
+
+def _disease_activity(subject, baseline_visit, done, course, infusion, rng, staff) -> None:
+    """SELENA-SLEDAI with PGA and the prednisone taper at baseline and the assessment visits."""
+    for visit in [baseline_visit, *(v for v in done if v.code in SLEDAI_CODES)]:
+        day = (visit.visit_datetime - infusion).days
+        remaining = len(course.descriptors) if day < 0 else round(len(course.descriptors) * math.exp(-day / 45))
+        descriptors = course.descriptors[len(course.descriptors) - remaining :] if remaining else []
+        pga = Decimal(str(round(min(3.0, max(0.0, 0.3 * len(descriptors) + rng.uniform(-0.2, 0.2))), 1)))
+        edc_services.save_crf(
+            SledaiAssessment(subject=subject, visit=visit, assessment_date=visit.visit_datetime.date(),
+                             descriptors=descriptors, pga=pga),
+            user=staff,
+        )  # fmt: skip
+        dose = course.prednisone_baseline if day < 0 else max(2.5, course.prednisone_baseline * math.exp(-day / 40))
+        edc_services.save_crf(
+            PrednisoneDose(subject=subject, visit=visit, prednisone_mg_per_day=Decimal(str(round(dose * 2) / 2))),
+            user=staff,
+        )
+
+
+def _adverse_events(subject, infusion_date: dt.date, rng, staff) -> None:
+    if rng.random() < 0.8:
+        onset = infusion_date + dt.timedelta(days=rng.randint(1, 4))
+        grade_2 = rng.random() < 0.3
+        edc_services.save_crf(
+            AdverseEvent(
+                subject=subject, term="Cytokine release syndrome", category=AdverseEvent.Category.CRS,
+                onset_date=onset, resolution_date=onset + dt.timedelta(days=rng.randint(2, 6)),
+                serious=False, relatedness=AdverseEvent.Relatedness.DEFINITE,
+                max_temperature_c=Decimal(str(round(rng.uniform(38.1, 39.6), 1))),
+                hypotension="NO_VASOPRESSOR" if grade_2 else "NONE",
+                hypoxia="LOW_FLOW" if grade_2 and rng.random() < 0.5 else "NONE",
+            ),
+            user=staff,
+        )  # fmt: skip
+    if rng.random() < 0.05:
+        onset = infusion_date + dt.timedelta(days=rng.randint(4, 8))
+        edc_services.save_crf(
+            AdverseEvent(
+                subject=subject, term="Immune effector cell-associated neurotoxicity", category="ICANS",
+                onset_date=onset, resolution_date=onset + dt.timedelta(days=rng.randint(1, 3)), serious=False,
+                relatedness=AdverseEvent.Relatedness.PROBABLE, ice_score=rng.randint(7, 9),
+                consciousness="AWAKENS_SPONTANEOUSLY",
+            ),
+            user=staff,
+        )  # fmt: skip
+
+
+def raise_milestones(cohort: DemoCohort) -> None:
+    result = services.scan_milestones(cohort.today)
+    cohort.log(f"Milestone scan: {len(result.raised)} milestones raised for {result.subjects} treated subjects.")

@@ -1,0 +1,42 @@
+import random
+
+import pytest
+from django.core.management import call_command
+
+from edc.models import LabResult, Subject, Visit
+from followup import demo
+from followup.models import AdverseEvent, Milestone, PrednisoneDose
+from screening.models import SledaiAssessment
+
+pytestmark = pytest.mark.django_db
+
+
+def by_day(subject, analyte):
+    infusion = Visit.objects.get(subject=subject, code="D0").visit_datetime
+    rows = LabResult.objects.filter(subject=subject, analyte=analyte).order_by("sample_datetime")
+    return [((r.sample_datetime - infusion).total_seconds() / 86400, r) for r in rows]
+
+
+def test_follow_up_demo_is_realistic():
+    call_command("seed_demo", "--subjects", "8", "--seed", "11")
+    treated = list(Subject.objects.filter(status="TREATED"))
+    assert treated
+    for subject in treated:
+        pcr = [(day, r.value) for day, r in by_day(subject, "CARPCR") if r.value is not None and day > 0]
+        if len(pcr) >= 4:  # followed long enough to see the peak
+            peak_day = max(pcr, key=lambda point: point[1])[0]
+            assert 3 <= peak_day <= 22
+        cd19 = [(day, r.value) for day, r in by_day(subject, "CD19")]
+        baseline = [value for day, value in cd19 if day < 0]
+        assert baseline and 40 <= baseline[0] <= 400
+        week_two = [value for day, value in cd19 if 9 <= day <= 21]
+        assert all(value < 1 for value in week_two)
+        assert SledaiAssessment.objects.filter(subject=subject, visit__code="BL").get().total >= 8
+        assert PrednisoneDose.objects.filter(subject=subject).exists()
+    assert AdverseEvent.objects.filter(category="CRS", astct_grade__in=[1, 2]).exists()
+    assert Milestone.objects.exists()
+
+
+def test_courses_are_deterministic_for_a_seed():
+    assert demo.draw_course(random.Random(5)) == demo.draw_course(random.Random(5))
+    assert demo.draw_course(random.Random(5)) != demo.draw_course(random.Random(6))
