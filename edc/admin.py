@@ -287,8 +287,19 @@ class VisitInline(CrfInline):
 
 
 class LabResultInline(CrfInline):
+    """Read-only under the subject (results are keyed on their own page or by the visit form): a
+    visit dropdown per row would cost one query per result."""
+
     model = LabResult
     fields = ("analyte", "value", "result_text", "unit", "lln", "uln", "sample_datetime", "visit", "version")
+    readonly_fields = fields
+    ordering = ("sample_datetime",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("visit__subject")
+
+    def has_add_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Subject)

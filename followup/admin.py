@@ -78,3 +78,9 @@ class MilestoneAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
 def milestones_panel(request, subject):
     status = services.subject_status(subject, timezone.localdate())
     return render_to_string("admin/followup/milestones_panel.html", status)
+
+
+@subject_panel("Follow-up")
+def follow_up_panel(request, subject):
+    rows = services.follow_up_grid(subject)
+    return render_to_string("admin/followup/follow_up_grid.html", {"rows": rows, "analytes": services.GRID_ANALYTES})

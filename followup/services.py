@@ -257,13 +257,44 @@ def subject_status(subject: Subject, today: dt.date) -> dict:
     return {"milestones": milestones, "contraception": requirement.text, "pcr": pcr}
 
 
+# --- Follow-up grid ------------------------------------------------------------------------------
+
+GRID_ANALYTES = ("CD19", "CARPCR", "CARFLOW", "DSDNA", "C3", "C4")
+
+
+@dataclass(frozen=True)
+class GridRow:
+    visit: Visit
+    window: edc_rules.WindowStatus | None
+    values: list  # one LabResult or None per GRID_ANALYTES
+    sledai: int | None
+
+
+def follow_up_grid(subject: Subject) -> list[GridRow]:
+    """Visits × key analytes for the subject page, in three queries whatever the follow-up length."""
+    from screening.models import SledaiAssessment
+
+    codes = ["BL", *(v.code for v in edc_rules.FOLLOW_UP)]
+    visits = list(
+        Visit.objects.filter(subject=subject, code__in=codes, voided=False)
+        .select_related("subject__site")
+        .order_by("planned_date", "visit_datetime")
+    )
+    labs = LabResult.objects.filter(subject=subject, voided=False, analyte__in=GRID_ANALYTES, visit__isnull=False)
+    results = {(result.visit_id, result.analyte): result for result in labs}
+    assessments = SledaiAssessment.objects.filter(subject=subject, voided=False, visit__isnull=False)
+    sledai = dict(assessments.values_list("visit", "total"))
+    return [
+        GridRow(visit, visit.window, [results.get((visit.pk, a)) for a in GRID_ANALYTES], sledai.get(visit.pk))
+        for visit in visits
+    ]
+
+
 # --- Recompute on change ------------------------------------------------------------------------
 
 
 def _enqueue_recompute(rows) -> None:
     """A saved qPCR result or visit queues its subject's recompute once the transaction commits."""
-    from followup import tasks  # tasks import this module
-
     subject_ids = {
         row.subject_pk
         for row in rows
@@ -271,19 +302,24 @@ def _enqueue_recompute(rows) -> None:
     }
     if not subject_ids:
         return
-    # One task per transaction, however many rows it saves: gather the subjects until it commits.
-    outermost = id(connection.atomic_blocks[0]) if connection.atomic_blocks else None
+    # One task per transaction, however many rows it saves: gather the subjects until it commits. A
+    # rolled-back transaction drops its callback, so a batch is reused only while its flush is pending.
     batch = getattr(connection, "_milestone_recompute", None)
-    if batch is None or batch[0] != outermost:
-        batch = (outermost, set())
+    if batch is None or not any(entry[1] is batch.flush for entry in connection.run_on_commit):
+        batch = _RecomputeBatch()
         connection._milestone_recompute = batch
+        transaction.on_commit(batch.flush)
+    batch.subject_ids |= subject_ids
 
-        def flush(ids=batch[1]):
-            connection._milestone_recompute = None
-            tasks.enqueue_recompute(sorted(ids))
 
-        transaction.on_commit(flush)
-    batch[1].update(subject_ids)
+class _RecomputeBatch:
+    def __init__(self):
+        self.subject_ids: set[int] = set()
+
+    def flush(self):
+        from followup import tasks  # tasks import this module
+
+        tasks.enqueue_recompute(sorted(self.subject_ids))
 
 
 save_listeners.append(_enqueue_recompute)

@@ -224,3 +224,31 @@ def test_scan_task_returns_a_summary(treated):
     summary = scan_milestones.apply(kwargs={"today": TODAY.isoformat()}).get()
     assert summary["subjects"] == 1 and summary["raised"] >= 1
     assert timezone.now()  # the task ran in-process without a broker
+
+
+def test_subject_page_follow_up_grid_in_constant_queries(client, staff, treated):
+    from decimal import Decimal
+
+    from edc.models import LabResult
+
+    client.force_login(staff)
+    url = f"/admin/edc/subject/{treated.pk}/change/"
+
+    def count():
+        with CaptureQueriesContext(connection) as captured:
+            page = client.get(url)
+        assert page.status_code == 200
+        return len(captured), page.content.decode()
+
+    count()  # warm-up: content types and the like are cached on first use
+    few, _ = count()
+    for code in ("D7", "D14", "D28"):
+        visit = Visit.objects.get(subject=treated, code=code)
+        edc_services.save_crf(
+            LabResult(subject=treated, visit=visit, analyte="C3", value=Decimal("0.95"), unit="g/L",
+                      sample_datetime=visit.visit_datetime or day_after_infusion(treated, 7)),
+            user=staff,
+        )  # fmt: skip
+    many, page = count()
+    assert many == few
+    assert "follow-up-grid" in page and "0.95" in page

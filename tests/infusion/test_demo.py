@@ -6,8 +6,10 @@ from django.utils import timezone
 
 from edc import demo, roles
 from edc.models import DataQuery, Subject, Visit
+from edc.services import save_crf
 from infusion import demo as infusion_demo
 from infusion.models import Infusion, LymphodepletionDose, ProductLot
+from screening.models import Consent
 from tests.infusion import factories
 
 pytestmark = pytest.mark.django_db
@@ -23,10 +25,17 @@ def cohort():
     return cohort
 
 
+def consent_and_enrol(cohort, subject, days_ago):
+    staff = cohort.users[roles.SITE_STAFF]
+    consented = cohort.today - dt.timedelta(days=days_ago)
+    save_crf(Consent(subject=subject, consent_date=consented, icf_version="2.0"), user=staff)
+    factories.enrol(subject, staff)
+    return consented
+
+
 def test_every_enrolled_subject_is_treated_and_only_they(cohort):
     enrolled = cohort.subjects[:4]
-    for subject in enrolled:
-        factories.enrol(subject, cohort.users[roles.SITE_STAFF])
+    consented = {subject.pk: consent_and_enrol(cohort, subject, 200) for subject in enrolled}
 
     infusion_demo.seed_treatment(cohort)
 
@@ -35,18 +44,17 @@ def test_every_enrolled_subject_is_treated_and_only_they(cohort):
     infusions = list(Infusion.objects.select_related("lot__apheresis"))
     assert len(infusions) == 4
     assert ProductLot.objects.filter(released=True).count() == 4 and LymphodepletionDose.objects.count() == 12
-    earliest = cohort.today - dt.timedelta(days=456)
     for infusion in infusions:
         assert infusion.lot.apheresis.subject_id == infusion.subject_id
         assert 2000 <= infusion.dose_car_cells_per_kg <= 20000
-        assert earliest <= timezone.localdate(infusion.infusion_start) <= cohort.today - dt.timedelta(days=7)
+        weeks_after_consent = timezone.localdate(infusion.infusion_start) - consented[infusion.subject_id]
+        assert dt.timedelta(days=35) <= weeks_after_consent <= dt.timedelta(days=50)
     assert Visit.objects.filter(code="D0", status="DONE").count() == 4
     assert DataQuery.objects.count() == 0  # the demo's doses are consistent: no automatic query
 
 
-def test_the_first_enrolled_is_treated_first(cohort):
-    for subject in cohort.subjects[:2]:
-        factories.enrol(subject, cohort.users[roles.SITE_STAFF])
+def test_a_subject_consented_lately_waits_enrolled(cohort):
+    consent_and_enrol(cohort, cohort.subjects[0], 20)  # infusion would fall in the future
     infusion_demo.seed_treatment(cohort)
-    first = list(Infusion.objects.order_by("subject").values_list("infusion_start", "dose_car_cells_per_kg"))
-    assert first[0][0] < first[1][0]
+    assert Subject.objects.get(pk=cohort.subjects[0].pk).status == "ENROLLED"
+    assert Infusion.objects.count() == 0
