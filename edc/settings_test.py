@@ -9,8 +9,8 @@ from edc.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-# Tests that need a broker name one explicitly; the rest run tasks in-process.
-CELERY_TASK_ALWAYS_EAGER = not os.environ.get("REDIS_URL")
+# Tasks run in-process; the tests of a real worker on Redis turn this off for their own duration.
+CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 STATIC_ROOT.mkdir(exist_ok=True)  # noqa: F405 - WhiteNoise warns on a missing folder

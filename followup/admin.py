@@ -1,14 +1,23 @@
 """Follow-up screens: adverse events, milestones, and the subject page's milestone panel."""
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import widgets
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import get_object_or_404, redirect
 from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
-from edc.admin import CrfAdmin, ScopedAdminMixin, subject_panel
+from edc.admin import CrfAdmin, ScopedAdminMixin, VisitAdmin, subject_panel
+from edc.models import DataQuery, Visit
 from followup import services
 from followup.models import AdverseEvent, Milestone, PrednisoneDose
+from followup.visit_crf import CRF_LINES, VISIT_CRF
+from screening.rules import SLEDAI_WEIGHTS
 
 
 @admin.register(AdverseEvent)
@@ -84,3 +93,115 @@ def milestones_panel(request, subject):
 def follow_up_panel(request, subject):
     rows = services.follow_up_grid(subject)
     return render_to_string("admin/followup/follow_up_grid.html", {"rows": rows, "analytes": services.GRID_ANALYTES})
+
+
+class VisitCrfForm(forms.Form):
+    """One visit's paper CRF: the visit, each result with its reference range, SLEDAI, prednisone."""
+
+    visit_datetime = forms.SplitDateTimeField(required=False, widget=widgets.AdminSplitDateTime)
+    status = forms.ChoiceField(choices=Visit.Status.choices)
+    descriptors = forms.MultipleChoiceField(
+        required=False, widget=forms.CheckboxSelectMultiple, choices=[(c, c) for c in SLEDAI_WEIGHTS],
+        label="SELENA-SLEDAI descriptors present",
+    )  # fmt: skip
+    pga = forms.DecimalField(required=False, max_digits=2, decimal_places=1, label="PGA (0–3)")
+    prednisone_mg_per_day = forms.DecimalField(required=False, max_digits=6, decimal_places=2)
+    change_reason = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for line in CRF_LINES:
+            for field in line.fields:
+                name = f"{line.analyte}__{field}"
+                if field == "not_detected":
+                    self.fields[name] = forms.BooleanField(required=False, label="not detected")
+                elif field == "result_text":
+                    self.fields[name] = forms.CharField(required=False, max_length=20)
+                else:
+                    self.fields[name] = forms.DecimalField(required=False, max_digits=20, decimal_places=6)
+                self.fields[name].widget.attrs["size"] = 8
+
+    def sections(self, badges: dict):
+        """(title, [(line, result field, [other fields], open query)]) in the paper form's order."""
+        return [(title, [self._line(line, badges.get(line.analyte)) for line in lines]) for title, lines in VISIT_CRF]
+
+    def _line(self, line, badge):
+        fields = [self[f"{line.analyte}__{field}"] for field in line.fields]
+        return line, fields[0], fields[1:], badge
+
+
+class VisitWithCrfAdmin(VisitAdmin):
+    """The kernel's visit admin plus the follow-up visit CRF page (`<pk>/crf/`), where site staff key
+    a whole visit at once; saving goes through the services like every other page."""
+
+    list_display = (*VisitAdmin.list_display, "crf_link")
+
+    @admin.display(description="CRF")
+    def crf_link(self, visit):
+        return format_html('<a href="{}">open CRF</a>', reverse("admin:edc_visit_crf", args=[visit.pk]))
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        crf = {"crf_url": reverse("admin:edc_visit_crf", args=[object_id])}
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **crf})
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.crf_view)
+        return [path("<int:pk>/crf/", view, name="edc_visit_crf"), *super().get_urls()]
+
+    def crf_view(self, request, pk):
+        visit = get_object_or_404(self.get_queryset(request).select_related("subject__site"), pk=pk)
+        own, previous = services.visit_crf_rows(visit)
+        can_edit = self.has_change_permission(request, visit)
+        form = VisitCrfForm(request.POST if request.method == "POST" else None, initial=_initial(visit, own, previous))
+        if request.method == "POST":
+            if not can_edit:
+                raise PermissionDenied("your role, or a lock, does not allow changes to this visit")
+            if form.is_valid():
+                try:
+                    services.record_visit_crf(visit, form.cleaned_data, user=request.user,
+                                              reason=form.cleaned_data["change_reason"])  # fmt: skip
+                except ValidationError as error:
+                    for field, errors in error.message_dict.items():
+                        form.add_error(field if field in form.fields else None, errors)
+                else:
+                    messages.success(request, f"{visit} saved.")
+                    return redirect(request.path)
+        open_queries = DataQuery.objects.filter(
+            target_model="edc.labresult", target_id__in=[r.pk for r in own.values()]
+        ).exclude(status=DataQuery.Status.CLOSED)
+        by_result = {(q.target_id, q.target_field): q for q in open_queries}
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{visit.subject} — visit {visit.code}",
+            "opts": self.model._meta,
+            "original": visit,
+            "form": form,
+            "window": visit.window,
+            "can_edit": can_edit,
+            "sections": form.sections({a: by_result.get((r.pk, "value")) for a, r in own.items()}),
+        }
+        return TemplateResponse(request, "admin/followup/visit_crf.html", context)
+
+
+admin.site.unregister(Visit)
+admin.site.register(Visit, VisitWithCrfAdmin)
+
+
+def _initial(visit, own, previous) -> dict:
+    from screening.models import SledaiAssessment
+
+    initial = {"visit_datetime": visit.visit_datetime, "status": visit.status}
+    for line in CRF_LINES:
+        source = own.get(line.analyte)
+        for field in line.fields:
+            if source is not None:
+                initial[f"{line.analyte}__{field}"] = getattr(source, field)
+            elif field in ("lln", "uln", "lloq") and line.analyte in previous:
+                initial[f"{line.analyte}__{field}"] = getattr(previous[line.analyte], field)  # the lab's last range
+    assessment = SledaiAssessment.objects.filter(visit=visit, voided=False).first()
+    if assessment:
+        initial.update(descriptors=assessment.descriptors, pga=assessment.pga)
+    dose = PrednisoneDose.objects.filter(visit=visit, voided=False).first()
+    if dose:
+        initial["prednisone_mg_per_day"] = dose.prednisone_mg_per_day
+    return initial

@@ -6,8 +6,10 @@ import datetime as dt
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import connection, transaction
 from django.utils import timezone
@@ -16,9 +18,10 @@ from simple_history.utils import bulk_create_with_history, bulk_update_with_hist
 from edc import roles
 from edc import rules as edc_rules
 from edc.models import LabResult, Subject, Visit
-from edc.services import crf_validator, save_listeners, system_user
+from edc.services import crf_validator, save_crf, save_listeners, system_user
 from followup import rules
 from followup.models import AdverseEvent, Milestone, PrednisoneDose
+from followup.visit_crf import CRF_LINES
 
 logger = logging.getLogger(__name__)
 
@@ -255,6 +258,79 @@ def subject_status(subject: Subject, today: dt.date) -> dict:
     )
     pcr = f"confirmed negative on {confirmed.date}" if confirmed else "not yet confirmed negative"
     return {"milestones": milestones, "contraception": requirement.text, "pcr": pcr}
+
+
+# --- The follow-up visit CRF ----------------------------------------------------------------------
+
+
+def visit_crf_rows(visit: Visit) -> tuple[dict[str, LabResult], dict[str, LabResult]]:
+    """The visit's own results, and each analyte's latest earlier result (whose reference range and
+    LLOQ the form proposes), in one query."""
+    analytes = [line.analyte for line in CRF_LINES]
+    own, previous = {}, {}
+    results = LabResult.objects.filter(subject_id=visit.subject_id, voided=False, analyte__in=analytes)
+    for result in results.order_by("sample_datetime", "id"):
+        if result.visit_id == visit.pk:
+            own[result.analyte] = result
+        elif visit.visit_datetime is None or result.sample_datetime <= visit.visit_datetime:
+            previous[result.analyte] = result
+    return own, previous
+
+
+def record_visit_crf(visit: Visit, entries: dict, *, user, reason: str = "") -> None:
+    """Save a whole visit page at once, all or nothing: the visit, its results, SELENA-SLEDAI and
+    prednisone. Errors come back keyed by the form's field names (`C3__value`, `pga`, …)."""
+    from screening.models import SledaiAssessment
+
+    errors: dict[str, list[str]] = {}
+
+    # Keying a scheduled visit for the first time is its first entry, not a change needing a reason.
+    first_entry = visit.status == Visit.Status.SCHEDULED and visit.visit_datetime is None
+
+    def attempt(prefix: str, row, reason=reason):
+        try:
+            return save_crf(row, user=user, reason=reason)
+        except ValidationError as error:
+            for field, messages in error.message_dict.items():
+                key = field if field in ("change_reason", "__all__") else f"{prefix}{field}"
+                errors.setdefault(key, []).extend(messages)
+            return row
+
+    with transaction.atomic():
+        visit.visit_datetime, visit.status = entries["visit_datetime"], entries["status"]
+        visit = attempt("", visit, reason=reason or ("visit recorded" if first_entry else ""))
+        own, _ = visit_crf_rows(visit)
+        for line in CRF_LINES:
+            values = {field: entries.get(f"{line.analyte}__{field}") for field in line.fields}
+            if not any(v not in (None, "", False) for v in values.values()):
+                continue
+            if visit.visit_datetime is None:
+                errors.setdefault("visit_datetime", ["a visit with results needs its date and time"])
+                continue
+            result = own.get(line.analyte) or LabResult(
+                subject_id=visit.subject_id, visit=visit, analyte=line.analyte, sample_datetime=visit.visit_datetime
+            )
+            for field, value in values.items():
+                setattr(result, field, value)
+            attempt(f"{line.analyte}__", result)
+        if entries.get("descriptors") or entries.get("pga") is not None:
+            assessment = SledaiAssessment.objects.filter(visit=visit, voided=False).first() or SledaiAssessment(
+                subject_id=visit.subject_id, visit=visit
+            )
+            assessment.descriptors, assessment.pga = entries.get("descriptors") or [], entries.get("pga")
+            site_tz = ZoneInfo(visit.subject.site.timezone)
+            assessment.assessment_date = assessment.assessment_date or visit.visit_datetime.astimezone(site_tz).date()
+            attempt("", assessment)
+        if entries.get("prednisone_mg_per_day") is not None:
+            dose = PrednisoneDose.objects.filter(visit=visit, voided=False).first() or PrednisoneDose(
+                subject_id=visit.subject_id, visit=visit
+            )
+            dose.prednisone_mg_per_day = entries["prednisone_mg_per_day"]
+            attempt("", dose)
+        if errors:
+            transaction.set_rollback(True)
+    if errors:
+        raise ValidationError(errors)
 
 
 # --- Follow-up grid ------------------------------------------------------------------------------

@@ -99,13 +99,16 @@ def redis_url():
     return url
 
 
-@pytest.fixture(scope="session")
-def celery_worker_on_redis(redis_url, django_db_blocker):
-    """A real Celery worker consuming from the real Redis broker, for the whole session."""
+@pytest.fixture
+def celery_worker_on_redis(redis_url, monkeypatch):
+    """A real Celery worker consuming from the real Redis broker, for one test: tasks are sent to
+    Redis only while it runs (everywhere else they run in-process)."""
     from celery.contrib.testing.worker import start_worker
 
     from edc.celery import app
 
-    app.conf.task_always_eager = False
+    assert app.conf.broker_url.startswith("redis://")
+    monkeypatch.setitem(app.conf, "task_always_eager", False)
+    app.control.purge()  # nothing left over from an earlier run
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30) as worker:
         yield worker

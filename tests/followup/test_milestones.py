@@ -140,9 +140,6 @@ def test_scan_query_count_does_not_grow_with_subjects(site, staff):
 
 
 def test_saving_a_qpcr_result_recomputes_on_commit(treated, staff_api, monkeypatch, django_capture_on_commit_callbacks):
-    from edc.celery import app
-
-    monkeypatch.setitem(app.conf, "task_always_eager", True)  # in-process here; a real worker in the services test
     body = factories.lab_payload(treated, analyte="CARPCR", unit="copies/µg", value=None, lln=None, uln=None,
                                  lloq="50", not_detected=True)  # fmt: skip
     for days in (90, 180):

@@ -1,0 +1,51 @@
+"""The follow-up visit CRF: which results one visit collects, laid out like the paper form."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from edc.rules import ANALYTE_UNITS
+
+
+@dataclass(frozen=True)
+class CrfLine:
+    analyte: str
+    label: str
+    range_fields: tuple[str, ...] = ("lln", "uln")  # the reference fields the lab reports beside the value
+    text: bool = False  # a titre or POSITIVE/NEGATIVE instead of a number
+    quantified: bool = False  # qPCR/flow: LLOQ and "not detected"
+
+    @property
+    def unit(self) -> str:
+        return ANALYTE_UNITS[self.analyte] or ""
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        own = ("result_text",) if self.text else ("value",)
+        extra = ("lloq", "not_detected") if self.quantified else ()
+        return own + (() if self.text else self.range_fields) + extra
+
+
+# Sections in the order of the paper CRF.
+VISIT_CRF: list[tuple[str, list[CrfLine]]] = [
+    ("CAR-T pharmacokinetics", [
+        CrfLine("CARPCR", "CAR transgene (qPCR)", range_fields=(), quantified=True),
+        CrfLine("CARFLOW", "CAR+ T cells (flow)", range_fields=(), quantified=True),
+    ]),
+    ("B cells", [CrfLine("CD19", "CD19+ B cells")]),
+    ("Serology and complement", [
+        CrfLine("DSDNA", "anti-dsDNA"),
+        CrfLine("C3", "C3"),
+        CrfLine("C4", "C4"),
+        CrfLine("ANA", "ANA (titre)", text=True),
+        CrfLine("SM", "anti-Smith", text=True),
+    ]),
+    ("Renal", [CrfLine("PROT24", "24 h urine protein")]),
+    ("Blood count", [
+        CrfLine("WBC", "white cells"),
+        CrfLine("LYM", "lymphocytes"),
+        CrfLine("PLAT", "platelets"),
+        CrfLine("HGB", "haemoglobin"),
+    ]),
+]  # fmt: skip
+CRF_LINES = [line for _, lines in VISIT_CRF for line in lines]

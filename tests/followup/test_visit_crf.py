@@ -1,0 +1,114 @@
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from edc import services as edc_services
+from edc.models import DataQuery, LabResult, Visit
+from followup.models import PrednisoneDose
+from screening.models import SledaiAssessment
+from tests.followup.conftest import SHANGHAI
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def d7(treated):
+    return Visit.objects.get(subject=treated, code="D7")
+
+
+def visit_form(visit, **overrides):
+    when = dt.datetime.combine(visit.planned_date, dt.time(9, 30))
+    data = {
+        "visit_datetime_0": when.strftime("%Y-%m-%d"), "visit_datetime_1": when.strftime("%H:%M:%S"),
+        "status": "DONE",
+        "CARPCR__value": "15400", "CARPCR__lloq": "50",
+        "CARFLOW__value": "12.5", "CARFLOW__lloq": "0.5",
+        "CD19__value": "0.4", "CD19__uln": "616",
+        "DSDNA__value": "180", "DSDNA__uln": "100",
+        "C3__value": "0.82", "C3__lln": "0.9", "C3__uln": "1.8",
+        "C4__value": "0.11", "C4__lln": "0.1", "C4__uln": "0.4",
+        "ANA__result_text": "1:320", "SM__result_text": "NEGATIVE",
+        "PROT24__value": "0.4", "PROT24__uln": "0.15",
+        "WBC__value": "4.1", "LYM__value": "0.6", "PLAT__value": "180", "HGB__value": "118",
+        "descriptors": ["ARTHRITIS", "LOW_COMPLEMENT", "DNA_BINDING"], "pga": "1.0",
+        "prednisone_mg_per_day": "12.5",
+    }  # fmt: skip
+    data.update(overrides)
+    return data
+
+
+def crf_url(visit):
+    return reverse("admin:edc_visit_crf", args=[visit.pk])
+
+
+def test_staff_keys_a_whole_visit_and_every_value_has_history(client, staff, d7):
+    client.force_login(staff)
+    page = client.get(crf_url(d7))
+    assert page.status_code == 200 and "CAR transgene (qPCR)" in page.content.decode()
+    response = client.post(crf_url(d7), visit_form(d7))
+    assert response.status_code == 302, response.context["form"].errors
+    d7.refresh_from_db()
+    assert d7.status == "DONE" and d7.visit_datetime.astimezone(SHANGHAI).time() == dt.time(9, 30)
+    results = {r.analyte: r for r in LabResult.objects.filter(visit=d7)}
+    assert len(results) == 13
+    assert results["CARPCR"].value == Decimal("15400") and results["CARPCR"].lloq == Decimal("50")
+    assert results["ANA"].result_text == "1:320" and results["C3"].lln == Decimal("0.9")
+    assert results["CD19"].unit == "cells/µL"
+    for result in results.values():
+        record = result.history.get()
+        assert record.history_user == staff
+    assessment = SledaiAssessment.objects.get(visit=d7)
+    assert (assessment.total, assessment.clinical) == (8, 4)
+    assert PrednisoneDose.objects.get(visit=d7).prednisone_mg_per_day == Decimal("12.5")
+
+
+def test_a_hard_limit_refuses_the_whole_page(client, staff, d7):
+    client.force_login(staff)
+    response = client.post(crf_url(d7), visit_form(d7, C3__value="11"))
+    assert response.status_code == 200
+    assert "hard limit" in str(response.context["form"].errors["C3__value"])
+    d7.refresh_from_db()
+    assert d7.status == "SCHEDULED" and d7.history.count() == 1
+    assert LabResult.objects.filter(visit=d7).count() == 0
+    assert not SledaiAssessment.objects.exists() and not PrednisoneDose.objects.exists()
+
+
+def test_a_soft_limit_is_stored_and_its_query_shows_on_the_page(client, staff, d7):
+    client.force_login(staff)
+    assert client.post(crf_url(d7), visit_form(d7, HGB__value="55")).status_code == 302
+    query = DataQuery.objects.get(target_field="value", auto=True)
+    assert LabResult.objects.get(pk=query.target_id).analyte == "HGB"
+    page = client.get(crf_url(d7)).content.decode()
+    assert "query-badge" in page and "below the expected 60" in page
+
+
+def test_changing_an_entered_value_needs_a_reason(client, staff, d7):
+    client.force_login(staff)
+    client.post(crf_url(d7), visit_form(d7))
+    refused = client.post(crf_url(d7), visit_form(d7, C3__value="0.95"))
+    assert refused.status_code == 200 and "change_reason" in refused.context["form"].errors
+    assert LabResult.objects.get(visit=d7, analyte="C3").value == Decimal("0.82")
+    accepted = client.post(crf_url(d7), visit_form(d7, C3__value="0.95", change_reason="transcription"))
+    assert accepted.status_code == 302
+    c3 = LabResult.objects.get(visit=d7, analyte="C3")
+    assert c3.value == Decimal("0.95") and c3.history.first().history_change_reason == "transcription"
+
+
+def test_the_reference_range_is_proposed_from_the_last_result(client, staff, treated, d7):
+    edc_services.save_crf(
+        LabResult(subject=treated, analyte="C3", value=Decimal("0.7"), lln=Decimal("0.88"), uln=Decimal("1.77"),
+                  sample_datetime=Visit.objects.get(subject=treated, code="D0").visit_datetime),
+        user=staff,
+    )  # fmt: skip
+    client.force_login(staff)
+    form = client.get(crf_url(d7)).context["form"]
+    assert (form.initial["C3__lln"], form.initial["C3__uln"]) == (Decimal("0.88"), Decimal("1.77"))
+
+
+def test_a_monitor_reads_but_cannot_save(client, monitor, d7):
+    client.force_login(monitor)
+    assert client.get(crf_url(d7)).status_code == 200
+    assert client.post(crf_url(d7), visit_form(d7)).status_code == 403
+    assert LabResult.objects.count() == 0
