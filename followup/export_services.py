@@ -563,7 +563,7 @@ def _sdtm_result_rows(request: ExportRequest, domain: str, analytes: tuple[str, 
         if not _in_days(request, sample.actual_day):
             continue
         visit = edc_rules.SCHEDULE.get(sample.visit)
-        stresn = None if sample.value is None or (is_pc and sample.blq) else sample.value
+        stresn = None if sample.value is None or (is_pc and sample.blq) else _number(sample.value)
         yield (
             STUDY_ID, domain, sample.usubjid, seq, sample.analyte, sample.analyte, _orres(sample, is_pc),
             sample.unit or None, stresn, sample.unit or None, None if is_pc else _nrind(sample),
