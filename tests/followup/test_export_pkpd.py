@@ -10,6 +10,7 @@ import pytest
 
 from edc import roles
 from followup import export_services
+from followup.models import ExportLog
 from tests.followup import export_cohort as cohort
 
 pytestmark = pytest.mark.django_db
@@ -164,3 +165,22 @@ def test_cd19_pd_of_the_hand_profile(hand_subject):
     assert profile.cd19.aplasia_onset_day == pytest.approx(4, rel=REL)
     assert profile.cd19.reconstitution_day == pytest.approx(28, rel=REL)
     assert profile.cd19.aplasia_duration_days == pytest.approx(24, rel=REL)
+
+
+def test_the_command_writes_the_same_export_to_a_file(hand_subject, tmp_path):
+    from django.core.management import call_command
+
+    output = tmp_path / "pk.csv"
+    call_command("export_pkpd", "--dataset", "pk-parameters", "--format", "csv", "--output", str(output))
+    rows = list(csv.DictReader(output.open(encoding="utf-8")))
+    assert [(r["usubjid"], r["CMAX"], r["TLAST"]) for r in rows] == [("NCT06711146-01-001", "1000.0", "28.0")]
+    log = ExportLog.objects.get()
+    assert (log.user, log.channel, log.row_count) == (None, "command", 1)
+
+
+def test_the_command_names_a_bad_parameter(db):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="--analyte: unknown analyte HGB"):
+        call_command("export_pkpd", "--dataset", "pkpd", "--analyte", "HGB", "--output", "-")
+    assert not ExportLog.objects.exists()
