@@ -71,3 +71,6 @@ class MilestoneAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
 def milestones_panel(request, subject):
     status = services.subject_status(subject, timezone.localdate())
     return render_to_string("admin/followup/milestones_panel.html", status)
+
+
+from followup import admin_exports  # noqa: E402,F401
