@@ -271,9 +271,9 @@ def usubjid(site_code: str, number: int) -> str:
 
 def infusion_start_of_subject(subject_ref: str = "subject") -> Subquery:
     """The infusion start of the row's subject: the DONE `D0` visit's time, which the infusion service writes."""
-    d0 = Visit.objects.filter(subject=OuterRef(subject_ref), code="D0", status=Visit.Status.DONE, voided=False).values(
-        "visit_datetime"
-    )[:1]
+    # One non-voided D0 per subject (a unique constraint): no ordering, so no join to the subject for it.
+    d0 = Visit.objects.filter(subject=OuterRef(subject_ref), code="D0", status=Visit.Status.DONE, voided=False)
+    d0 = d0.order_by().values("visit_datetime")[:1]
     return Subquery(d0)
 
 
@@ -337,7 +337,8 @@ def samples(request: ExportRequest, analytes: tuple[str, ...]) -> Iterator[Sampl
         labs = (
             _scoped(LabResult.objects.filter(analyte__in=lab_analytes), request)
             .annotate(d0_start=infusion_start_of_subject())
-            .order_by("subject_id", "analyte", "sample_datetime", "id")
+            # The index (subject, analyte, sample_datetime) gives this order: the first rows come without a sort.
+            .order_by("subject_id", "analyte", "sample_datetime")
             .values_list(
                 *_SUBJECT_COLUMNS,
                 "visit_id",
