@@ -205,3 +205,6 @@ def _initial(visit, own, previous) -> dict:
     if dose:
         initial["prednisone_mg_per_day"] = dose.prednisone_mg_per_day
     return initial
+
+
+from followup import admin_exports  # noqa: E402,F401

@@ -1,5 +1,6 @@
 """Follow-up tables: adverse events (CRS/ICANS graded by ASTCT) and the milestones jobs raise."""
 
+from django.conf import settings
 from django.db import models
 
 from edc.models import AuditedModel, CrfModel, Subject, Visit
@@ -122,3 +123,27 @@ class PrednisoneDose(CrfModel):
 
     def __str__(self):
         return f"{self.subject} {self.visit.code}: {self.prednisone_mg_per_day} mg/day"
+
+
+class ExportLog(models.Model):
+    """Who exported which dataset, when, with which filters, and how many rows were sent.
+
+    Written when the export starts; `row_count` and `finished_at` when its last row has been sent (they stay
+    empty when the client went away before the end).
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    dataset = models.CharField(max_length=20)
+    format = models.CharField(max_length=10)
+    filters = models.JSONField(default=dict, blank=True)
+    pseudonymised = models.BooleanField(default=False)
+    row_count = models.PositiveBigIntegerField(null=True, blank=True)
+    channel = models.CharField(max_length=10, default="api", help_text="api or command")
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self):
+        return f"{self.dataset} ({self.format}) by {self.user} at {self.started_at:%Y-%m-%d %H:%M}"

@@ -623,3 +623,9 @@ def complement_normalised(value: Decimal | float | None, lln: Decimal | float | 
     if value is None or lln is None:
         return False
     return _dec(value) >= _dec(lln)
+
+
+def study_day(on: dt.date, infusion_date: dt.date) -> int:
+    """SDTM --DY: the day of infusion is day 1, the day before it day −1 (there is no day 0)."""
+    delta = (on - infusion_date).days
+    return delta + 1 if delta >= 0 else delta

@@ -1,0 +1,57 @@
+"""The export log (read-only) and the investigator's PK/PD pages: a plot on each subject's page and a cohort overlay."""
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+
+from edc import roles
+from edc.admin import subject_panel
+from followup import export_services, plots
+from followup.models import ExportLog
+
+PLOT_READERS = roles.CLINICAL_READERS | export_services.EXPORT_ROLES
+
+
+@admin.register(ExportLog)
+class ExportLogAdmin(admin.ModelAdmin):
+    list_display = ("started_at", "user", "dataset", "format", "filters", "pseudonymised", "row_count", "channel")
+    list_filter = ("dataset", "format", "pseudonymised", "channel")
+    search_fields = ("user__username", "dataset")
+    list_select_related = ("user",)
+    date_hierarchy = "started_at"
+
+    def has_view_permission(self, request, obj=None):
+        return roles.has_any_role(request.user, {roles.DATA_MANAGER})
+
+    def has_module_permission(self, request):
+        return roles.has_any_role(request.user, PLOT_READERS)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the log is an audit record
+
+    def get_urls(self):
+        cohort = path("investigator/", self.admin_site.admin_view(self.cohort_view), name="followup_investigator")
+        return [cohort, *super().get_urls()]
+
+    def cohort_view(self, request):
+        if not roles.has_any_role(request.user, PLOT_READERS):
+            raise PermissionDenied
+        svg = plots.cohort_svg(export_services.cohort_car_profiles(request.user))
+        context = {**self.admin_site.each_context(request), "title": "Investigator: cohort PK overlay", "svg": svg}
+        return TemplateResponse(request, "admin/followup/investigator_cohort.html", context)
+
+
+@subject_panel("PK/PD")
+def pkpd_panel(request, subject):
+    profile = export_services.subject_profile(subject)
+    context = {"svg": plots.subject_svg(profile), "cd19": profile.cd19,
+               "cohort_url": reverse("admin:followup_investigator")}  # fmt: skip
+    return render_to_string("admin/followup/investigator_subject_panel.html", context)

@@ -1,0 +1,714 @@
+"""PK/PD export use cases (DOMAIN.md §8): which rows, in which order, assembled in constant memory.
+
+Every dataset is read from server-side cursors (`values_list(...).iterator()`) ordered so that one
+subject's rows arrive together; the only state held is the current subject's (a baseline, a sequence
+number, one NCA profile), whatever the size of the trial. The writers of `followup.exports` turn the row
+tuples into CSV, JSON or Parquet; `followup.api` and the `export_pkpd` command are the two doors.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import heapq
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from itertools import groupby
+from typing import NamedTuple
+from zoneinfo import ZoneInfo
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.utils import timezone
+
+from edc import roles
+from edc import rules as edc_rules
+from edc.models import LabResult, Subject, Visit
+from followup import rules
+from followup.models import AdverseEvent, ExportLog
+from infusion.models import Infusion, LymphodepletionDose
+from screening.models import SledaiAssessment
+
+STUDY_ID = "NCT06711146"
+CHUNK_SIZE = 5000  # rows per fetch from the server-side cursor
+
+PK_ANALYTES = ("CARPCR", "CARFLOW")
+PKPD_ANALYTES = ("CD19", "CARPCR", "CARFLOW", "DSDNA", "C3", "C4", "SLEDAI")
+LB_ANALYTES = tuple(code for code in edc_rules.ANALYTE_UNITS if code not in PK_ANALYTES)
+FORMATS = ("csv", "json", "parquet")
+SHAPES = ("long", "wide")
+
+# Who exports: investigators and data managers get full data, sponsor viewers pseudonymised data.
+FULL_EXPORT_ROLES = frozenset({roles.INVESTIGATOR, roles.DATA_MANAGER})
+EXPORT_ROLES = FULL_EXPORT_ROLES | {roles.SPONSOR_VIEWER}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: str  # "str", "float", "int" or "bool": the writers map it to JSON and Parquet types
+
+
+def _columns(spec: str) -> tuple[Column, ...]:
+    """'name:kind name:kind …' → columns (kind defaults to str)."""
+    return tuple(Column(*(item.split(":") if ":" in item else (item, "str"))) for item in spec.split())
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    columns: tuple[Column, ...]
+    analytes: tuple[str, ...] = ()  # the analytes the filter may name; empty: no analyte filter
+    day_filter: bool = False  # from_day/to_day apply (to the actual day of each sample)
+
+
+def _sdtm_results(prefix: str, extra: str = "") -> tuple[Column, ...]:
+    p = prefix
+    return _columns(
+        f"STUDYID DOMAIN USUBJID {p}SEQ:int {p}TESTCD {p}TEST {p}ORRES {p}ORRESU {p}STRESN:float {p}STRESU "
+        f"{p}NRIND {extra} VISIT VISITNUM:float {p}DTC {p}DY:int"
+    )
+
+
+PKPD_LONG_COLUMNS = _columns(
+    "usubjid visit visitnum:float nominal_day:int actual_day:float analyte value:float unit lloq:float blq:bool "
+    "baseline:float change_from_baseline_pct:float"
+)
+DATASETS: dict[str, Dataset] = {
+    d.name: d
+    for d in (
+        Dataset("pkpd", PKPD_LONG_COLUMNS, PKPD_ANALYTES, day_filter=True),
+        Dataset(
+            "pk-parameters",
+            _columns(
+                "usubjid analyte CMAX:float TMAX:float AUC0_28:float CLAST:float TLAST:float n_quantifiable:int unit"
+            ),
+            PK_ANALYTES,
+        ),
+        Dataset(
+            "sdtm/dm",
+            _columns("STUDYID DOMAIN USUBJID SUBJID RFSTDTC SITEID BRTHDTC AGE:int AGEU SEX"),
+        ),
+        Dataset(
+            "sdtm/ex",
+            _columns("STUDYID DOMAIN USUBJID EXSEQ:int EXTRT EXDOSE:float EXDOSU EXSTDTC EXSTDY:int"),
+        ),
+        Dataset("sdtm/lb", _sdtm_results("LB"), LB_ANALYTES, day_filter=True),
+        Dataset("sdtm/pc", _sdtm_results("PC", "PCLLOQ:float"), PK_ANALYTES, day_filter=True),
+        Dataset(
+            "sdtm/pp",
+            _columns(
+                "STUDYID DOMAIN USUBJID PPSEQ:int PPCAT PPTESTCD PPTEST PPORRES PPORRESU PPSTRESN:float PPSTRESU "
+                "PPSTINT PPENINT"
+            ),
+            PK_ANALYTES,
+        ),
+        Dataset(
+            "sdtm/ae",
+            _columns(
+                "STUDYID DOMAIN USUBJID AESEQ:int AETERM AECAT AESER AEREL AETOXGR:int AESTDTC AEENDTC AESTDY:int "
+                "AEENDY:int"
+            ),
+        ),
+    )
+}
+
+
+class ExportNotFound(Exception):
+    """A dataset or a subject that does not exist for this user (HTTP 404 naming the parameter)."""
+
+    def __init__(self, parameter: str, message: str):
+        super().__init__(message)
+        self.parameter = parameter
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    dataset: Dataset
+    format: str = "csv"
+    shape: str = "long"
+    subjects: tuple[str, ...] = ()
+    analytes: tuple[str, ...] = ()
+    from_day: float | None = None
+    to_day: float | None = None
+    pseudonymised: bool = False
+    site_ids: tuple[int, ...] | None = None  # None: every site
+    user: object = field(default=None, compare=False)
+
+    @property
+    def columns(self) -> tuple[Column, ...]:
+        if self.dataset.name == "pkpd" and self.shape == "wide":
+            analytes = self.analytes or PKPD_ANALYTES
+            return (*_columns("usubjid visit visitnum:float nominal_day:int actual_day:float"),
+                    *(Column(a, "float") for a in analytes))  # fmt: skip
+        return self.dataset.columns
+
+    def filters(self) -> dict:
+        """The filters as the export log records them."""
+        shown = {"subject": list(self.subjects), "analyte": list(self.analytes), "from_day": self.from_day,
+                 "to_day": self.to_day, "shape": self.shape if self.dataset.name == "pkpd" else None}  # fmt: skip
+        return {name: value for name, value in shown.items() if value not in (None, [])}
+
+
+def _values(params: Mapping, name: str) -> list[str]:
+    """A parameter given once comma-separated, or repeated (`?analyte=C3&analyte=C4`)."""
+    raw = params.getlist(name) if hasattr(params, "getlist") else [params[name]] if name in params else []
+    return [v.strip() for item in raw for v in str(item).split(",") if v.strip()]
+
+
+def _day(params: Mapping, name: str) -> float | None:
+    values = _values(params, name)
+    if not values:
+        return None
+    try:
+        return float(values[0])
+    except ValueError:
+        raise ValidationError({name: [f"{values[0]!r} is not a number of days"]}) from None
+
+
+def parse_request(dataset_name: str, params: Mapping, user) -> ExportRequest:
+    """Check a request's dataset, format and filters against the user's role and sites.
+
+    Bad values raise ValidationError naming the parameter (400); an unknown dataset, or a subject that is not
+    at the user's sites, ExportNotFound (404); a role without exports PermissionDenied (403).
+    """
+    if user is not None and not roles.has_any_role(user, EXPORT_ROLES):
+        raise PermissionDenied("exports are for investigators, data managers and sponsor viewers")
+    dataset = DATASETS.get(dataset_name.strip("/"))
+    if dataset is None:
+        raise ExportNotFound("dataset", f"unknown dataset {dataset_name!r}; one of {', '.join(DATASETS)}")
+    errors: dict[str, list[str]] = {}
+    export_format = (_values(params, "format") or ["csv"])[0].lower()
+    if export_format not in FORMATS:
+        errors["format"] = [f"unknown format {export_format!r}; one of {', '.join(FORMATS)}"]
+    shape = (_values(params, "shape") or ["long"])[0].lower()
+    if shape not in SHAPES or (shape == "wide" and dataset.name != "pkpd"):
+        errors["shape"] = [f"shape {shape!r} is not offered for {dataset.name}; pkpd takes long or wide"]
+    analytes = tuple(dict.fromkeys(_values(params, "analyte")))
+    if analytes and not dataset.analytes:
+        errors["analyte"] = [f"{dataset.name} has no analyte filter"]
+    elif unknown := [a for a in analytes if a not in dataset.analytes]:
+        errors["analyte"] = [f"unknown analyte {', '.join(unknown)} for {dataset.name}; one of "
+                             f"{', '.join(dataset.analytes)}"]  # fmt: skip
+    try:
+        from_day, to_day = _day(params, "from_day"), _day(params, "to_day")
+    except ValidationError as error:
+        errors.update(error.message_dict)
+        from_day = to_day = None
+    if (from_day is not None or to_day is not None) and not dataset.day_filter:
+        errors["from_day" if from_day is not None else "to_day"] = [f"{dataset.name} has no day filter"]
+    elif from_day is not None and to_day is not None and from_day > to_day:
+        errors["from_day"] = [f"from_day {from_day:g} is after to_day {to_day:g}"]
+    if errors:
+        raise ValidationError(errors)
+    site_ids = None if user is None or user.is_superuser else tuple(roles.site_ids_of(user))
+    subjects = tuple(dict.fromkeys(_values(params, "subject")))
+    _check_subjects(subjects, site_ids)
+    pseudonymised = user is not None and not roles.has_any_role(user, FULL_EXPORT_ROLES)
+    return ExportRequest(dataset, export_format, shape, subjects, analytes, from_day, to_day, pseudonymised,
+                         site_ids, user)  # fmt: skip
+
+
+def _check_subjects(subject_ids: tuple[str, ...], site_ids: tuple[int, ...] | None) -> None:
+    if not subject_ids:
+        return
+    visible = Subject.objects.filter(subject_id__in=subject_ids)
+    if site_ids is not None:
+        visible = visible.filter(site_id__in=site_ids)
+    missing = set(subject_ids) - set(visible.values_list("subject_id", flat=True))
+    if missing:
+        raise ExportNotFound("subject", f"no subject {', '.join(sorted(missing))} at your sites")
+
+
+# --- Export runs and their log ------------------------------------------------------------------
+
+
+@dataclass
+class Export:
+    request: ExportRequest
+    log: ExportLog
+    rows: Iterator[tuple]
+
+
+def start_export(request: ExportRequest, *, channel: str = "api") -> Export:
+    """Log the export and return its rows; the log gets the row count once the last row is produced."""
+    log = ExportLog.objects.create(
+        user=request.user, started_at=timezone.now(), dataset=request.dataset.name, format=request.format,
+        filters=request.filters(), pseudonymised=request.pseudonymised, channel=channel,
+    )  # fmt: skip
+    return Export(request, log, _counted(rows_of(request), log))
+
+
+def _counted(rows: Iterable[tuple], log: ExportLog) -> Iterator[tuple]:
+    count = 0
+    for row in rows:
+        count += 1
+        yield row
+    ExportLog.objects.filter(pk=log.pk).update(row_count=count, finished_at=timezone.now())
+
+
+def rows_of(request: ExportRequest) -> Iterator[tuple]:
+    builders = {
+        "pkpd": pkpd_wide_rows if request.shape == "wide" else pkpd_rows,
+        "pk-parameters": pk_parameter_rows,
+        "sdtm/dm": sdtm_dm_rows,
+        "sdtm/ex": sdtm_ex_rows,
+        "sdtm/lb": sdtm_lb_rows,
+        "sdtm/pc": sdtm_pc_rows,
+        "sdtm/pp": sdtm_pp_rows,
+        "sdtm/ae": sdtm_ae_rows,
+    }
+    return builders[request.dataset.name](request)
+
+
+# --- Samples: lab results (and SLEDAI totals) with their subject's infusion --------------------
+
+
+def usubjid(site_code: str, number: int) -> str:
+    """USUBJID = study id + site + subject number (DOMAIN.md §8): `NCT06711146-01-001`."""
+    return f"{STUDY_ID}-{site_code}-{number:03d}"
+
+
+def infusion_start_of_subject(subject_ref: str = "subject") -> Subquery:
+    """The infusion start of the row's subject: the DONE `D0` visit's time, which the infusion service writes."""
+    # One non-voided D0 per subject (a unique constraint): no ordering, so no join to the subject for it.
+    d0 = Visit.objects.filter(subject=OuterRef(subject_ref), code="D0", status=Visit.Status.DONE, voided=False)
+    d0 = d0.order_by().values("visit_datetime")[:1]
+    return Subquery(d0)
+
+
+class Sample(NamedTuple):
+    subject_pk: int
+    usubjid: str
+    tz: str
+    infusion_start: dt.datetime | None
+    visit_id: int | None
+    visit: str
+    analyte: str
+    taken: dt.datetime | dt.date  # a date for SLEDAI assessments
+    value: Decimal | None
+    result_text: str
+    unit: str
+    lln: Decimal | None
+    uln: Decimal | None
+    lloq: Decimal | None
+    not_detected: bool
+
+    @property
+    def actual_day(self) -> float | None:
+        if self.infusion_start is None:
+            return None
+        if isinstance(self.taken, dt.datetime):
+            return rules.actual_day(self.taken, self.infusion_start)
+        return float((self.taken - self.infusion_date).days)  # an assessment date: whole days
+
+    @property
+    def infusion_date(self) -> dt.date | None:
+        return self.infusion_start.astimezone(ZoneInfo(self.tz)).date() if self.infusion_start else None
+
+    @property
+    def site_date(self) -> dt.date:
+        return self.taken.astimezone(ZoneInfo(self.tz)).date() if isinstance(self.taken, dt.datetime) else self.taken
+
+    @property
+    def blq(self) -> bool:
+        """Below the LLOQ or not detected (DOMAIN.md §7, §8)."""
+        return self.not_detected or (self.value is not None and self.lloq is not None and self.value < self.lloq)
+
+
+def _scoped(queryset: QuerySet, request: ExportRequest, subject_path: str = "subject__") -> QuerySet:
+    """Rows of the request's sites and subjects, voided rows left out (`subject_path` "" for Subject itself)."""
+    queryset = queryset.filter(voided=False)
+    if request.site_ids is not None:
+        queryset = queryset.filter(**{f"{subject_path}site_id__in": request.site_ids})
+    if request.subjects:
+        queryset = queryset.filter(**{f"{subject_path}subject_id__in": request.subjects})
+    return queryset
+
+
+_SUBJECT_COLUMNS = ("subject_id", "subject__site__code", "subject__number", "subject__site__timezone", "d0_start")
+
+
+def samples(request: ExportRequest, analytes: tuple[str, ...]) -> Iterator[Sample]:
+    """The subjects' results of `analytes`, by subject, then analyte (SLEDAI last), then sample time."""
+    streams = []
+    lab_analytes = [a for a in analytes if a != "SLEDAI"]
+    if lab_analytes:
+        labs = (
+            _scoped(LabResult.objects.filter(analyte__in=lab_analytes), request)
+            .annotate(d0_start=infusion_start_of_subject())
+            # The index (subject, analyte, sample_datetime) gives this order: the first rows come without a sort.
+            .order_by("subject_id", "analyte", "sample_datetime")
+            .values_list(
+                *_SUBJECT_COLUMNS,
+                "visit_id",
+                "visit__code",
+                "analyte",
+                "sample_datetime",
+                "value",
+                "result_text",
+                "unit",
+                "lln",
+                "uln",
+                "lloq",
+                "not_detected",
+            )  # fmt: skip
+        )
+        streams.append(
+            Sample(pk, usubjid(site, number), tz, start, *rest)
+            for pk, site, number, tz, start, *rest in labs.iterator(chunk_size=CHUNK_SIZE)
+        )
+    if "SLEDAI" in analytes:
+        sledai = (
+            _scoped(SledaiAssessment.objects.all(), request)
+            .annotate(d0_start=infusion_start_of_subject())
+            .order_by("subject_id", "assessment_date", "id")
+            .values_list(*_SUBJECT_COLUMNS, "visit_id", "visit__code", "assessment_date", "total")
+        )
+        streams.append(
+            Sample(
+                pk,
+                usubjid(site, number),
+                tz,
+                start,
+                visit_id,
+                code,
+                "SLEDAI",
+                day,
+                Decimal(total),
+                "",
+                "",
+                None,
+                None,
+                None,
+                False,
+            )  # fmt: skip
+            for pk, site, number, tz, start, visit_id, code, day, total in sledai.iterator(chunk_size=CHUNK_SIZE)
+        )
+    # Both streams are ordered by subject; within a subject the SLEDAI rows follow the lab results.
+    return heapq.merge(*streams, key=lambda s: (s.subject_pk, s.analyte == "SLEDAI"))
+
+
+def _in_days(request: ExportRequest, day: float | None) -> bool:
+    if request.from_day is None and request.to_day is None:
+        return True
+    if day is None:
+        return False
+    return (request.from_day is None or day >= request.from_day) and (request.to_day is None or day <= request.to_day)
+
+
+def _number(value: Decimal | None) -> Decimal | None:
+    return None if value is None else value.normalize() if value != value.to_integral() else value.quantize(1)
+
+
+# --- pkpd: long and wide ------------------------------------------------------------------------
+
+
+class PkpdRow(NamedTuple):
+    usubjid: str
+    visit: str
+    visitnum: float | None
+    nominal_day: int | None
+    actual_day: float | None
+    analyte: str
+    value: Decimal | None
+    unit: str
+    lloq: Decimal | None
+    blq: bool
+    baseline: Decimal | None
+    change_from_baseline_pct: float | None
+
+
+def _with_baseline(group: Iterable[Sample]) -> Iterator[tuple[Sample, Decimal | None]]:
+    """Each sample of one subject × analyte with its baseline: the last value on or before the infusion.
+
+    The pre-infusion samples wait (a handful per subject) until the baseline is known, then all follow.
+    """
+    waiting: list[Sample] = []
+    baseline = None
+    for sample in group:
+        day = sample.actual_day
+        if day is not None and day <= 0:
+            waiting.append(sample)
+            if sample.value is not None:
+                baseline = sample.value
+            continue
+        for early in waiting:
+            yield early, baseline
+        waiting.clear()
+        yield sample, baseline if day is not None else None
+    for early in waiting:
+        yield early, baseline
+
+
+def _by_subject_and_analyte(stream: Iterable[Sample]):
+    return groupby(stream, key=lambda s: (s.subject_pk, s.analyte))
+
+
+def _pkpd_items(request: ExportRequest) -> Iterator[tuple[PkpdRow, int | None]]:
+    """The long rows, each with the id of its visit (for the wide shape)."""
+    for _, group in _by_subject_and_analyte(samples(request, request.analytes or PKPD_ANALYTES)):
+        for sample, baseline in _with_baseline(group):
+            day = sample.actual_day
+            if not _in_days(request, day):
+                continue
+            visit = edc_rules.SCHEDULE.get(sample.visit)
+            row = PkpdRow(
+                sample.usubjid, sample.visit or "", visit.visitnum if visit else None, visit.day if visit else None,
+                day, sample.analyte, _number(sample.value), sample.unit, _number(sample.lloq), sample.blq,
+                _number(baseline), rules.percent_change(baseline, sample.value),
+            )  # fmt: skip
+            yield row, sample.visit_id
+
+
+def pkpd_long(request: ExportRequest) -> Iterator[PkpdRow]:
+    return (row for row, _ in _pkpd_items(request))
+
+
+def pkpd_rows(request: ExportRequest) -> Iterator[tuple]:
+    return (tuple(row) for row in pkpd_long(request))
+
+
+def pkpd_wide_rows(request: ExportRequest) -> Iterator[tuple]:
+    """One row per subject × visit, one column per analyte; a subject's rows are pivoted once it is complete.
+
+    Results without a visit have no place in this shape and are left out (the long shape has them).
+    """
+    analytes = request.analytes or PKPD_ANALYTES
+    for _, subject_rows in groupby(_pkpd_items(request), key=lambda item: item[0].usubjid):
+        visits: dict[int, dict] = {}
+        for row, visit_id in subject_rows:
+            if visit_id is None:
+                continue
+            cells = visits.setdefault(visit_id, {"row": row, "values": {}})
+            earliest = cells["row"].actual_day
+            if row.actual_day is not None and (earliest is None or row.actual_day < earliest):
+                cells["row"] = row  # the visit's earliest sample gives its actual day
+            cells["values"][row.analyte] = row.value
+        ordered = sorted(visits.values(), key=lambda c: (c["row"].visitnum or 0, c["row"].actual_day or 0))
+        for cells in ordered:
+            first = cells["row"]
+            yield (first.usubjid, first.visit, first.visitnum, first.nominal_day, first.actual_day,
+                   *(cells["values"].get(a) for a in analytes))  # fmt: skip
+
+
+# --- PK parameters ------------------------------------------------------------------------------
+
+
+class PkParameters(NamedTuple):
+    usubjid: str
+    analyte: str
+    unit: str
+    nca: rules.NcaResult
+
+
+def pk_parameters(request: ExportRequest) -> Iterator[PkParameters]:
+    """NCA per subject × analyte (CARPCR, CARFLOW) of the treated subjects, one profile in memory at a time."""
+    for (_, analyte), group in _by_subject_and_analyte(samples(request, request.analytes or PK_ANALYTES)):
+        group = list(group)  # one subject's profile of one analyte: tens of points
+        if group[0].infusion_start is None:
+            continue
+        points = [rules.Concentration(s.actual_day, None if s.value is None else float(s.value), s.blq) for s in group]
+        yield PkParameters(group[0].usubjid, analyte, edc_rules.ANALYTE_UNITS[analyte], rules.nca(points))
+
+
+def pk_parameter_rows(request: ExportRequest) -> Iterator[tuple]:
+    for p in pk_parameters(request):
+        n = p.nca
+        yield p.usubjid, p.analyte, n.cmax, n.tmax, n.auc0_28, n.clast, n.tlast, n.n_quantifiable, p.unit
+
+
+# --- SDTM ---------------------------------------------------------------------------------------
+
+
+def _dtc(moment: dt.datetime | dt.date | None, tz: str, request: ExportRequest) -> str | None:
+    """ISO 8601 in site time; none at all in pseudonymised exports (their dates are the --DY study days)."""
+    if moment is None or request.pseudonymised:
+        return None
+    if isinstance(moment, dt.datetime):
+        return moment.astimezone(ZoneInfo(tz)).isoformat(timespec="seconds")
+    return moment.isoformat()
+
+
+def _dy(on: dt.date | None, infusion_date: dt.date | None) -> int | None:
+    return rules.study_day(on, infusion_date) if on is not None and infusion_date is not None else None
+
+
+def _nrind(sample: Sample) -> str | None:
+    if sample.value is None:
+        return None
+    if sample.lln is not None and sample.value < sample.lln:
+        return "LOW"
+    if sample.uln is not None and sample.value > sample.uln:
+        return "HIGH"
+    return "NORMAL" if sample.lln is not None or sample.uln is not None else None
+
+
+def _orres(sample: Sample, blq_as_text: bool) -> str:
+    if sample.not_detected:
+        return "NOT DETECTED"
+    if blq_as_text and sample.blq:
+        return "BLQ"
+    if sample.value is None:
+        return sample.result_text
+    return f"{_number(sample.value):f}"
+
+
+def _sdtm_result_rows(request: ExportRequest, domain: str, analytes: tuple[str, ...]) -> Iterator[tuple]:
+    is_pc = domain == "PC"
+    seq, current = 0, None
+    for sample in samples(request, analytes):
+        if sample.subject_pk != current:
+            seq, current = 0, sample.subject_pk
+        seq += 1  # numbered before the day filter, so a filtered export keeps the full dataset's --SEQ
+        if not _in_days(request, sample.actual_day):
+            continue
+        visit = edc_rules.SCHEDULE.get(sample.visit)
+        stresn = None if sample.value is None or (is_pc and sample.blq) else _number(sample.value)
+        yield (
+            STUDY_ID, domain, sample.usubjid, seq, sample.analyte, sample.analyte, _orres(sample, is_pc),
+            sample.unit or None, stresn, sample.unit or None, None if is_pc else _nrind(sample),
+            *((_number(sample.lloq),) if is_pc else ()), sample.visit or None, visit.visitnum if visit else None,
+            _dtc(sample.taken, sample.tz, request), _dy(sample.site_date, sample.infusion_date),
+        )  # fmt: skip
+
+
+def sdtm_lb_rows(request: ExportRequest) -> Iterator[tuple]:
+    return _sdtm_result_rows(request, "LB", request.analytes or tuple(a for a in LB_ANALYTES))
+
+
+def sdtm_pc_rows(request: ExportRequest) -> Iterator[tuple]:
+    return _sdtm_result_rows(request, "PC", request.analytes or PK_ANALYTES)
+
+
+# PPTESTCD → (PPTEST, the NcaResult attribute, unit: None for the analyte's own, interval)
+PP_TESTS = {
+    "CMAX": ("Max Conc", "cmax", None, None),
+    "TMAX": ("Time of CMAX", "tmax", "day", None),
+    "AUCINT": ("AUC from T1 to T2", "auc0_28", "day*{unit}", ("P0D", "P28D")),
+    "CLST": ("Last Nonzero Conc", "clast", None, None),
+    "TLST": ("Time of Last Nonzero Conc", "tlast", "day", None),
+}
+
+
+def sdtm_pp_rows(request: ExportRequest) -> Iterator[tuple]:
+    seq, current = 0, None
+    for p in pk_parameters(request):
+        if p.usubjid != current:
+            seq, current = 0, p.usubjid
+        for code, (test, attribute, unit, interval) in PP_TESTS.items():
+            seq += 1
+            value = getattr(p.nca, attribute)
+            unit = (unit or "{unit}").format(unit=p.unit)
+            start, end = interval or (None, None)
+            yield (STUDY_ID, "PP", p.usubjid, seq, p.analyte, code, test, None if value is None else repr(value), unit,
+                   value, unit, start, end)  # fmt: skip
+
+
+def sdtm_dm_rows(request: ExportRequest) -> Iterator[tuple]:
+    subjects = _scoped(Subject.objects.all(), request, subject_path="").annotate(
+        d0_start=infusion_start_of_subject("pk")
+    )
+    rows = subjects.order_by("pk").values_list(
+        "subject_id", "site__code", "number", "site__timezone", "date_of_birth", "sex", "d0_start"
+    )
+    for subject_id, site, number, tz, birth, sex, start in rows.iterator(chunk_size=CHUNK_SIZE):
+        infusion_date = start.astimezone(ZoneInfo(tz)).date() if start else None
+        age = edc_rules.age_in_years(birth, infusion_date) if infusion_date else None
+        yield (STUDY_ID, "DM", usubjid(site, number), subject_id, _dtc(start, tz, request), site,
+               _dtc(birth, tz, request), age, "YEARS" if age is not None else None, sex)  # fmt: skip
+
+
+def sdtm_ex_rows(request: ExportRequest) -> Iterator[tuple]:
+    """Lymphodepletion (fludarabine, cyclophosphamide, mg) and the CAR-T infusion (CAR+ cells/kg)."""
+    doses = (
+        _scoped(LymphodepletionDose.objects.all(), request)
+        .annotate(d0_start=infusion_start_of_subject())
+        .order_by("subject_id", "day", "id")
+        .values_list(*_SUBJECT_COLUMNS, "date", "fludarabine_mg", "cyclophosphamide_mg")
+    )
+    infusions = (
+        _scoped(Infusion.objects.all(), request)
+        .annotate(d0_start=infusion_start_of_subject())
+        .order_by("subject_id", "id")
+        .values_list(*_SUBJECT_COLUMNS, "infusion_start", "dose_car_cells_per_kg")
+    )
+    dose_rows = (
+        (pk, site, number, tz, start, date, drug, mg, "mg")
+        for pk, site, number, tz, start, date, fludarabine, cyclophosphamide in doses.iterator(chunk_size=CHUNK_SIZE)
+        for drug, mg in (("FLUDARABINE", fludarabine), ("CYCLOPHOSPHAMIDE", cyclophosphamide))
+    )
+    infusion_rows = (
+        (pk, site, number, tz, start, when, "META10-19", dose, "CAR+ cells/kg")
+        for pk, site, number, tz, start, when, dose in infusions.iterator(chunk_size=CHUNK_SIZE)
+    )
+    seq, current = 0, None
+    for pk, site, number, tz, start, when, treatment, dose, unit in heapq.merge(
+        dose_rows, infusion_rows, key=lambda r: (r[0], r[6] == "META10-19")
+    ):
+        if pk != current:
+            seq, current = 0, pk
+        seq += 1
+        infusion_date = start.astimezone(ZoneInfo(tz)).date() if start else None
+        on = when.astimezone(ZoneInfo(tz)).date() if isinstance(when, dt.datetime) else when
+        yield (STUDY_ID, "EX", usubjid(site, number), seq, treatment, _number(dose), unit, _dtc(when, tz, request),
+               _dy(on, infusion_date))  # fmt: skip
+
+
+def sdtm_ae_rows(request: ExportRequest) -> Iterator[tuple]:
+    events = (
+        _scoped(AdverseEvent.objects.all(), request)
+        .annotate(d0_start=infusion_start_of_subject())
+        .order_by("subject_id", "onset_date", "id")
+        .values_list(
+            *_SUBJECT_COLUMNS,
+            "term",
+            "category",
+            "serious",
+            "relatedness",
+            "astct_grade",
+            "ctcae_grade",
+            "onset_date",
+            "resolution_date",
+        )  # fmt: skip
+    )
+    seq, current = 0, None
+    for pk, site, number, tz, start, term, category, serious, related, astct, ctcae, onset, end in events.iterator(
+        chunk_size=CHUNK_SIZE
+    ):
+        if pk != current:
+            seq, current = 0, pk
+        seq += 1
+        infusion_date = start.astimezone(ZoneInfo(tz)).date() if start else None
+        yield (STUDY_ID, "AE", usubjid(site, number), seq, term, category, "Y" if serious else "N", related,
+               astct if astct is not None else ctcae, _dtc(onset, tz, request), _dtc(end, tz, request),
+               _dy(onset, infusion_date), _dy(end, infusion_date))  # fmt: skip
+
+
+# --- The investigator's plots: one subject's profiles, the cohort's CAR transgene ---------------
+
+
+@dataclass(frozen=True)
+class SubjectProfile:
+    usubjid: str
+    series: dict[str, list[tuple[float, float]]]  # analyte → (actual day, value), post-infusion and baseline
+    cd19: rules.CD19Summary
+
+
+def subject_profile(subject: Subject) -> SubjectProfile:
+    series: dict[str, list[tuple[float, float]]] = {a: [] for a in ("CARPCR", "CD19", "C3", "C4", "DSDNA")}
+    request = ExportRequest(DATASETS["pkpd"], subjects=(subject.subject_id,), analytes=tuple(series))
+    for row in pkpd_long(request):
+        if row.actual_day is not None and row.value is not None:
+            series[row.analyte].append((row.actual_day, float(row.value)))
+    return SubjectProfile(usubjid(subject.site.code, subject.number), series, rules.cd19_pd(series["CD19"]))
+
+
+def cohort_car_profiles(user) -> Iterator[tuple[str, list[tuple[float, float]]]]:
+    """Each treated subject's CAR transgene (qPCR) after infusion, for the overlay plot."""
+    site_ids = None if user is None or user.is_superuser else tuple(roles.site_ids_of(user))
+    request = ExportRequest(DATASETS["pkpd"], analytes=("CARPCR",), site_ids=site_ids)
+    for subject, rows in groupby(pkpd_long(request), key=lambda row: row.usubjid):
+        points = [(r.actual_day, float(r.value)) for r in rows if r.actual_day and r.actual_day > 0 and r.value]
+        if points:
+            yield subject, points

@@ -1,0 +1,74 @@
+"""Server-side SVG plots of the investigator pages (matplotlib, Agg backend, no pyplot global state)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from followup.export_services import SubjectProfile
+
+APLASIA_COLOUR = "#f3d9d9"
+
+
+def _svg(figure: Figure) -> str:
+    FigureCanvasAgg(figure)
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg", bbox_inches="tight")
+    text = buffer.getvalue()
+    return text[text.index("<svg") :]  # inline: without the XML prologue and doctype
+
+
+def _shade_aplasia(axes, profile: SubjectProfile, last_day: float) -> None:
+    onset = profile.cd19.aplasia_onset_day
+    if onset is not None:
+        end = profile.cd19.reconstitution_day or last_day
+        axes.axvspan(onset, end, color=APLASIA_COLOUR, label="B-cell aplasia", zorder=0)
+
+
+def subject_svg(profile: SubjectProfile) -> str:
+    """CAR transgene (log axis), CD19 B cells, C3/C4 and anti-dsDNA against days from infusion."""
+    figure = Figure(figsize=(8, 9))
+    panels = figure.subplots(4, 1, sharex=True)
+    days = [day for points in profile.series.values() for day, _ in points] or [0.0]
+    last_day = max(days)
+    layout = [
+        (panels[0], ("CARPCR",), "CAR transgene (copies/µg)", True),
+        (panels[1], ("CD19",), "CD19+ B cells (cells/µL)", False),
+        (panels[2], ("C3", "C4"), "C3 / C4 (g/L)", False),
+        (panels[3], ("DSDNA",), "anti-dsDNA (IU/mL)", False),
+    ]
+    for axes, analytes, label, log in layout:
+        _shade_aplasia(axes, profile, last_day)
+        for analyte in analytes:
+            points = [(d, v) for d, v in profile.series[analyte] if not (log and v <= 0)]
+            if points:
+                axes.plot(*zip(*points, strict=True), marker="o", markersize=3, label=analyte)
+        if log and profile.series["CARPCR"]:
+            axes.set_yscale("log")
+        axes.set_ylabel(label, fontsize=8)
+        axes.axvline(0, color="#888", linewidth=0.8)
+        axes.legend(fontsize=7, loc="upper right")
+    panels[0].set_title(f"{profile.usubjid}: PK/PD after infusion")
+    panels[-1].set_xlabel("days from infusion")
+    return _svg(figure)
+
+
+def cohort_svg(profiles: Iterable[tuple[str, list[tuple[float, float]]]]) -> str:
+    """Every subject's CAR transgene over days from infusion, on one log axis."""
+    figure = Figure(figsize=(8, 4.5))
+    axes = figure.subplots()
+    count = 0
+    for usubjid, points in profiles:
+        axes.plot(*zip(*points, strict=True), linewidth=0.8, alpha=0.7, label=usubjid)
+        count += 1
+    if count:
+        axes.set_yscale("log")
+    if 0 < count <= 12:
+        axes.legend(fontsize=6, ncol=2)
+    axes.set_xlabel("days from infusion")
+    axes.set_ylabel("CAR transgene (copies/µg)")
+    axes.set_title(f"Cohort overlay: CAR transgene, {count} subject(s)")
+    return _svg(figure)
