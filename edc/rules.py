@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 # --- Analytes and units -------------------------------------------------------------------------
 
@@ -294,6 +295,13 @@ def window_status(visit_date: dt.date, window_start: dt.date, window_end: dt.dat
     if visit_date > window_end:
         return WindowStatus("LATE", (visit_date - window_end).days)
     return WindowStatus("IN_WINDOW", 0)
+
+
+def site_date(moment: dt.datetime, tz_name: str) -> dt.date:
+    """The calendar date of an aware datetime at the site (00:30 in Hangzhou is that day, not UTC's)."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"site_date needs an aware datetime; got naive {moment.isoformat()}")
+    return moment.astimezone(ZoneInfo(tz_name)).date()
 
 
 # --- Subjects -----------------------------------------------------------------------------------

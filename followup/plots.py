@@ -50,7 +50,8 @@ def subject_svg(profile: SubjectProfile) -> str:
             axes.set_yscale("log")
         axes.set_ylabel(label, fontsize=8)
         axes.axvline(0, color="#888", linewidth=0.8)
-        axes.legend(fontsize=7, loc="upper right")
+        if axes.get_legend_handles_labels()[0]:  # a subject without data yet has nothing to label
+            axes.legend(fontsize=7, loc="upper right")
     panels[0].set_title(f"{profile.usubjid}: PK/PD after infusion")
     panels[-1].set_xlabel("days from infusion")
     return _svg(figure)

@@ -12,7 +12,8 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from itertools import pairwise
 from typing import NamedTuple
-from zoneinfo import ZoneInfo
+
+from edc.rules import site_date
 
 
 def _dec(value: Decimal | float | int) -> Decimal:
@@ -254,13 +255,6 @@ def is_pcr_negative(r: PcrResult) -> bool:
 def _is_pcr_positive(r: PcrResult) -> bool:
     # Only a reported value at or above the LLOQ revokes negativity; an empty (pending) result does not.
     return r.value is not None and not is_pcr_negative(r)
-
-
-def site_date(moment: dt.datetime, tz_name: str) -> dt.date:
-    """The calendar date of an aware datetime at the site (00:30 in Hangzhou is that day, not UTC's)."""
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"site_date needs an aware datetime; got naive {moment.isoformat()}")
-    return moment.astimezone(ZoneInfo(tz_name)).date()
 
 
 def month_12_date(infusion_date: dt.date) -> dt.date:

@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from edc import roles
 from edc import rules as edc_rules
@@ -33,7 +32,7 @@ LYMPHODEPLETION_VISITS = {-5: "LD_M5", -4: "LD_M4", -3: "LD_M3"}
 
 def site_date(moment: dt.datetime, subject: Subject) -> dt.date:
     """The calendar day at the site: an infusion at 00:30 in Hangzhou is that day, not the UTC day before."""
-    return timezone.localdate(moment, ZoneInfo(subject.site.timezone))
+    return edc_rules.site_date(moment, subject.site.timezone)
 
 
 def _site_now(now: dt.datetime, subject: Subject) -> dt.datetime:

@@ -18,6 +18,7 @@ from django.utils import timezone
 from edc import roles
 from edc import rules as edc_rules
 from edc.models import LabResult, Signature, Subject
+from edc.rules import site_date
 from edc.services import crf_validator, save_crf, sign
 from screening import rules
 from screening.models import Consent, EligibilityDecision, Medication, ScreeningExam, SledaiAssessment, SleHistory
@@ -35,10 +36,6 @@ def apheresis_start_of(subject: Subject) -> dt.datetime | None:
         if start is not None:
             return start
     return None
-
-
-def site_date(moment: dt.datetime, timezone_name: str) -> dt.date:
-    return moment.astimezone(ZoneInfo(timezone_name)).date()
 
 
 # --- Validators of the screening CRFs (admin and API alike) ----------------------------------------
