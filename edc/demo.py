@@ -12,11 +12,14 @@ import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.db.models import Max
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
-from edc import roles, services
-from edc.models import Site, Subject
+from edc import roles, rules, services
+from edc.models import AuditedModel, Site, Subject
 
 DEMO_SITE = {"code": "01", "name": "First Affiliated Hospital, Zhejiang University School of Medicine"}
 # username → (role, password); printed by seed_demo and by `make run`.
@@ -40,6 +43,7 @@ class DemoCohort:
     log: Callable[[str], None]
     subjects: list[Subject] = field(default_factory=list)
     show_progress: bool = False
+    scale_to: int = 0  # copies bring the cohort to this size (scale_out)
 
     def progress(self, items: list, what: str):
         """The items, with a progress bar on a terminal (scale cohorts take minutes)."""
@@ -84,3 +88,145 @@ def seed_subjects(cohort: DemoCohort) -> None:
         )
         cohort.subjects.append(services.register_subject(subject, user=staff))
     cohort.log(f"Registered {cohort.size} subjects at site {cohort.site.code}.")
+
+
+# --- Scale data ---------------------------------------------------------------------------------
+
+# Subjects keyed one by one through the services; a larger cohort copies them in bulk.
+KEYED_SUBJECTS = 36
+
+
+def scale_out(cohort: DemoCohort, batch_subjects: int = 250) -> None:
+    """Grow the cohort to `cohort.scale_to` subjects by copying the keyed subjects in bulk.
+
+    Every row a keyed subject owns (visits, CRFs, results, treatment, queries, signatures,
+    milestones) is copied to a new subject with its foreign keys remapped, unique identifiers
+    suffixed, and a history row per copy ("scale demo copy of M1019-01-007"). The copies are of rows
+    the services already validated, so the checks are not run again: this is scale data for
+    benchmarks and exports, 10,000 subjects in minutes on PostgreSQL.
+    """
+    copies = cohort.scale_to - len(cohort.subjects)
+    if copies <= 0:
+        return
+    plan = _CopyPlan.for_subjects([s.pk for s in cohort.subjects])
+    user = services.system_user()
+    last = Subject.objects.filter(site=cohort.site).aggregate(n=Max("number"))["n"] or 0
+    templates = list(Subject.objects.filter(pk__in=[s.pk for s in cohort.subjects]).order_by("number"))
+    starts = range(0, copies, batch_subjects)
+    for start in cohort.progress(list(starts), f"copies ×{batch_subjects}"):
+        numbers = range(last + 1 + start, last + 1 + min(start + batch_subjects, copies))
+        plan.copy([(templates[(n - last - 1) % len(templates)], n) for n in numbers], cohort.site, user)
+    cohort.log(f"Scaled the cohort to {cohort.scale_to} subjects by copying the {len(templates)} keyed ones.")
+
+
+class _CopyPlan:
+    """Which models a subject owns, in an order where every row's foreign keys already exist."""
+
+    def __init__(self, order, paths, deferred, rows):
+        self.order, self.paths, self.deferred, self.rows = order, paths, deferred, rows
+
+    @classmethod
+    def for_subjects(cls, subject_pks):
+        paths = {Subject: "pk"}
+        changed = True
+        while changed:  # models reaching a subject through foreign keys, e.g. a lot through its apheresis
+            changed = False
+            for model in apps.get_models():
+                if model in paths or not issubclass(model, AuditedModel):
+                    continue
+                for fk in _foreign_keys(model):
+                    if fk.related_model in paths:
+                        paths[model] = (
+                            fk.name if fk.related_model is Subject else f"{fk.name}__{paths[fk.related_model]}"
+                        )
+                        changed = True
+                        break
+        generic = {m for m in paths if {"target_model", "target_id"} <= {f.name for f in m._meta.fields}}
+        # A nullable key to a row-pointing model (a decision's signature) is filled once both exist.
+        deferred = [(m, fk) for m in paths for fk in _foreign_keys(m) if fk.null and fk.related_model in generic]
+        order = cls._sorted(paths, generic, deferred)
+        rows = {
+            model: list(model.objects.filter(**{f"{paths[model]}__in": subject_pks}).order_by("pk")) for model in order
+        }
+        return cls(order, paths, deferred, rows)
+
+    @staticmethod
+    def _sorted(paths, generic, deferred) -> list:
+        skip = {fk for _, fk in deferred}
+        needs = {
+            m: {fk.related_model for fk in _foreign_keys(m) if fk.related_model in paths and fk not in skip} - {m}
+            for m in paths
+        }
+        for m in generic:  # they point at rows of any other model
+            needs[m] |= set(paths) - generic
+        order = []
+        while needs:
+            ready = [m for m, wanted in needs.items() if wanted <= set(order)]
+            order += sorted(ready, key=lambda m: m._meta.label)
+            needs = {m: wanted for m, wanted in needs.items() if m not in ready}
+        return order
+
+    def copy(self, pairs: list[tuple[Subject, int]], site, user) -> None:
+        """Copy each template subject to a new subject number, model by model, in bulk."""
+        new_pk: dict[tuple[int, type, int], int] = {}  # (copy index, model, template pk) → copy pk
+        copies: dict[tuple[int, type, int], object] = {}
+        subject_of = {}  # model → {template pk: template subject pk}, to know whose copy a row belongs to
+        for model in self.order:
+            rows, keys = [], []
+            for index, (template, number) in enumerate(pairs):
+                for row in self._rows_of(model, template.pk, subject_of):
+                    rows.append(self._copied(model, row, index, number, template, site, new_pk))
+                    keys.append((index, row.pk))
+            reason = "scale demo copy"
+            created = bulk_create_with_history(rows, model, batch_size=2000, default_user=user,
+                                               default_change_reason=reason)  # fmt: skip
+            for (index, old), row in zip(keys, created, strict=True):
+                new_pk[(index, model, old)] = row.pk
+                copies[(index, model, old)] = row
+        self._link_deferred(pairs, new_pk, copies, user)
+
+    def _rows_of(self, model, template_pk, subject_of):
+        if model is Subject:
+            return [row for row in self.rows[Subject] if row.pk == template_pk]
+        if model not in subject_of:
+            subject_of[model] = dict(model.objects.filter(pk__in=[r.pk for r in self.rows[model]]).values_list(
+                "pk", self.paths[model]))  # fmt: skip
+        return [row for row in self.rows[model] if subject_of[model][row.pk] == template_pk]
+
+    def _copied(self, model, row, index, number, template, site, new_pk):
+        skip = {fk.attname for _, fk in self.deferred if fk.model is model}
+        values = {f.attname: getattr(row, f.attname) for f in model._meta.concrete_fields if not f.primary_key}
+        for fk in _foreign_keys(model):
+            old = values.get(fk.attname)
+            if fk.attname in skip:
+                values[fk.attname] = None
+            elif old is not None and (index, fk.related_model, old) in new_pk:
+                values[fk.attname] = new_pk[(index, fk.related_model, old)]
+        if "target_model" in values:
+            target = apps.get_model(values["target_model"])
+            values["target_id"] = new_pk.get((index, target, values["target_id"]), values["target_id"])
+        if model is Subject:
+            values.update(number=number, subject_id=rules.format_subject_id(site.code, number))
+        for unique in model._meta.concrete_fields:
+            if unique.unique and not unique.primary_key and model is not Subject:
+                values[unique.attname] = f"{values[unique.attname]}-{number}"  # product and lot identifiers
+        return model(**values)
+
+    def _link_deferred(self, pairs, new_pk, copies, user) -> None:
+        for model, fk in self.deferred:
+            linked = []
+            for index, _ in enumerate(pairs):
+                for row in self.rows[model]:
+                    old_target = getattr(row, fk.attname)
+                    copy = copies.get((index, model, row.pk))
+                    if old_target is None or copy is None:
+                        continue
+                    setattr(copy, fk.attname, new_pk[(index, fk.related_model, old_target)])
+                    linked.append(copy)
+            if linked:
+                bulk_update_with_history(linked, model, [fk.attname], batch_size=2000, default_user=user,
+                                         default_change_reason="scale demo copy: link")  # fmt: skip
+
+
+def _foreign_keys(model):
+    return [f for f in model._meta.concrete_fields if f.is_relation and f.many_to_one]

@@ -16,7 +16,10 @@ class Command(BaseCommand):
     help = "Create the demo site, one user per role and a synthetic cohort (skipped when already loaded)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--subjects", type=int, default=36, help="cohort size (the trial plans 36)")
+        parser.add_argument(
+            "--subjects", type=int, default=demo.KEYED_SUBJECTS,
+            help="cohort size (the trial plans 36); beyond 36, the keyed subjects are copied in bulk",
+        )  # fmt: skip
         parser.add_argument("--seed", type=int, default=1019, help="random seed: same seed, same cohort")
 
     def handle(self, *args, subjects, seed, **options):
@@ -30,7 +33,8 @@ class Command(BaseCommand):
                     users=users,
                     rng=random.Random(seed),
                     today=timezone.localdate(),
-                    size=subjects,
+                    size=min(subjects, demo.KEYED_SUBJECTS),
+                    scale_to=subjects,
                     log=self.stdout.write,
                     show_progress=self.stdout.isatty(),
                 )
