@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import string
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -124,6 +125,16 @@ class _CopyPlan:
 
     def __init__(self, order, paths, deferred, rows):
         self.order, self.paths, self.deferred, self.rows = order, paths, deferred, rows
+        self.owned = {model: self._by_subject(model) for model in order}  # model → {subject pk: [rows]}
+
+    def _by_subject(self, model) -> dict[int, list]:
+        subject_of = dict(
+            model.objects.filter(pk__in=[r.pk for r in self.rows[model]]).values_list("pk", self.paths[model])
+        )
+        grouped = defaultdict(list)
+        for row in self.rows[model]:
+            grouped[subject_of[row.pk]].append(row)
+        return grouped
 
     @classmethod
     def for_subjects(cls, subject_pks):
@@ -170,11 +181,10 @@ class _CopyPlan:
         """Copy each template subject to a new subject number, model by model, in bulk."""
         new_pk: dict[tuple[int, type, int], int] = {}  # (copy index, model, template pk) → copy pk
         copies: dict[tuple[int, type, int], object] = {}
-        subject_of = {}  # model → {template pk: template subject pk}, to know whose copy a row belongs to
         for model in self.order:
             rows, keys = [], []
             for index, (template, number) in enumerate(pairs):
-                for row in self._rows_of(model, template.pk, subject_of):
+                for row in self.owned[model].get(template.pk, ()):
                     rows.append(self._copied(model, row, index, number, template, site, new_pk))
                     keys.append((index, row.pk))
             reason = "scale demo copy"
@@ -184,14 +194,6 @@ class _CopyPlan:
                 new_pk[(index, model, old)] = row.pk
                 copies[(index, model, old)] = row
         self._link_deferred(pairs, new_pk, copies, user)
-
-    def _rows_of(self, model, template_pk, subject_of):
-        if model is Subject:
-            return [row for row in self.rows[Subject] if row.pk == template_pk]
-        if model not in subject_of:
-            subject_of[model] = dict(model.objects.filter(pk__in=[r.pk for r in self.rows[model]]).values_list(
-                "pk", self.paths[model]))  # fmt: skip
-        return [row for row in self.rows[model] if subject_of[model][row.pk] == template_pk]
 
     def _copied(self, model, row, index, number, template, site, new_pk):
         skip = {fk.attname for _, fk in self.deferred if fk.model is model}
