@@ -123,29 +123,10 @@ def run_copy() -> dict:
 
 
 def _lab_query(request):
-    """The export's own lab-result query (as `followup.export_services.samples` builds it)."""
-    from edc.models import LabResult
-    from followup.export_services import _SUBJECT_COLUMNS, _scoped, infusion_start_of_subject
+    """The export's own lab-result query: `followup.export_services.lab_results`, as the pkpd export runs it."""
+    from followup.export_services import PKPD_ANALYTES, lab_results
 
-    return (
-        _scoped(LabResult.objects.filter(analyte__in=list(ANALYTES)), request)
-        .annotate(d0_start=infusion_start_of_subject())
-        .order_by("subject_id", "analyte", "sample_datetime")
-        .values_list(
-            *_SUBJECT_COLUMNS,
-            "visit_id",
-            "visit__code",
-            "analyte",
-            "sample_datetime",
-            "value",
-            "result_text",
-            "unit",
-            "lln",
-            "uln",
-            "lloq",
-            "not_detected",
-        )  # fmt: skip
-    )
+    return lab_results(request, [a for a in PKPD_ANALYTES if a != "SLEDAI"], dated=False)
 
 
 def run_naive() -> dict:

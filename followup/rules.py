@@ -498,7 +498,12 @@ class NcaResult:
 
 def actual_day(sample: dt.datetime, infusion_start: dt.datetime) -> float:
     """Sample time − infusion start, in decimal days (aware datetimes, so DST and offsets are exact)."""
-    return (sample - infusion_start).total_seconds() / SECONDS_PER_DAY
+    return days(sample - infusion_start)
+
+
+def days(duration: dt.timedelta) -> float:
+    """A duration in decimal days."""
+    return duration.total_seconds() / SECONDS_PER_DAY
 
 
 def _profile(points: list[Concentration]) -> list[tuple[float, float, bool]]:
