@@ -482,6 +482,7 @@ class LockAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
             services.lock(data["level"], subject=data.get("subject"), visit=data.get("visit"), reason=data["reason"],
                           user=request.user)  # fmt: skip
 
+
 admin.site.site_header = "Meta10-19 EDC"
 admin.site.site_title = "Meta10-19 EDC"
 admin.site.index_title = "NCT06711146 data capture"

@@ -1,6 +1,6 @@
 """Demo step: the treatment of every subject that is ENROLLED when the step runs.
 
-Apheresis → released lot → lymphodepletion days −5, −4, −3 → infusion, five to seven weeks after the
+Apheresis → released lot → lymphodepletion days −5, −4, −3 → infusion, eleven to thirteen weeks after the
 subject's consent (the screening step spreads consents over the enrolment period). Doses are Meta10-19's
 very low range (2 × 10^3 to 2 × 10^4 CAR+ cells/kg, DOMAIN.md §6).
 """
@@ -13,7 +13,8 @@ from zoneinfo import ZoneInfo
 
 from edc import roles
 from edc.demo import DemoCohort
-from edc.models import Subject
+from edc.models import LabResult, Subject
+from edc.services import save_crf
 from infusion import rules, services
 from infusion.models import Apheresis, Infusion, LymphodepletionDose, ProductLot
 from screening.models import Consent
@@ -33,12 +34,27 @@ def seed_treatment(cohort: DemoCohort) -> None:
     consented = dict(Consent.objects.filter(subject__in=enrolled, voided=False).values_list("subject", "consent_date"))
     treated = 0
     for index, subject in enumerate(cohort.progress(enrolled, "treatment")):
-        # Infusion some five to seven weeks after consent; those consented lately wait, still ENROLLED.
-        day0 = consented[subject.pk] + dt.timedelta(days=cohort.rng.randint(35, 50))
+        # Infusion some eleven to thirteen weeks after consent (screening, then apheresis and manufacturing);
+        # those consented lately wait, still ENROLLED.
+        day0 = consented[subject.pk] + dt.timedelta(days=cohort.rng.randint(75, 90))
         if day0 <= cohort.today - dt.timedelta(days=LATEST_DAYS_AGO):
             treat(cohort, subject, day0, number=index + 1)
             treated += 1
     cohort.log(f"Treated {treated} of {len(enrolled)} enrolled subjects: apheresis, lot, lymphodepletion, infusion.")
+
+
+def _pre_apheresis_cbc(subject: Subject, drawn: dt.datetime, rng, staff) -> None:
+    """INC_CBC: the blood count drawn within 24 h before apheresis start."""
+    for analyte, value, lln, uln in (
+        ("LYM", rng.uniform(0.8, 1.8), "1.1", "3.2"),
+        ("PLAT", rng.uniform(150, 280), "125", "350"),
+        ("HGB", rng.uniform(105, 135), "115", "150"),
+    ):
+        save_crf(
+            LabResult(subject=subject, analyte=analyte, value=Decimal(f"{value:.1f}"), lln=Decimal(lln),
+                      uln=Decimal(uln), sample_datetime=drawn, lab_name="FAH central lab"),
+            user=staff,
+        )  # fmt: skip
 
 
 def treat(cohort: DemoCohort, subject: Subject, day0: dt.date, *, number: int) -> Infusion:
@@ -50,6 +66,7 @@ def treat(cohort: DemoCohort, subject: Subject, day0: dt.date, *, number: int) -
 
     collected_on = day0 - dt.timedelta(days=rng.randint(24, 35))
     start = at(collected_on, 8, rng.randrange(0, 60, 5))
+    _pre_apheresis_cbc(subject, start - dt.timedelta(hours=rng.randint(10, 20)), rng, staff)
     apheresis = services.record_apheresis(
         Apheresis(
             subject=subject,

@@ -124,10 +124,13 @@ OUTCOME_MARKS = {
 
 @edc_admin.subject_panel("Eligibility")
 def eligibility_panel(request, subject) -> str:
-    """Each criterion with a green, red or grey mark and its reason; the signed decision when there is one."""
-    evaluation = services.evaluate_subject(subject)
-    rows = [(c, *OUTCOME_MARKS[c.outcome]) for c in evaluation.criteria]
+    """Each criterion with a green, red or grey mark and its reason; the signed decision when there is one.
+
+    Once decided, the criteria are shown as of the decision's screening date, not as today's data
+    (months of follow-up later) would judge them."""
     decision = EligibilityDecision.objects.filter(subject=subject, voided=False).select_related("decided_by").first()
+    evaluation = services.evaluate_subject(subject, decision.evaluation_date if decision else None)
+    rows = [(c, *OUTCOME_MARKS[c.outcome]) for c in evaluation.criteria]
     return render_to_string(
         "admin/screening/eligibility_panel.html",
         {"evaluation": evaluation, "rows": rows, "decision": decision, "subject": subject},

@@ -168,6 +168,7 @@ class EligibilitySerializer(serializers.Serializer):
 
 class ConfirmSerializer(serializers.Serializer):
     password = serializers.CharField(write_only=True, style={"input_type": "password"}, help_text="asked again")
+    evaluation_date = serializers.DateField(required=False, help_text="screening date (default: today in site time)")
 
 
 class EligibilityDecisionSerializer(serializers.ModelSerializer):
@@ -222,7 +223,10 @@ class EligibilityViewSet(viewsets.GenericViewSet):
         body = ConfirmSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         decision = services.confirm_eligibility(
-            self.get_subject(), user=request.user, password=body.validated_data["password"]
+            self.get_subject(),
+            user=request.user,
+            password=body.validated_data["password"],
+            evaluation_date=body.validated_data.get("evaluation_date"),
         )
         return Response(EligibilityDecisionSerializer(decision).data, status=status.HTTP_201_CREATED)
 

@@ -52,7 +52,9 @@ def seed_screening(cohort: demo.DemoCohort) -> None:
             _eighteenth_birthday(subject.date_of_birth) + dt.timedelta(days=40),
         )
         _seed_subject(cohort, subject, staff, failure, screened_on)
-        decision = services.confirm_eligibility(subject, user=investigator, password=password)
+        decision = services.confirm_eligibility(
+            subject, user=investigator, password=password, evaluation_date=screened_on + dt.timedelta(days=3)
+        )
         failed += not decision.eligible
     cohort.log(f"Screened {len(cohort.subjects)} subjects: {len(cohort.subjects) - failed} enrolled, {failed} failed.")
 

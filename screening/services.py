@@ -317,13 +317,17 @@ def dry_run(body: dict) -> rules.Evaluation:
 # --- The investigator's confirmation ------------------------------------------------------------------
 
 
-def confirm_eligibility(subject: Subject, *, user, password: str) -> EligibilityDecision:
-    """Record the investigator's signed decision and move the subject to ENROLLED or SCREEN_FAILED, at once."""
+def confirm_eligibility(
+    subject: Subject, *, user, password: str, evaluation_date: dt.date | None = None
+) -> EligibilityDecision:
+    """Record the investigator's signed decision and move the subject to ENROLLED or SCREEN_FAILED, at once.
+
+    The criteria are judged on the screening date (default: today at the site)."""
     if not roles.has_any_role(user, roles.SIGNERS):
         raise PermissionDenied("only an investigator confirms eligibility")
     if subject.status != Subject.Status.SCREENING:
         raise ValidationError({"status": [f"{subject} is {subject.status}; only a subject in SCREENING is confirmed"]})
-    result = evaluate_subject(subject)
+    result = evaluate_subject(subject, evaluation_date)
     if result.missing_criteria:
         raise ValidationError(
             {"criteria": [f"{c.code} is MISSING: {c.reason}" for c in result.criteria if c.outcome == rules.MISSING]}
