@@ -19,12 +19,12 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import DateTimeField, F, FilteredRelation, Q, QuerySet, Value
+from django.db.models import Count, DateTimeField, F, FilteredRelation, Q, QuerySet, Value
 from django.utils import timezone
 
 from edc import roles
 from edc import rules as edc_rules
-from edc.models import LabResult, Subject, Visit
+from edc.models import DataQuery, LabResult, Subject, Visit
 from followup import rules
 from followup.models import AdverseEvent, ExportLog
 from infusion.models import Infusion, LymphodepletionDose
@@ -73,7 +73,7 @@ def _sdtm_results(prefix: str, extra: str = "") -> tuple[Column, ...]:
 
 PKPD_LONG_COLUMNS = _columns(
     "usubjid visit visitnum:float nominal_day:int actual_day:float analyte value:float unit lloq:float blq:bool "
-    "baseline:float change_from_baseline_pct:float"
+    "baseline:float change_from_baseline_pct:float open_queries:int"
 )
 DATASETS: dict[str, Dataset] = {
     d.name: d
@@ -298,6 +298,7 @@ class Sample(NamedTuple):
     lloq: Decimal | None
     not_detected: bool
     actual_day: float | None  # None before an infusion
+    result_id: int | None  # the lab result's id; None for a SELENA-SLEDAI total
 
     @property
     def infusion_date(self) -> dt.date | None:
@@ -324,7 +325,7 @@ def _scoped(queryset: QuerySet, request: ExportRequest, subject_path: str = "sub
 
 
 _SUBJECT_COLUMNS = ("subject_id", "subject__site__code", "subject__number", "subject__site__timezone", "d0_start")
-_RESULT_COLUMNS = ("value", "result_text", "unit", "lln", "uln", "lloq", "not_detected", "since_infusion")
+_RESULT_COLUMNS = ("value", "result_text", "unit", "lln", "uln", "lloq", "not_detected", "since_infusion", "pk")
 
 
 def lab_results(request: ExportRequest, analytes: Iterable[str], *, dated: bool = True) -> QuerySet:
@@ -349,12 +350,12 @@ def lab_results(request: ExportRequest, analytes: Iterable[str], *, dated: bool 
 def _lab_samples(rows: Iterable[tuple]) -> Iterator[Sample]:
     current, subject = None, ""
     for pk, site, number, tz, start, visit_id, code, analyte, taken, value, text, unit, lln, uln, lloq, not_detected, \
-            since_infusion in rows:  # fmt: skip
+            since_infusion, result_pk in rows:  # fmt: skip
         if pk != current:  # one USUBJID per subject, not per row
             current, subject = pk, usubjid(site, number)
         day = None if since_infusion is None else rules.days(since_infusion)
         yield Sample(pk, subject, tz, start, visit_id, code, analyte, taken, value, text, unit, lln, uln, lloq,
-                     not_detected, day)  # fmt: skip
+                     not_detected, day, result_pk)  # fmt: skip
 
 
 def _sledai_samples(request: ExportRequest) -> Iterator[Sample]:
@@ -367,7 +368,7 @@ def _sledai_samples(request: ExportRequest) -> Iterator[Sample]:
         # An assessment date: whole days from the infusion's date at the site.
         actual_day = float((day - start.astimezone(ZoneInfo(tz)).date()).days) if start else None
         yield Sample(pk, usubjid(site, number), tz, start, visit_id, code, "SLEDAI", day, Decimal(total), "", "",
-                     None, None, None, False, actual_day)  # fmt: skip
+                     None, None, None, False, actual_day, None)  # fmt: skip
 
 
 def _after_each_subject(samples: Iterable[Sample], extra: Iterable[Sample]) -> Iterator[Sample]:
@@ -422,6 +423,7 @@ class PkpdRow(NamedTuple):
     blq: bool
     baseline: Decimal | None
     change_from_baseline_pct: float | None
+    open_queries: int
 
 
 def _with_baseline(group: Iterable[Sample]) -> Iterator[tuple[Sample, Decimal | None]]:
@@ -457,6 +459,7 @@ def _pkpd_items(request: ExportRequest) -> Iterator[tuple[PkpdRow, int | None]]:
     unscheduled = (None, None)
     day_filtered = request.from_day is not None or request.to_day is not None
     baseline, baseline_number = None, None
+    open_queries = open_queries_by_result()
     stream = samples(request, request.analytes or PKPD_ANALYTES, dated=False)
     for _, group in _by_subject_and_analyte(stream):
         for sample, sample_baseline in _with_baseline(group):
@@ -470,8 +473,15 @@ def _pkpd_items(request: ExportRequest) -> Iterator[tuple[PkpdRow, int | None]]:
             row = PkpdRow(
                 sample.usubjid, sample.visit or "", visitnum, nominal_day, day, sample.analyte, _number(value),
                 sample.unit, _number(sample.lloq), sample.blq, baseline_number, rules.percent_change(baseline, value),
+                open_queries.get(sample.result_id, 0),
             )  # fmt: skip
             yield row, sample.visit_id
+
+
+def open_queries_by_result() -> dict[int, int]:
+    """Open (or answered, not yet closed) data queries per lab result: few, so held in one dict."""
+    open_queries = DataQuery.objects.filter(target_model="edc.labresult").exclude(status=DataQuery.Status.CLOSED)
+    return dict(open_queries.values("target_id").annotate(n=Count("id")).values_list("target_id", "n"))
 
 
 def pkpd_long(request: ExportRequest) -> Iterator[PkpdRow]:

@@ -5,6 +5,7 @@ import datetime as dt
 import io
 import json
 import math
+from decimal import Decimal
 
 import pyarrow.parquet as pq
 import pytest
@@ -12,6 +13,7 @@ from django.http import StreamingHttpResponse
 
 from edc import roles
 from edc import services as edc_services
+from edc.models import LabResult
 from followup import export_services
 from followup.models import AdverseEvent, ExportLog
 from tests import factories
@@ -237,3 +239,13 @@ def test_query_count_does_not_grow_with_subjects(client_for, exporter, site, sta
     d7 = cohort.visit_of(subject, "D7", None, staff)
     cohort.import_results([cohort.result(subject, d7, "CD19", start + dt.timedelta(days=7), 3)], staff)
     assert {url: queries_of(url) for url in one} == one
+
+
+def test_open_queries_are_a_column_of_the_pkpd_export(client_for, exporter, monitor, treated):
+    result = LabResult.objects.get(subject=treated, analyte="C3", value=Decimal("1.2"))
+    query = edc_services.open_query(result, "value", "Confirm against the lab report", user=monitor)
+    rows = read_csv(client_for(exporter).get("/api/v1/exports/pkpd/?analyte=C3"))
+    assert [(r["value"], r["open_queries"]) for r in rows] == [("0.6", "0"), ("1.2", "1")]
+    edc_services.close_query(query, user=monitor)
+    rows = read_csv(client_for(exporter).get("/api/v1/exports/pkpd/?analyte=C3"))
+    assert [r["open_queries"] for r in rows] == ["0", "0"]
