@@ -579,25 +579,22 @@ class AuditEvent:
 _ACTIONS = {"+": "created", "~": "changed", "-": "deleted"}
 
 
-def audited_models_of_subject() -> list[type[models.Model]]:
-    """Every audited model that belongs to a subject, in app order (Subject itself first)."""
-    found = [Subject]
+def audited_models_of_subject() -> list[tuple[type[models.Model], str]]:
+    """Every audited model that belongs to a subject, with its path to the subject (from its
+    `site_lookup`: a product lot belongs to its apheresis' subject), Subject itself first."""
+    found = [(Subject, "id")]
     for model in apps.get_models():
-        if (
-            model is not Subject
-            and issubclass(model, AuditedModel)
-            and "subject" in {f.name for f in model._meta.fields}
-        ):
-            found.append(model)
+        path = getattr(model, "site_lookup", "").removesuffix("__site")
+        if model is not Subject and issubclass(model, AuditedModel) and path.endswith("subject"):
+            found.append((model, path))
     return found
 
 
 def audit_trail(subject: Subject) -> list[AuditEvent]:
     """Who changed what (old → new per field), when and why, for one subject, oldest first."""
     events: list[AuditEvent] = []
-    for model in audited_models_of_subject():
-        lookup = {"id": subject.pk} if model is Subject else {"subject_id": subject.pk}
-        records = model.history.filter(**lookup).select_related("history_user").order_by("id", "history_id")
+    for model, path in audited_models_of_subject():
+        records = model.history.filter(**{path: subject.pk}).select_related("history_user").order_by("id", "history_id")
         events.extend(_events_of(model, records))
     events.sort(key=lambda e: (e.when, e.model, e.object_id))
     return events
@@ -610,17 +607,15 @@ def study_audit_trail(user) -> Iterator[AuditEvent]:
     previous version while reading one server-side cursor: memory stays flat however long the trial.
     """
     site_ids = None if user.is_superuser else roles.site_ids_of(user)
-    for model in audited_models_of_subject():
-        records = model.history.select_related("history_user").order_by("id", "history_id")
+    for model, path in audited_models_of_subject():
+        at_sites = models.Q()
         if site_ids is not None:
-            site_filter = {"site_id__in": site_ids} if model is Subject else {"subject__site_id__in": site_ids}
-            records = records.filter(**site_filter)
+            at_sites = (
+                models.Q(site_id__in=site_ids) if model is Subject else models.Q(**{f"{path}__site_id__in": site_ids})
+            )
             if model is Lock:  # study-wide locks belong to every site
-                records = (
-                    model.history.select_related("history_user")
-                    .filter(models.Q(**site_filter) | models.Q(level=Lock.Level.STUDY))
-                    .order_by("id", "history_id")
-                )
+                at_sites |= models.Q(level=Lock.Level.STUDY)
+        records = model.history.filter(at_sites).select_related("history_user").order_by("id", "history_id")
         yield from _events_of(model, records.iterator(chunk_size=2000))
 
 

@@ -39,3 +39,13 @@ def test_cbc_timing_is_judged_against_the_recorded_apheresis(subject, staff, hou
     result = inc_cbc(subject)
     assert result.outcome == outcome, result
     assert f"drawn {hours_before} h before apheresis start" in result.reason
+
+
+def test_the_subjects_audit_trail_includes_its_product_lot(subject, staff):
+    day0 = dt.date.today() + dt.timedelta(days=10)
+    factories.enrol(subject, staff)
+    apheresis = factories.make_apheresis(subject, staff, day0)
+    lot = factories.make_lot(apheresis, staff, day0)
+    lot_events = [e for e in edc_services.audit_trail(subject) if e.model == "infusion.productlot"]
+    assert {e.object_id for e in lot_events} == {lot.pk}
+    assert ("lot_number", lot.lot_number) in {(e.field, e.new) for e in lot_events}
