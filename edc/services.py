@@ -118,10 +118,11 @@ def system_user():
 def save_crf(instance: AuditedModel, *, user, reason: str = "", expected_version: int | None = None):
     """Create or update one clinical row; returns the stored row."""
     reason = (reason or "").strip()
+    is_new = instance.pk is None
     with transaction.atomic():
         if instance.is_clinical_data:
             refuse_if_locked(instance)
-        if instance.pk:
+        if not is_new:
             stored = type(instance).objects.select_for_update().get(pk=instance.pk)
             expected = instance.version if expected_version is None else expected_version
             if stored.version != expected:
@@ -138,7 +139,7 @@ def save_crf(instance: AuditedModel, *, user, reason: str = "", expected_version
         del instance._history_user, instance._change_reason
         open_auto_queries(instance, warnings)
         if instance.is_clinical_data:
-            withdraw_attestations([instance], user=user)
+            withdraw_attestations([instance], user=user, new=is_new)
             _notify_saved([instance])
     return instance
 
@@ -176,23 +177,27 @@ def refuse_if_locked(instance: AuditedModel) -> None:
 ATTESTING_MEANINGS = (Signature.Meaning.REVIEWED, Signature.Meaning.APPROVED)
 
 
-def withdraw_attestations(rows: list[AuditedModel], *, user) -> None:
+def withdraw_attestations(rows: list[AuditedModel], *, user, new: bool = False) -> None:
     """A change voids the SDV of the rows and the signatures over them, their visits or casebooks.
 
-    The rows are of one model (one save, or one bulk import).
+    The rows are of one model (one save, or one bulk import); rows just created (`new`) can have
+    no verification or signature of their own, only their visit's and casebook's.
     """
     label = label_of(rows[0])
-    own_ids = {row.pk for row in rows}
+    own_ids = set() if new else {row.pk for row in rows}
     visit_ids = {row.visit_pk for row in rows} - {None}
     subject_ids = {row.subject_pk for row in rows}
-    signatures = Signature.objects.filter(voided=False, meaning__in=ATTESTING_MEANINGS).filter(
-        models.Q(target_model=label, target_id__in=own_ids)
-        | models.Q(target_model="edc.visit", target_id__in=visit_ids)
-        | models.Q(target_model="edc.subject", target_id__in=subject_ids)
+    over_rows = models.Q(target_model="edc.visit", target_id__in=visit_ids) | models.Q(
+        target_model="edc.subject", target_id__in=subject_ids
     )
+    if own_ids:
+        over_rows |= models.Q(target_model=label, target_id__in=own_ids)
+    signatures = Signature.objects.filter(over_rows, voided=False, meaning__in=ATTESTING_MEANINGS)
     what = f"{label}#{rows[0].pk}" + (f" and {len(rows) - 1} more" if len(rows) > 1 else "")
     for signature in signatures:
         void_crf(signature, user=user, reason=f"signed data changed ({what}); a new signature is needed")
+    if not own_ids:
+        return
     verifications = SourceVerification.objects.filter(voided=False, target_model=label, target_id__in=own_ids)
     for verification in verifications:
         void_crf(verification, user=user, reason=f"record changed after verification ({what})")
@@ -339,7 +344,7 @@ def import_lab_results(results: list[LabResult | None], *, user, parse_errors: l
         ]
         bulk_create_with_history(queries, DataQuery, batch_size=1000, default_user=system)
         if stored:
-            withdraw_attestations(stored, user=user)
+            withdraw_attestations(stored, user=user, new=True)
             _notify_saved(stored)
     return BulkImport(stored, queries)
 
