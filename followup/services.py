@@ -390,7 +390,8 @@ def _enqueue_recompute(rows) -> None:
     # One task per transaction, however many rows it saves: gather the subjects until it commits. A
     # rolled-back transaction drops its callback, so a batch is reused only while its flush is pending.
     batch = getattr(connection, "_milestone_recompute", None)
-    if batch is None or not any(entry[1] is batch.flush for entry in connection.run_on_commit):
+    # (a bound method is a new object at each access: compare with ==, not is)
+    if batch is None or not any(entry[1] == batch.flush for entry in connection.run_on_commit):
         batch = _RecomputeBatch()
         connection._milestone_recompute = batch
         transaction.on_commit(batch.flush)
@@ -404,6 +405,8 @@ class _RecomputeBatch:
     def flush(self):
         from followup import tasks  # tasks import this module
 
+        if getattr(connection, "_milestone_recompute", None) is self:
+            connection._milestone_recompute = None  # the next transaction gathers its own
         tasks.enqueue_recompute(sorted(self.subject_ids))
 
 

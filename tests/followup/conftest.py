@@ -32,8 +32,12 @@ def pcr(subject, user, when: dt.datetime, value=None, not_detected=False, lloq="
 
 
 @pytest.fixture
-def treated(site, staff):
-    """A woman of childbearing potential infused 400 days ago at 10:00 site time."""
+def treated(site, staff, django_capture_on_commit_callbacks):
+    """A woman of childbearing potential infused 400 days ago at 10:00 site time.
+
+    Its on-commit work (the milestone recompute) runs here, as a committed setup would, so that a
+    test's own transaction gathers only its own saves."""
     subject = factories.make_subject(site, staff, sex="F", childbearing_potential=True)
     start = dt.datetime.combine(dt.date.today() - dt.timedelta(days=400), dt.time(10), tzinfo=SHANGHAI)
-    return infuse(subject, staff, start)
+    with django_capture_on_commit_callbacks(execute=True):
+        return infuse(subject, staff, start)
