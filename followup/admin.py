@@ -70,7 +70,7 @@ class AdverseEventAdmin(CrfAdmin):
 @admin.register(PrednisoneDose)
 class PrednisoneDoseAdmin(CrfAdmin):
     list_display = ("subject", "visit", "prednisone_mg_per_day")
-    list_select_related = ("subject", "visit")
+    list_select_related = ("subject", "visit__subject")  # a visit is shown with its subject
     search_fields = ("subject__subject_id",)
 
 
@@ -79,7 +79,7 @@ class MilestoneAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
     list_display = ("subject", "kind", "date", "visit", "raised_at", "revoked_at", "detail")
     list_filter = ("kind", ("revoked_at", admin.EmptyFieldListFilter))
     search_fields = ("subject__subject_id",)
-    list_select_related = ("subject", "visit")
+    list_select_related = ("subject", "visit__subject")  # a visit is shown with its subject
     write_roles = frozenset()  # computed by the scan only
 
 
