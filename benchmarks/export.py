@@ -123,10 +123,11 @@ def run_copy() -> dict:
 
 
 def _lab_query(request):
-    """The export's own lab-result query: `followup.export_services.lab_results`, as the pkpd export runs it."""
-    from followup.export_services import PKPD_ANALYTES, lab_results
+    """The export's own query: the lab-result source rows of the pkpd dataset, as `followup.export_services`
+    reads them (through COPY) before it derives baselines and changes."""
+    from followup.export_services import _PKPD_SOURCE, PKPD_ANALYTES, _lab_results_in_order
 
-    return lab_results(request, [a for a in PKPD_ANALYTES if a != "SLEDAI"], dated=False)
+    return _lab_results_in_order(request, [a for a in PKPD_ANALYTES if a != "SLEDAI"]).values_list(*_PKPD_SOURCE)
 
 
 def run_naive() -> dict:

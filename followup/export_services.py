@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import datetime as dt
 import heapq
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import groupby
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
-from django.db.models import Count, DateTimeField, F, FilteredRelation, Q, QuerySet, Value
+from django.db.models import Count, F, FilteredRelation, FloatField, Func, Q, QuerySet
 from django.utils import timezone
 
 from edc import roles
@@ -250,8 +251,7 @@ def _counted(rows: Iterable[tuple], log: ExportLog) -> Iterator[tuple]:
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL jit = off")
-        for row in rows:
-            count += 1
+        for count, row in enumerate(rows, 1):  # noqa: B007 (the count is read after the loop)
             yield row
     ExportLog.objects.filter(pk=log.pk).update(row_count=count, finished_at=timezone.now())
 
@@ -267,7 +267,8 @@ def rows_of(request: ExportRequest) -> Iterator[tuple]:
         "sdtm/pp": sdtm_pp_rows,
         "sdtm/ae": sdtm_ae_rows,
     }
-    return builders[request.dataset.name](request)
+    rows = builders[request.dataset.name](request)
+    return rows if request.dataset.name == "pkpd" else as_text(rows)  # pkpd rows are built as text
 
 
 # --- Samples: lab results (and SLEDAI totals) with their subject's infusion --------------------
@@ -287,6 +288,24 @@ def with_infusion_start(queryset: QuerySet, subject_path: str = "subject__") -> 
     d0 = f"{subject_path}visit"
     condition = Q(**{f"{d0}__code": "D0", f"{d0}__status": Visit.Status.DONE, f"{d0}__voided": False})
     return queryset.alias(d0=FilteredRelation(d0, condition=condition)).annotate(d0_start=F("d0__visit_datetime"))
+
+
+class ActualDay(Func):
+    """Days from the infusion start to the sample, as a decimal (DOMAIN.md §8): the one definition every
+    dataset reads, computed by the database from two timestamps it already holds."""
+
+    output_field = FloatField()
+
+    def __init__(self, sample: str, start: str):
+        super().__init__(F(sample) - F(start))
+
+    def as_postgresql(self, compiler, connection):
+        # EXTRACT(EPOCH …) of an interval is an exact numeric: the division is rounded once, to a double.
+        return self.as_sql(compiler, connection, template="(EXTRACT(EPOCH FROM %(expressions)s) / 86400)::float8")
+
+    def as_sqlite(self, compiler, connection):
+        # Django subtracts SQLite timestamps into microseconds.
+        return self.as_sql(compiler, connection, template="(%(expressions)s / 86400000000.0)")
 
 
 class Sample(NamedTuple):
@@ -318,8 +337,7 @@ class Sample(NamedTuple):
 
     @property
     def blq(self) -> bool:
-        """Below the LLOQ or not detected (DOMAIN.md §7, §8)."""
-        return self.not_detected or (self.value is not None and self.lloq is not None and self.value < self.lloq)
+        return rules.is_blq(self.value, self.lloq, self.not_detected)
 
 
 def _scoped(queryset: QuerySet, request: ExportRequest, subject_path: str = "subject__") -> QuerySet:
@@ -333,50 +351,55 @@ def _scoped(queryset: QuerySet, request: ExportRequest, subject_path: str = "sub
 
 
 _SUBJECT_COLUMNS = ("subject_id", "subject__site__code", "subject__number", "subject__site__timezone", "d0_start")
-_RESULT_COLUMNS = ("value", "result_text", "unit", "lln", "uln", "lloq", "not_detected", "since_infusion", "pk")
+_RESULT_COLUMNS = ("value", "result_text", "unit", "lln", "uln", "lloq", "not_detected", "actual_day", "pk")
 
 
-def lab_results(request: ExportRequest, analytes: Iterable[str], *, dated: bool = True) -> QuerySet:
-    """The results of `analytes` by subject, analyte and sample time, each with its time since the infusion.
-
-    Undated rows leave out the infusion start and the sample time: only the SDTM datasets print them, and
-    reading a timestamp costs more than the rest of a row.
-    """
-    queryset = (
+def _lab_results_in_order(request: ExportRequest, analytes: Iterable[str]) -> QuerySet:
+    """The results of `analytes` by subject, analyte and sample time, each with its actual day."""
+    return (
         with_infusion_start(_scoped(LabResult.objects.filter(analyte__in=analytes), request))
-        # PostgreSQL's interval (an exact timedelta): the actual day without reading either timestamp.
-        .annotate(since_infusion=F("sample_datetime") - F("d0_start"))
+        .annotate(actual_day=ActualDay("sample_datetime", "d0_start"))
         # The index (subject, analyte, sample_datetime) gives this order: the first rows come without a sort.
         .order_by("subject_id", "analyte", "sample_datetime")
     )
-    times = (F("d0_start"), F("sample_datetime")) if dated else (Value(None, DateTimeField()),) * 2  # one layout
-    queryset = queryset.annotate(infusion_time=times[0], sample_time=times[1])
-    columns = (*_SUBJECT_COLUMNS[:4], "infusion_time", "visit_id", "visit__code", "analyte", "sample_time")
-    return queryset.values_list(*columns, *_RESULT_COLUMNS)
+
+
+def lab_results(request: ExportRequest, analytes: Iterable[str]) -> QuerySet:
+    """The samples' rows with their infusion start and sample time (for the SDTM dates)."""
+    return _lab_results_in_order(request, analytes).values_list(
+        *_SUBJECT_COLUMNS, "visit_id", "visit__code", "analyte", "sample_datetime", *_RESULT_COLUMNS
+    )
 
 
 def _lab_samples(rows: Iterable[tuple]) -> Iterator[Sample]:
     current, subject = None, ""
     for pk, site, number, tz, start, visit_id, code, analyte, taken, value, text, unit, lln, uln, lloq, not_detected, \
-            since_infusion, result_pk in rows:  # fmt: skip
+            actual_day, result_pk in rows:  # fmt: skip
         if pk != current:  # one USUBJID per subject, not per row
             current, subject = pk, usubjid(site, number)
-        day = None if since_infusion is None else rules.days(since_infusion)
         yield Sample(pk, subject, tz, start, visit_id, code, analyte, taken, value, text, unit, lln, uln, lloq,
-                     not_detected, day, result_pk)  # fmt: skip
+                     not_detected, actual_day, result_pk)  # fmt: skip
 
 
-def _sledai_samples(request: ExportRequest) -> Iterator[Sample]:
+def _sledai_assessments(request: ExportRequest) -> Iterator[tuple]:
+    """(subject pk, site code, number, timezone, infusion start, visit id, visit code, date, total), by subject."""
     assessments = (
         with_infusion_start(_scoped(SledaiAssessment.objects.all(), request))
         .order_by("subject_id", "assessment_date", "id")
         .values_list(*_SUBJECT_COLUMNS, "visit_id", "visit__code", "assessment_date", "total")
     )
-    for pk, site, number, tz, start, visit_id, code, day, total in assessments.iterator(chunk_size=CHUNK_SIZE):
-        # An assessment date: whole days from the infusion's date at the site.
-        actual_day = float((day - start.astimezone(ZoneInfo(tz)).date()).days) if start else None
+    return assessments.iterator(chunk_size=CHUNK_SIZE)
+
+
+def _assessment_day(assessed: dt.date, start: dt.datetime | None, tz: str) -> float | None:
+    """An assessment date's actual day: whole days from the infusion's date at the site."""
+    return float((assessed - start.astimezone(ZoneInfo(tz)).date()).days) if start else None
+
+
+def _sledai_samples(request: ExportRequest) -> Iterator[Sample]:
+    for pk, site, number, tz, start, visit_id, code, day, total in _sledai_assessments(request):
         yield Sample(pk, usubjid(site, number), tz, start, visit_id, code, "SLEDAI", day, Decimal(total), "", "",
-                     None, None, None, False, actual_day, None)  # fmt: skip
+                     None, None, None, False, _assessment_day(day, start, tz), None)  # fmt: skip
 
 
 def _after_each_subject(samples: Iterable[Sample], extra: Iterable[Sample]) -> Iterator[Sample]:
@@ -393,13 +416,12 @@ def _after_each_subject(samples: Iterable[Sample], extra: Iterable[Sample]) -> I
         yield from extra
 
 
-def samples(request: ExportRequest, analytes: tuple[str, ...], *, dated: bool = True) -> Iterator[Sample]:
+def samples(request: ExportRequest, analytes: tuple[str, ...]) -> Iterator[Sample]:
     """The subjects' results of `analytes`, by subject, then analyte (SLEDAI last), then sample time."""
     lab_analytes = [a for a in analytes if a != "SLEDAI"]
     labs = iter(())
     if lab_analytes:
-        rows = lab_results(request, lab_analytes, dated=dated).iterator(chunk_size=CHUNK_SIZE)
-        labs = _lab_samples(rows)
+        labs = _lab_samples(lab_results(request, lab_analytes).iterator(chunk_size=CHUNK_SIZE))
     return _after_each_subject(labs, _sledai_samples(request)) if "SLEDAI" in analytes else labs
 
 
@@ -415,75 +437,171 @@ def _number(value: Decimal | None) -> Decimal | None:
     return None if value is None else value.normalize() if value != value.to_integral() else value.quantize(1)
 
 
+# --- Rows as text -------------------------------------------------------------------------------
+# Every dataset's rows are tuples of CSV text ("" for a missing value): the writers of `followup.exports`
+# join them for CSV and read them back by column kind for JSON and Parquet.
+
+
+def _decimal_text(value: Decimal) -> str:
+    return f"{_number(value):f}"
+
+
+def float_text(value: float) -> str:
+    """A float as PostgreSQL prints a double: the shortest text that reads back the same, '28' not '28.0'."""
+    text = repr(value)
+    return text[:-2] if text.endswith(".0") else text
+
+
+_CSV_TEXT = {
+    type(None): lambda value: "",
+    bool: lambda value: "true" if value else "false",
+    Decimal: _decimal_text,
+    float: float_text,
+}
+# As PostgreSQL's COPY writes them, so that source rows read the same from either database.
+_DATABASE_TEXT = {**_CSV_TEXT, bool: lambda value: "t" if value else "f", Decimal: lambda value: f"{value:f}"}
+
+
+def _as_text(rows: Iterable[tuple], text_of: Mapping) -> Iterator[tuple[str, ...]]:
+    text_of = text_of.get
+    for row in rows:
+        yield tuple(value if value.__class__ is str else text_of(value.__class__, str)(value) for value in row)
+
+
+def as_text(rows: Iterable[tuple]) -> Iterator[tuple[str, ...]]:
+    """Rows of Python values (None, bool, int, float, Decimal, str) as text rows."""
+    return _as_text(rows, _CSV_TEXT)
+
+
+def _trimmed(number: str) -> str:
+    """A decimal as the database prints it ('12.3000') as typed without its padding ('12.3', '1000')."""
+    return number.rstrip("0").rstrip(".") if "." in number else number
+
+
+_COPY_ESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
+_COPY_ESCAPE = re.compile(r"\\(.)")
+
+
+def _unescaped(field: str) -> str:
+    return _COPY_ESCAPE.sub(lambda match: _COPY_ESCAPES.get(match[1], match[1]), field)
+
+
+def _copied_rows(queryset: QuerySet) -> Iterator[list[str]]:
+    """The queryset's rows through PostgreSQL's `COPY … TO STDOUT`, as lists of text ("" for NULL).
+
+    COPY sends rows as text with no per-value conversion on either side: reading a row this way costs about
+    what the database spends writing it, a third of what building Python values from a cursor row costs.
+    """
+    sql, params = queryset.query.sql_with_params()
+    statement = f"COPY ({connection.ops.compose_sql(sql, params)}) TO STDOUT (NULL '')"
+    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
+        for block in copy:  # libpq hands over one whole row at a time, its line feed included
+            line = bytes(block)[:-1].decode()
+            fields = line.split("\t")
+            yield [_unescaped(f) for f in fields] if "\\" in line else fields
+
+
+def _text_rows(queryset: QuerySet) -> Iterator[list[str]]:
+    """A values_list queryset's rows as lists of text: COPY on PostgreSQL, a server-side cursor elsewhere."""
+    if connection.vendor == "postgresql":
+        return _copied_rows(queryset)
+    return (list(row) for row in _as_text(queryset.iterator(chunk_size=CHUNK_SIZE), _DATABASE_TEXT))
+
+
 # --- pkpd: long and wide ------------------------------------------------------------------------
 
 
-class PkpdRow(NamedTuple):
+class PkpdRow(NamedTuple):  # text, in the order of PKPD_LONG_COLUMNS
     usubjid: str
     visit: str
-    visitnum: float | None
-    nominal_day: int | None
-    actual_day: float | None
+    visitnum: str
+    nominal_day: str
+    actual_day: str
     analyte: str
-    value: Decimal | None
+    value: str
     unit: str
-    lloq: Decimal | None
-    blq: bool
-    baseline: Decimal | None
-    change_from_baseline_pct: float | None
-    open_queries: int
+    lloq: str
+    blq: str
+    baseline: str
+    change_from_baseline_pct: str
+    open_queries: str
 
 
-def _with_baseline(group: Iterable[Sample]) -> Iterator[tuple[Sample, Decimal | None]]:
-    """Each sample of one subject × analyte with its baseline: the last value on or before the infusion.
-
-    The pre-infusion samples wait (a handful per subject) until the baseline is known, then all follow.
-    """
-    waiting: list[Sample] = []
-    baseline = None
-    for sample in group:
-        day = sample.actual_day
-        if day is not None and day <= 0:
-            waiting.append(sample)
-            if sample.value is not None:
-                baseline = sample.value
-            continue
-        for early in waiting:
-            yield early, baseline
-        waiting.clear()
-        yield sample, baseline if day is not None else None
-    for early in waiting:
-        yield early, baseline
+_PKPD_SOURCE = ("subject_id", "subject__site__code", "subject__number", "visit_id", "visit__code", "analyte", "value",
+                "unit", "lloq", "not_detected", "actual_day", "pk")  # fmt: skip
 
 
-def _by_subject_and_analyte(stream: Iterable[Sample]):
-    return groupby(stream, key=attrgetter("subject_pk", "analyte"))
+def _pkpd_groups(request: ExportRequest, analytes: tuple[str, ...]) -> Iterator[Iterable[list[str]]]:
+    """Each subject × analyte's source rows (text, in `_PKPD_SOURCE` order) in time order, SLEDAI last in each
+    subject. A group is streamed, not held: a subject may have thousands of results of one analyte."""
+    lab_analytes = [a for a in analytes if a != "SLEDAI"]
+    labs = iter(())
+    if lab_analytes:
+        source = _lab_results_in_order(request, lab_analytes).values_list(*_PKPD_SOURCE)
+        labs = groupby(_text_rows(source), key=itemgetter(0, 5))
+    if "SLEDAI" not in analytes:
+        yield from (rows for _, rows in labs)
+        return
+    sledai = groupby(_sledai_assessments(request), key=itemgetter(0))
+    pending = next(sledai, None)
+    for (subject_pk, _), rows in labs:
+        while pending is not None and pending[0] < int(subject_pk):
+            yield _sledai_rows(pending[1])
+            pending = next(sledai, None)
+        yield rows
+    while pending is not None:
+        yield _sledai_rows(pending[1])
+        pending = next(sledai, None)
 
 
-def _pkpd_items(request: ExportRequest) -> Iterator[tuple[PkpdRow, int | None]]:
-    """The long rows, each with the id of its visit (for the wide shape)."""
-    # The hot loop of the largest export: the schedule read once, each baseline normalised once.
-    schedule = {code: (visit.visitnum, visit.day) for code, visit in edc_rules.SCHEDULE.items()}
-    unscheduled = (None, None)
+def _sledai_rows(assessments: Iterable[tuple]) -> list[list[str]]:
+    """One subject's SELENA-SLEDAI totals as source rows."""
+    return [
+        [str(pk), site, str(number), "" if visit_id is None else str(visit_id), code or "", "SLEDAI", str(total), "",
+         "", "f", "" if (day := _assessment_day(assessed, start, tz)) is None else float_text(day), ""]
+        for pk, site, number, tz, start, visit_id, code, assessed, total in assessments
+    ]  # fmt: skip
+
+
+def _pkpd_points(rows: Iterable[list[str]]) -> Iterator[tuple[float | None, Decimal | None, tuple]]:
+    """(actual day, (value, source row)) of one subject × analyte's source rows."""
+    for row in rows:
+        day_text, value_text = row[10], row[6]
+        value = Decimal(value_text) if value_text else None
+        yield float(day_text) if day_text else None, value, (value, row)
+
+
+def _pkpd_items(request: ExportRequest, *, with_visit_ids: bool = False) -> Iterator[tuple]:
+    """The long rows (text, in the order of PKPD_LONG_COLUMNS); with their visit's id (for the wide shape)."""
+    # The hot loop of the largest export: lookups prepared once, text passed through as the database wrote it.
+    schedule = {code: (str(visit.visitnum), str(visit.day)) for code, visit in edc_rules.SCHEDULE.items()}
+    unscheduled = ("", "")
     day_filtered = request.from_day is not None or request.to_day is not None
-    baseline, baseline_number = None, None
-    open_queries = open_queries_by_result()
-    stream = samples(request, request.analytes or PKPD_ANALYTES, dated=False)
-    for _, group in _by_subject_and_analyte(stream):
-        for sample, sample_baseline in _with_baseline(group):
-            day = sample.actual_day
-            if day_filtered and not _in_days(request, day):
+    open_queries = {str(pk): str(n) for pk, n in open_queries_by_result().items()}
+    subject_of: dict[tuple[str, str], str] = {}
+    for group in _pkpd_groups(request, request.analytes or PKPD_ANALYTES):
+        limits: dict[str, tuple[Decimal | None, str]] = {}  # a handful of LLOQs per group: each parsed once
+        baseline, change, baseline_shown = None, rules.change_from(None), ""
+        for (value, row), row_baseline in rules.with_baselines(_pkpd_points(group)):
+            _, site, number, visit_id, code, analyte, value_text, unit, lloq_text, not_detected, day_text, pk = row
+            if day_filtered and not _in_days(request, float(day_text) if day_text else None):
                 continue
-            if sample_baseline is not baseline:
-                baseline, baseline_number = sample_baseline, _number(sample_baseline)
-            visitnum, nominal_day = schedule.get(sample.visit, unscheduled)
-            value = sample.value
-            row = PkpdRow(
-                sample.usubjid, sample.visit or "", visitnum, nominal_day, day, sample.analyte, _number(value),
-                sample.unit, _number(sample.lloq), sample.blq, baseline_number, rules.percent_change(baseline, value),
-                open_queries.get(sample.result_id, 0),
+            if (site, number) not in subject_of:
+                subject_of = {(site, number): usubjid(site, int(number))}  # subjects come one after the other
+            if row_baseline is not baseline:
+                baseline, change = row_baseline, rules.change_from(row_baseline)
+                baseline_shown = "" if baseline is None else _decimal_text(baseline)
+            if lloq_text not in limits:
+                limits[lloq_text] = (Decimal(lloq_text) if lloq_text else None, _trimmed(lloq_text))
+            lloq, lloq_shown = limits[lloq_text]
+            percent = change(value)
+            line = (
+                subject_of[site, number], code, *schedule.get(code, unscheduled), day_text, analyte,
+                _trimmed(value_text), unit, lloq_shown, "true" if rules.is_blq(value, lloq, not_detected == "t")
+                else "false", baseline_shown, "" if percent is None else float_text(percent),
+                open_queries.get(pk, "0"),
             )  # fmt: skip
-            yield row, sample.visit_id
+            yield (line, visit_id) if with_visit_ids else line
 
 
 def open_queries_by_result() -> dict[int, int]:
@@ -493,11 +611,15 @@ def open_queries_by_result() -> dict[int, int]:
 
 
 def pkpd_long(request: ExportRequest) -> Iterator[PkpdRow]:
-    return (row for row, _ in _pkpd_items(request))
+    return map(PkpdRow._make, _pkpd_items(request))
 
 
 def pkpd_rows(request: ExportRequest) -> Iterator[tuple]:
-    return pkpd_long(request)  # PkpdRow is a tuple
+    return _pkpd_items(request)
+
+
+def _day_order(text: str) -> float:
+    return float(text) if text else 0.0
 
 
 def pkpd_wide_rows(request: ExportRequest) -> Iterator[tuple]:
@@ -506,24 +628,30 @@ def pkpd_wide_rows(request: ExportRequest) -> Iterator[tuple]:
     Results without a visit have no place in this shape and are left out (the long shape has them).
     """
     analytes = request.analytes or PKPD_ANALYTES
-    for _, subject_rows in groupby(_pkpd_items(request), key=lambda item: item[0].usubjid):
-        visits: dict[int, dict] = {}
+    items = ((PkpdRow._make(row), visit_id) for row, visit_id in _pkpd_items(request, with_visit_ids=True))
+    for _, subject_rows in groupby(items, key=lambda item: item[0].usubjid):
+        visits: dict[str, dict] = {}
         for row, visit_id in subject_rows:
-            if visit_id is None:
+            if not visit_id:
                 continue
             cells = visits.setdefault(visit_id, {"row": row, "values": {}})
             earliest = cells["row"].actual_day
-            if row.actual_day is not None and (earliest is None or row.actual_day < earliest):
+            if row.actual_day and (not earliest or float(row.actual_day) < float(earliest)):
                 cells["row"] = row  # the visit's earliest sample gives its actual day
             cells["values"][row.analyte] = row.value
-        ordered = sorted(visits.values(), key=lambda c: (c["row"].visitnum or 0, c["row"].actual_day or 0))
+        ordered = sorted(
+            visits.values(), key=lambda c: (_day_order(c["row"].visitnum), _day_order(c["row"].actual_day))
+        )
         for cells in ordered:
             first = cells["row"]
             yield (first.usubjid, first.visit, first.visitnum, first.nominal_day, first.actual_day,
-                   *(cells["values"].get(a) for a in analytes))  # fmt: skip
+                   *(cells["values"].get(a, "") for a in analytes))  # fmt: skip
 
 
 # --- PK parameters ------------------------------------------------------------------------------
+
+
+_subject_and_analyte = attrgetter("subject_pk", "analyte")
 
 
 class PkParameters(NamedTuple):
@@ -535,7 +663,7 @@ class PkParameters(NamedTuple):
 
 def pk_parameters(request: ExportRequest) -> Iterator[PkParameters]:
     """NCA per subject × analyte (CARPCR, CARFLOW) of the treated subjects, one profile in memory at a time."""
-    for (_, analyte), group in _by_subject_and_analyte(samples(request, request.analytes or PK_ANALYTES, dated=False)):
+    for (_, analyte), group in groupby(samples(request, request.analytes or PK_ANALYTES), key=_subject_and_analyte):
         group = list(group)  # one subject's profile of one analyte: tens of points
         if group[0].actual_day is None:  # not infused
             continue
@@ -632,8 +760,8 @@ def sdtm_pp_rows(request: ExportRequest) -> Iterator[tuple]:
             value = getattr(p.nca, attribute)
             unit = (unit or "{unit}").format(unit=p.unit)
             start, end = interval or (None, None)
-            yield (STUDY_ID, "PP", p.usubjid, seq, p.analyte, code, test, None if value is None else repr(value), unit,
-                   value, unit, start, end)  # fmt: skip
+            orres = None if value is None else float_text(value)
+            yield STUDY_ID, "PP", p.usubjid, seq, p.analyte, code, test, orres, unit, value, unit, start, end
 
 
 def sdtm_dm_rows(request: ExportRequest) -> Iterator[tuple]:
@@ -725,8 +853,8 @@ def subject_profile(subject: Subject) -> SubjectProfile:
     series: dict[str, list[tuple[float, float]]] = {a: [] for a in ("CARPCR", "CD19", "C3", "C4", "DSDNA")}
     request = ExportRequest(DATASETS["pkpd"], subjects=(subject.subject_id,), analytes=tuple(series))
     for row in pkpd_long(request):
-        if row.actual_day is not None and row.value is not None:
-            series[row.analyte].append((row.actual_day, float(row.value)))
+        if row.actual_day and row.value:
+            series[row.analyte].append((float(row.actual_day), float(row.value)))
     return SubjectProfile(usubjid(subject.site.code, subject.number), series, rules.cd19_pd(series["CD19"]))
 
 
@@ -735,6 +863,8 @@ def cohort_car_profiles(user) -> Iterator[tuple[str, list[tuple[float, float]]]]
     site_ids = None if user is None or user.is_superuser else tuple(roles.site_ids_of(user))
     request = ExportRequest(DATASETS["pkpd"], analytes=("CARPCR",), site_ids=site_ids)
     for subject, rows in groupby(pkpd_long(request), key=lambda row: row.usubjid):
-        points = [(r.actual_day, float(r.value)) for r in rows if r.actual_day and r.actual_day > 0 and r.value]
+        points = [
+            (float(r.actual_day), float(r.value)) for r in rows if r.actual_day and float(r.actual_day) > 0 and r.value
+        ]
         if points:
             yield subject, points

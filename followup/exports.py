@@ -1,7 +1,8 @@
 """Streaming writers of the PK/PD exports: CSV, JSON and Parquet, chunk by chunk, never a whole dataset.
 
-Rows are tuples of plain values (str, int, float, Decimal, bool, None) in the order of their columns
-(`followup.export_services.Column`: a name and a kind). Each writer is a generator of bytes, so that a
+Rows are tuples of text in the order of their columns (`followup.export_services.Column`: a name and a kind),
+as CRF.md writes them in CSV: booleans `true`/`false`, decimals as typed, "" for a missing value. CSV joins
+them; JSON and Parquet read each cell back by its column's kind. Each writer is a generator of bytes, so that a
 StreamingHttpResponse or a file can take the chunks as they come.
 """
 
@@ -11,7 +12,6 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Iterator
-from decimal import Decimal
 from itertools import islice
 
 CSV_ROWS_PER_CHUNK = 500  # ~40 kB blocks: a first byte at once, one write per block
@@ -25,44 +25,38 @@ CONTENT_TYPES = {
 }
 
 
-# CRF.md: booleans are `true`/`false`, missing values empty cells (the csv module's own None), decimals as typed
-# (no exponent). Only these two types differ from what the csv module writes by itself.
-_CSV_TEXT = {bool: lambda value: "true" if value else "false", Decimal: lambda value: f"{value:f}"}
-
-
-def csv_chunks(columns, rows: Iterable[tuple]) -> Iterator[bytes]:
-    """CSV in blocks of rows, each block written with one `writerows` call."""
-    # Booleans and decimals only ever sit in bool and float columns; the other cells go to the csv module as
-    # they are, so a row costs one pass over a handful of cells, not one call per cell.
-    converted = [i for i, column in enumerate(columns) if column.kind in ("bool", "float")]
-    text = _CSV_TEXT.get
-
-    def cells(row: tuple) -> list:
-        row = list(row)
-        for i in converted:
-            value = row[i]
-            if (convert := text(value.__class__)) is not None:
-                row[i] = convert(value)
-        return row
-
+def _csv_line(row: tuple[str, ...]) -> str:
+    """One row as the csv module writes it: a cell holding a comma, a quote or a line break is quoted."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow([c.name for c in columns])
+    csv.writer(buffer).writerow(row)
+    return buffer.getvalue()
+
+
+def csv_chunks(columns, rows: Iterable[tuple[str, ...]]) -> Iterator[bytes]:
+    """CSV (RFC 4180, CRLF) in blocks of rows."""
+    separators = len(columns) - 1
+    yield _csv_line([c.name for c in columns]).encode()
     rows = iter(rows)
     while block := list(islice(rows, CSV_ROWS_PER_CHUNK)):
-        writer.writerows(map(cells, block))
-        yield buffer.getvalue().encode()
-        buffer.seek(0)
-        buffer.truncate()
-    if buffer.tell():  # no rows: the header alone
-        yield buffer.getvalue().encode()
+        # Cells are codes, identifiers and numbers: a plain join is right unless the block holds a quote, a
+        # line break or more commas than separators, and it is ten times faster than the csv module.
+        text = "\r\n".join(map(",".join, block)) + "\r\n"
+        lines = len(block)
+        plain = (
+            '"' not in text and text.count(",") == separators * lines and text.count("\n") == lines == text.count("\r")
+        )
+        yield (text if plain else "".join(map(_csv_line, block))).encode()
 
 
-def _json_value(value):
-    return float(value) if isinstance(value, Decimal) else value
+# Text → JSON and Parquet values, by column kind; "" is a missing value in every kind.
+_READERS = {"str": str, "float": float, "int": int, "bool": lambda text: text == "true"}
 
 
-def json_chunks(columns, rows: Iterable[tuple]) -> Iterator[bytes]:
+def _typed(columns, row: tuple[str, ...]) -> list:
+    return [None if text == "" else _READERS[column.kind](text) for column, text in zip(columns, row, strict=True)]
+
+
+def json_chunks(columns, rows: Iterable[tuple[str, ...]]) -> Iterator[bytes]:
     """A JSON array of objects, written as it goes: `[` … `,` … `]`."""
     names = [c.name for c in columns]
     yield b"["
@@ -71,7 +65,7 @@ def json_chunks(columns, rows: Iterable[tuple]) -> Iterator[bytes]:
     while block := list(islice(rows, JSON_ROWS_PER_CHUNK)):
         parts = []
         for row in block:
-            item = json.dumps({n: _json_value(v) for n, v in zip(names, row, strict=True)}, ensure_ascii=False)
+            item = json.dumps(dict(zip(names, _typed(columns, row), strict=True)), ensure_ascii=False)
             parts.append(separator + item)
             separator = ","
         yield "".join(parts).encode()
@@ -124,14 +118,13 @@ def parquet_chunks(columns, rows: Iterable[tuple]) -> Iterator[bytes]:
     import pyarrow.parquet as pq
 
     schema = _arrow_schema(columns)
-    converters = [float if c.kind == "float" else None for c in columns]
     sink = _ChunkSink()
     writer = pq.ParquetWriter(pa.PythonFile(sink, mode="w"), schema)
     rows = iter(rows)
     while block := list(islice(rows, PARQUET_ROWS_PER_GROUP)):
+        typed = [_typed(columns, row) for row in block]
         arrays = [
-            pa.array([v if v is None or convert is None else convert(v) for v in values], type=field.type)
-            for values, convert, field in zip(zip(*block, strict=True), converters, schema, strict=True)
+            pa.array(values, type=field.type) for values, field in zip(zip(*typed, strict=True), schema, strict=True)
         ]
         writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=schema))
         yield sink.drain()

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from itertools import pairwise
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from edc.rules import site_date
+
+T = TypeVar("T")
 
 
 def _dec(value: Decimal | float | int) -> Decimal:
@@ -26,11 +29,50 @@ def _dec(value: Decimal | float | int) -> Decimal:
 
 def percent_change(baseline: Decimal | float | int | None, value: Decimal | float | int | None) -> float | None:
     """(value − baseline) ÷ baseline × 100; None when either is missing or the baseline is 0."""
-    if baseline is None or value is None or _dec(baseline) == 0:
-        return None
-    base = _dec(baseline)
-    # Decimal arithmetic first so that e.g. 0.9 → 1.2 gives exactly 33.33…, not a float artefact.
-    return float((_dec(value) - base) / base * 100)
+    return change_from(baseline)(value)
+
+
+def change_from(baseline: Decimal | float | int | None) -> Callable[[Decimal | float | int | None], float | None]:
+    """`percent_change` from one baseline, for a series of values: the baseline is worked out once."""
+    if baseline is None or baseline == 0:
+        return lambda value: None
+    base_numerator, base_denominator = _dec(baseline).as_integer_ratio()
+
+    def change(value: Decimal | float | int | None) -> float | None:
+        if value is None:
+            return None
+        numerator, denominator = _dec(value).as_integer_ratio()
+        # Exact fractions, rounded once (int / int is correctly rounded): 0.9 → 1.2 gives the double nearest
+        # 33.33…, with no float artefact on the way.
+        return (numerator * base_denominator - base_numerator * denominator) * 100 / (base_numerator * denominator)
+
+    return change
+
+
+def is_blq(value: Decimal | None, lloq: Decimal | None, not_detected: bool) -> bool:
+    """Below the limit of quantification: not detected, or a value under the LLOQ (a value at it is quantified)."""
+    return not_detected or (value is not None and lloq is not None and value < lloq)
+
+
+def with_baselines(points: Iterable[tuple[float | None, Decimal | None, T]]) -> Iterator[tuple[T, Decimal | None]]:
+    """Each (actual day, value, item) of one subject × analyte, in time order, with the baseline its change is
+    measured from: the last value on or before the infusion (day ≤ 0). Items without a day (no infusion) get none.
+
+    Only the pre-infusion items wait until the baseline is known (a handful per subject); the rest stream.
+    """
+    waiting: list[T] = []
+    baseline = None
+    for day, value, item in points:
+        if day is not None and day <= 0:
+            waiting.append(item)
+            if value is not None:
+                baseline = value
+            continue
+        if waiting:
+            yield from ((early, baseline) for early in waiting)
+            waiting.clear()
+        yield item, baseline if day is not None else None
+    yield from ((early, baseline) for early in waiting)
 
 
 # --- SELENA-SLEDAI over time --------------------------------------------------------------------
@@ -476,7 +518,6 @@ def subject_milestones(
 # --- PK: non-compartmental analysis (DOMAIN.md §8) ----------------------------------------------
 
 AUC_END_DAY = 28.0
-SECONDS_PER_DAY = 86400
 
 
 @dataclass(frozen=True)
@@ -494,16 +535,6 @@ class NcaResult:
     clast: float | None
     tlast: float | None
     n_quantifiable: int
-
-
-def actual_day(sample: dt.datetime, infusion_start: dt.datetime) -> float:
-    """Sample time − infusion start, in decimal days (aware datetimes, so DST and offsets are exact)."""
-    return days(sample - infusion_start)
-
-
-def days(duration: dt.timedelta) -> float:
-    """A duration in decimal days."""
-    return duration.total_seconds() / SECONDS_PER_DAY
 
 
 def _profile(points: list[Concentration]) -> list[tuple[float, float, bool]]:

@@ -103,7 +103,7 @@ def test_sdtm_pp_has_the_nca_parameters(client_for, exporter, treated):
     by_code = {r["PPTESTCD"]: r for r in rows}
     assert list(by_code) == ["CMAX", "TMAX", "AUCINT", "CLST", "TLST"]
     assert (by_code["CMAX"]["PPSTRESN"], by_code["TMAX"]["PPSTRESN"], by_code["CLST"]["PPSTRESN"]) == (
-        "2000.0", "7.0", "800.0"
+        "2000", "7", "800"
     )  # fmt: skip
     # 0 → 2000 linear over 7 days, 2000 → 800 log-linear over 7 days; nothing after day 14.
     assert float(by_code["AUCINT"]["PPSTRESN"]) == pytest.approx(7000 + 1200 / math.log(2.5) * 7)

@@ -1,6 +1,4 @@
-import datetime as dt
 import math
-from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
@@ -120,20 +118,6 @@ def test_nca_hand_computed(points, expected):
         expected.tlast,
         expected.n_quantifiable,
     )
-
-
-@pytest.mark.parametrize(
-    "sample, expected",
-    [
-        (dt.datetime(2028, 1, 11, 21, 0, tzinfo=ZoneInfo("Asia/Shanghai")), 1.5),
-        (dt.datetime(2028, 1, 11, 1, 0, tzinfo=dt.UTC), 1.0),  # 09:00 in Hangzhou the next day
-        (dt.datetime(2028, 1, 10, 15, 0, tzinfo=ZoneInfo("Asia/Shanghai")), 0.25),
-        (dt.datetime(2028, 1, 10, 3, 0, tzinfo=ZoneInfo("Asia/Shanghai")), -0.25),  # before infusion
-    ],
-)
-def test_actual_day_in_decimal_days(sample, expected):
-    infusion = dt.datetime(2028, 1, 10, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
-    assert rules.actual_day(sample, infusion) == pytest.approx(expected, rel=1e-12)
 
 
 values = st.floats(min_value=0, max_value=1e8, allow_nan=False, allow_subnormal=False)

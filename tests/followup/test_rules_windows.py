@@ -74,3 +74,39 @@ def test_percent_change(baseline, value, expected):
     else:
         assert result == pytest.approx(expected, rel=1e-12)
         assert isinstance(result, float)
+
+
+@pytest.mark.parametrize(
+    "value, lloq, not_detected, blq",
+    [
+        (Decimal("9.99"), Decimal("10"), False, True),  # just under the limit
+        (Decimal("10"), Decimal("10"), False, False),  # at the limit: quantified
+        (Decimal("10.01"), Decimal("10"), False, False),
+        (None, Decimal("10"), True, True),  # not detected
+        (Decimal("5"), None, False, False),  # no limit given: quantified
+        (None, None, False, False),  # no result at all
+    ],
+)
+def test_is_blq(value, lloq, not_detected, blq):
+    assert rules.is_blq(value, lloq, not_detected) is blq
+
+
+def baselines(points):
+    return [(item, baseline) for item, baseline in rules.with_baselines((d, v, i) for i, (d, v) in enumerate(points))]
+
+
+def test_the_baseline_is_the_last_value_on_or_before_day_0():
+    points = [(-5.0, Decimal("200")), (0.0, Decimal("150")), (1e-9, Decimal("90")), (7.0, Decimal("40"))]
+    # Day 0 itself is before the infusion's effect; a millisecond later is not.
+    assert baselines(points) == [(0, Decimal("150")), (1, Decimal("150")), (2, Decimal("150")), (3, Decimal("150"))]
+
+
+def test_a_missing_pre_infusion_value_does_not_replace_the_baseline():
+    points = [(-5.0, Decimal("200")), (-0.1, None), (1.0, Decimal("90"))]
+    assert baselines(points) == [(0, Decimal("200")), (1, Decimal("200")), (2, Decimal("200"))]
+
+
+def test_no_pre_infusion_value_or_no_infusion_gives_no_baseline():
+    assert baselines([(1.0, Decimal("5")), (2.0, Decimal("6"))]) == [(0, None), (1, None)]
+    assert baselines([(None, Decimal("5"))]) == [(0, None)]  # not infused: no day, no baseline
+    assert baselines([(-1.0, Decimal("5")), (None, Decimal("6"))]) == [(0, Decimal("5")), (1, None)]  # order kept
