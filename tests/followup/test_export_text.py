@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from edc import roles
+from edc.models import LabResult
 from followup import export_services, exports
 from followup.export_services import Column
 from tests.followup import export_cohort as cohort
@@ -75,3 +76,27 @@ def test_copy_and_the_cursor_read_the_same_text(site, staff):
     read = [list(row) for row in export_services._as_text(source.iterator(), export_services._DATABASE_TEXT)]
     assert len(copied) > 50 and copied == read
     assert {row[9] for row in copied} == {"t", "f"} and any(row[6] == "" for row in copied)
+
+
+@pytest.mark.skipif(not ON_POSTGRESQL, reason="COPY is PostgreSQL's: `make test-services` runs this")
+def test_an_export_left_mid_copy_leaves_the_connection_usable(make_user, site, staff):
+    """A download abandoned while COPY is still sending (the server closes the response's chunks, then the rows
+    go): the COPY is cancelled inside the export's transaction and the next query runs."""
+    subject, start = cohort.treat(site, staff, cohort.day0_of_cohort())
+    LabResult.objects.bulk_create(  # many more rows than one CSV block, written directly: not under test here
+        LabResult(
+            subject=subject,
+            analyte="CD19",
+            value=i % 300,
+            unit="cells/µL",
+            sample_datetime=start + dt.timedelta(hours=i),
+        )
+        for i in range(1, 3000)
+    )
+    request = export_services.parse_request("pkpd", {}, make_user(roles.DATA_MANAGER, site))
+    export = export_services.start_export(request)
+    chunks = exports.write("csv", request.columns, export.rows)
+    assert next(chunks).startswith(b"usubjid,") and next(chunks)
+    chunks.close()
+    export.rows.close()
+    assert LabResult.objects.filter(subject=subject).count() == 2999
