@@ -1,9 +1,10 @@
 """PK/PD export use cases (DOMAIN.md §8): which rows, in which order, assembled in constant memory.
 
-Every dataset is read from server-side cursors (`values_list(...).iterator()`) ordered so that one
-subject's rows arrive together; the only state held is the current subject's (a baseline, a sequence
-number, one NCA profile), whatever the size of the trial. The writers of `followup.exports` turn the row
-tuples into CSV, JSON or Parquet; `followup.api` and the `export_pkpd` command are the two doors.
+Every dataset is read from server-side cursors (`values_list(...).iterator()`), or for the largest, pkpd, through
+PostgreSQL's COPY, ordered so that one subject's rows arrive together; the only state held is the current
+subject's (a baseline, a sequence number, one NCA profile), whatever the size of the trial. Rows leave as tuples
+of CSV text, which the writers of `followup.exports` turn into CSV, JSON or Parquet; `followup.api` and the
+`export_pkpd` command are the two doors.
 """
 
 from __future__ import annotations
