@@ -611,7 +611,8 @@ def _pkpd_items(request: ExportRequest, *, with_visit_ids: bool = False) -> Iter
             if (site, number) not in subject_of:
                 subject_of = {(site, number): usubjid(site, int(number))}  # subjects come one after the other
             if row_baseline is not baseline:
-                baseline, change = row_baseline, rules.change_from(row_baseline)
+                baseline = row_baseline
+                change = rules.change_from(baseline if analyte in rules.PERCENT_CHANGE_ANALYTES else None)
                 baseline_shown = "" if baseline is None else _decimal_text(baseline)
             if lloq_text not in limits:
                 limits[lloq_text] = (Decimal(lloq_text) if lloq_text else None, _trimmed(lloq_text))

@@ -27,6 +27,11 @@ def _dec(value: Decimal | float | int) -> Decimal:
 # --- Visit windows ------------------------------------------------------------------------------
 
 
+# The analytes whose percent change from baseline is a PD derivation (DOMAIN.md §8); CD19 and the CAR transgene
+# are followed by their own measures (nadir, aplasia, reconstitution; NCA), not against a baseline.
+PERCENT_CHANGE_ANALYTES = frozenset({"DSDNA", "C3", "C4", "SLEDAI"})
+
+
 def percent_change(baseline: Decimal | float | int | None, value: Decimal | float | int | None) -> float | None:
     """(value − baseline) ÷ baseline × 100; None when either is missing or the baseline is 0."""
     return change_from(baseline)(value)

@@ -155,6 +155,9 @@ def test_json_and_parquet_carry_the_same_rows_as_csv(client_for, exporter, treat
     assert first == table.slice(0, 1).to_pylist()[0]
     assert (first["analyte"], first["value"], first["blq"], first["baseline"]) == ("C3", 0.6, False, 0.6)
     assert as_csv[0]["value"] == "0.6"
+    # Change from baseline for C3 (a PD derivation of DOMAIN.md §8), none for CD19 and the CAR transgene.
+    changes = {(r["analyte"], r["change_from_baseline_pct"]) for r in as_csv}
+    assert changes == {("C3", "0"), ("C3", "100"), ("CD19", ""), ("CARPCR", "")}
 
 
 def test_sponsor_viewer_gets_no_dates_and_no_initials(client_for, sponsor, treated):
