@@ -125,9 +125,9 @@ def run_copy() -> dict:
 def _lab_query(request):
     """The export's own query: the lab-result source rows of the pkpd dataset, as `followup.export_services`
     reads them (through COPY) before it derives baselines and changes."""
-    from followup.export_services import _PKPD_SOURCE, PKPD_ANALYTES, _lab_results_in_order
+    from followup.export_services import PKPD_ANALYTES, _pkpd_source
 
-    return _lab_results_in_order(request, [a for a in PKPD_ANALYTES if a != "SLEDAI"]).values_list(*_PKPD_SOURCE)
+    return _pkpd_source(request, [a for a in PKPD_ANALYTES if a != "SLEDAI"])
 
 
 def run_naive() -> dict:

@@ -465,7 +465,7 @@ _CSV_TEXT = {
     float: float_text,
 }
 # As PostgreSQL's COPY writes them, so that source rows read the same from either database.
-_DATABASE_TEXT = {**_CSV_TEXT, bool: lambda value: "t" if value else "f", Decimal: lambda value: f"{value:f}"}
+_DATABASE_TEXT = {**_CSV_TEXT, bool: lambda value: "t" if value else "f"}
 
 
 def _as_text(rows: Iterable[tuple], text_of: Mapping) -> Iterator[tuple[str, ...]]:
@@ -477,11 +477,6 @@ def _as_text(rows: Iterable[tuple], text_of: Mapping) -> Iterator[tuple[str, ...
 def as_text(rows: Iterable[tuple]) -> Iterator[tuple[str, ...]]:
     """Rows of Python values (None, bool, int, float, Decimal, str) as text rows."""
     return _as_text(rows, _CSV_TEXT)
-
-
-def _trimmed(number: str) -> str:
-    """A decimal as the database prints it ('12.3000') as typed without its padding ('12.3', '1000')."""
-    return number.rstrip("0").rstrip(".") if "." in number else number
 
 
 _COPY_ESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
@@ -549,18 +544,44 @@ class PkpdRow(NamedTuple):  # text, in the order of PKPD_LONG_COLUMNS
     open_queries: str
 
 
-_PKPD_SOURCE = ("subject_id", "subject__site__code", "subject__number", "visit_id", "visit__code", "analyte", "value",
-                "unit", "lloq", "not_detected", "actual_day", "pk")  # fmt: skip
+class TrimScale(Func):
+    """A decimal without the padding of its column's scale, as typed: 12.300000 → 12.3, 1000.000000 → 1000."""
+
+    function = "trim_scale"
+
+    def as_sqlite(self, compiler, connection):
+        return self.source_expressions[0].as_sql(compiler, connection)  # the reader trims (`_DATABASE_TEXT`)
+
+
+def _pkpd_source(request: ExportRequest, analytes: Iterable[str]) -> QuerySet:
+    """The pkpd dataset's source rows: subject, visit, result and actual day, as text from the database."""
+    return (
+        _lab_results_in_order(request, analytes)
+        .annotate(value_shown=TrimScale("value"), lloq_shown=TrimScale("lloq"))
+        .values_list(
+            "subject_id",
+            "subject__site__code",
+            "subject__number",
+            "visit_id",
+            "visit__code",
+            "analyte",
+            "value_shown",
+            "unit",
+            "lloq_shown",
+            "not_detected",
+            "actual_day",
+            "pk",
+        )  # fmt: skip
+    )
 
 
 def _pkpd_groups(request: ExportRequest, analytes: tuple[str, ...]) -> Iterator[Iterable[list[str]]]:
-    """Each subject × analyte's source rows (text, in `_PKPD_SOURCE` order) in time order, SLEDAI last in each
+    """Each subject × analyte's source rows (text, in `_pkpd_source` order) in time order, SLEDAI last in each
     subject. A group is streamed, not held: a subject may have thousands of results of one analyte."""
     lab_analytes = [a for a in analytes if a != "SLEDAI"]
     labs = iter(())
     if lab_analytes:
-        source = _lab_results_in_order(request, lab_analytes).values_list(*_PKPD_SOURCE)
-        labs = groupby(_text_rows(source), key=itemgetter(0, 5))
+        labs = groupby(_text_rows(_pkpd_source(request, lab_analytes)), key=itemgetter(0, 5))
     if "SLEDAI" not in analytes:
         yield from (rows for _, rows in labs)
         return
@@ -602,7 +623,7 @@ def _pkpd_items(request: ExportRequest, *, with_visit_ids: bool = False) -> Iter
     open_queries = {str(pk): str(n) for pk, n in open_queries_by_result().items()}
     subject_of: dict[tuple[str, str], str] = {}
     for group in _pkpd_groups(request, request.analytes or PKPD_ANALYTES):
-        limits: dict[str, tuple[Decimal | None, str]] = {}  # a handful of LLOQs per group: each parsed once
+        limits: dict[str, Decimal | None] = {}  # a handful of LLOQs per group: each parsed once
         baseline, change, baseline_shown = None, rules.change_from(None), ""
         for (value, row), row_baseline in rules.with_baselines(_pkpd_points(group)):
             _, site, number, visit_id, code, analyte, value_text, unit, lloq_text, not_detected, day_text, pk = row
@@ -615,12 +636,12 @@ def _pkpd_items(request: ExportRequest, *, with_visit_ids: bool = False) -> Iter
                 change = rules.change_from(baseline if analyte in rules.PERCENT_CHANGE_ANALYTES else None)
                 baseline_shown = "" if baseline is None else _decimal_text(baseline)
             if lloq_text not in limits:
-                limits[lloq_text] = (Decimal(lloq_text) if lloq_text else None, _trimmed(lloq_text))
-            lloq, lloq_shown = limits[lloq_text]
+                limits[lloq_text] = Decimal(lloq_text) if lloq_text else None
+            lloq = limits[lloq_text]
             percent = change(value)
             line = (
                 subject_of[site, number], code, *schedule.get(code, unscheduled), day_text, analyte,
-                _trimmed(value_text), unit, lloq_shown, "true" if rules.is_blq(value, lloq, not_detected == "t")
+                value_text, unit, lloq_text, "true" if rules.is_blq(value, lloq, not_detected == "t")
                 else "false", baseline_shown, "" if percent is None else float_text(percent),
                 open_queries.get(pk, "0"),
             )  # fmt: skip
