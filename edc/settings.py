@@ -145,7 +145,11 @@ if CELERY_BROKER_URL == "filesystem://":
     # The embedded broker: messages are files under var/, so web, worker and beat need no server.
     _queue_dir = VAR_DIR / "celery-broker"
     _queue_dir.mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"data_folder_in": str(_queue_dir), "data_folder_out": str(_queue_dir)}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_queue_dir),
+        "data_folder_out": str(_queue_dir),
+        "control_folder": str(_queue_dir / "control"),  # kombu's default is ./control, wherever the process runs
+    }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = BROKER_PUBLISH_RETRY
 CELERY_ACCEPT_CONTENT = ["json"]
