@@ -12,13 +12,13 @@ from __future__ import annotations
 import datetime as dt
 import heapq
 import re
-from collections.abc import Generator, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from contextlib import closing
 from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import groupby
 from operator import attrgetter, itemgetter
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -47,6 +47,8 @@ SHAPES = ("long", "wide")
 # Who exports: investigators and data managers get full data, sponsor viewers pseudonymised data.
 FULL_EXPORT_ROLES = frozenset({roles.INVESTIGATOR, roles.DATA_MANAGER})
 EXPORT_ROLES = FULL_EXPORT_ROLES | {roles.SPONSOR_VIEWER}
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -408,15 +410,16 @@ def _sledai_samples(request: ExportRequest) -> Iterator[Sample]:
                      None, None, None, False, _assessment_day(day, start, tz), None)  # fmt: skip
 
 
-def _after_each_subject(samples: Iterable[Sample], extra: Iterable[Sample]) -> Iterator[Sample]:
-    """Two streams ordered by subject as one: each subject's `extra` samples after its `samples`."""
+def _after_each_subject(items: Iterable[T], extra: Iterable[T], subject_of: Callable[[T], int]) -> Iterator[T]:
+    """Two streams ordered by subject (`subject_of` gives an item's subject pk) as one: each subject's `extra`
+    items after its `items`."""
     extra = iter(extra)
     pending = next(extra, None)
-    for sample in samples:
-        while pending is not None and pending.subject_pk < sample.subject_pk:
+    for item in items:
+        while pending is not None and subject_of(pending) < subject_of(item):
             yield pending
             pending = next(extra, None)
-        yield sample
+        yield item
     if pending is not None:
         yield pending
         yield from extra
@@ -428,7 +431,9 @@ def samples(request: ExportRequest, analytes: tuple[str, ...]) -> Iterator[Sampl
     labs = iter(())
     if lab_analytes:
         labs = _lab_samples(lab_results(request, lab_analytes).iterator(chunk_size=CHUNK_SIZE))
-    return _after_each_subject(labs, _sledai_samples(request)) if "SLEDAI" in analytes else labs
+    if "SLEDAI" not in analytes:
+        return labs
+    return _after_each_subject(labs, _sledai_samples(request), attrgetter("subject_pk"))
 
 
 def _in_days(request: ExportRequest, day: float | None) -> bool:
@@ -581,20 +586,12 @@ def _pkpd_groups(request: ExportRequest, analytes: tuple[str, ...]) -> Iterator[
     lab_analytes = [a for a in analytes if a != "SLEDAI"]
     labs = iter(())
     if lab_analytes:
-        labs = groupby(_text_rows(_pkpd_source(request, lab_analytes)), key=itemgetter(0, 5))
-    if "SLEDAI" not in analytes:
-        yield from (rows for _, rows in labs)
-        return
-    sledai = groupby(_sledai_assessments(request), key=itemgetter(0))
-    pending = next(sledai, None)
-    for (subject_pk, _), rows in labs:
-        while pending is not None and pending[0] < int(subject_pk):
-            yield _sledai_rows(pending[1])
-            pending = next(sledai, None)
-        yield rows
-    while pending is not None:
-        yield _sledai_rows(pending[1])
-        pending = next(sledai, None)
+        grouped = groupby(_text_rows(_pkpd_source(request, lab_analytes)), key=itemgetter(0, 5))
+        labs = ((int(subject_pk), rows) for (subject_pk, _), rows in grouped)
+    if "SLEDAI" in analytes:
+        sledai = ((pk, _sledai_rows(rows)) for pk, rows in groupby(_sledai_assessments(request), key=itemgetter(0)))
+        labs = _after_each_subject(labs, sledai, itemgetter(0))
+    return (rows for _, rows in labs)
 
 
 def _sledai_rows(assessments: Iterable[tuple]) -> list[list[str]]:

@@ -24,21 +24,16 @@ def _dec(value: Decimal | float | int) -> Decimal:
     return value if isinstance(value, Decimal) else Decimal(str(value))
 
 
-# --- Visit windows ------------------------------------------------------------------------------
+# --- Change from baseline (DOMAIN.md §8) ------------------------------------------------------
 
-
-# The analytes whose percent change from baseline is a PD derivation (DOMAIN.md §8); CD19 and the CAR transgene
-# are followed by their own measures (nadir, aplasia, reconstitution; NCA), not against a baseline.
+# The analytes whose percent change from baseline is a PD derivation; CD19 and the CAR transgene are followed by
+# their own measures (nadir, aplasia, reconstitution; NCA), not against a baseline.
 PERCENT_CHANGE_ANALYTES = frozenset({"DSDNA", "C3", "C4", "SLEDAI"})
 
 
-def percent_change(baseline: Decimal | float | int | None, value: Decimal | float | int | None) -> float | None:
-    """(value − baseline) ÷ baseline × 100; None when either is missing or the baseline is 0."""
-    return change_from(baseline)(value)
-
-
 def change_from(baseline: Decimal | float | int | None) -> Callable[[Decimal | float | int | None], float | None]:
-    """`percent_change` from one baseline, for a series of values: the baseline is worked out once."""
+    """(value − baseline) ÷ baseline × 100 for a series of values from one baseline (worked out once); None when
+    either is missing or the baseline is 0."""
     if baseline is None or baseline == 0:
         return lambda value: None
     base_numerator, base_denominator = _dec(baseline).as_integer_ratio()

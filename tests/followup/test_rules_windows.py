@@ -68,7 +68,7 @@ def test_window_status_on_the_kernel_schedule(code, in_window, early, late):
     ],
 )
 def test_percent_change(baseline, value, expected):
-    result = rules.percent_change(baseline, value)
+    result = rules.change_from(baseline)(value)
     if expected is None:
         assert result is None
     else:
