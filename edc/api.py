@@ -9,13 +9,16 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import APIException
 from rest_framework.exceptions import ValidationError as DrfValidationError
+from rest_framework.parsers import FormParser
 from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from edc import bulk_rows, exports, roles, services
+from edc import bulk_rows, exports, input_guard, roles, services
+from edc.api_fields import CheckedModelSerializer
 from edc.models import DataQuery, LabResult, Lock, Signature, Site, SourceVerification, Subject, Visit
 
 CHANGE_REASON_HEADER = "HTTP_X_CHANGE_REASON"
@@ -62,7 +65,14 @@ class RolePermission(BasePermission):
 
 
 def change_reason(request) -> str:
-    return str(request.data.get("change_reason") or request.META.get(CHANGE_REASON_HEADER, ""))
+    """The reason for change, from the body's `change_reason` or the X-Change-Reason header."""
+    body = request.data  # without a body, DRF's empty QueryDict (a dict)
+    if not isinstance(body, dict):
+        raise DrfValidationError({"body": [f"expected a JSON object, got {input_guard.json_type(body)}"]})
+    reason = body.get("change_reason") or request.META.get(CHANGE_REASON_HEADER, "")
+    if not isinstance(reason, str):
+        raise DrfValidationError({"change_reason": ["expected text"]})
+    return reason
 
 
 def expected_version(request) -> int:
@@ -88,11 +98,15 @@ class ScopedSubjectField(serializers.SlugRelatedField):
 class ScopedRelatedField(serializers.PrimaryKeyRelatedField):
     """A related row by id, among the requesting user's sites only (another site's id is unknown)."""
 
+    def __init__(self, **kwargs):
+        kwargs.setdefault("pk_field", serializers.IntegerField())  # a whole number: 1.5 is no visit 1
+        super().__init__(**kwargs)
+
     def get_queryset(self):
         return roles.scope(super().get_queryset(), self.context["request"].user)
 
 
-class CrfSerializer(serializers.ModelSerializer):
+class CrfSerializer(CheckedModelSerializer):
     change_reason = serializers.CharField(
         write_only=True, required=False, allow_blank=True, help_text="required on every update"
     )
@@ -295,11 +309,8 @@ class LabResultViewSet(CrfViewSet):
     @action(detail=False, methods=["post"])
     def bulk(self, request):
         """Import up to 5,000 results at once, all or nothing; each refused row is reported with its index."""
-        rows = request.data.get("results") if isinstance(request.data, dict) else request.data
-        if not isinstance(rows, list):
-            raise DrfValidationError({"results": ['send a JSON list of results, or {"results": [...]}']})
-        results, parse_errors = bulk_rows.parse(rows, request.user)
         try:
+            results, parse_errors = bulk_rows.parse(_bulk_rows(request), request.user)
             imported = services.import_lab_results(results, user=request.user, parse_errors=parse_errors)
         except services.BulkRejected as rejected:
             return Response({"detail": str(rejected), "errors": rejected.errors}, status=status.HTTP_400_BAD_REQUEST)
@@ -309,6 +320,22 @@ class LabResultViewSet(CrfViewSet):
             "ids": [r.pk for r in imported.results],
         }
         return Response(body, status=status.HTTP_201_CREATED)
+
+
+def _bulk_rows(request) -> list:
+    """The body's rows; text that cannot be stored is reported as the row's problem, like any other."""
+    try:
+        body = request.data
+    except input_guard.UnstorableBody as error:
+        place = [step for step in error.path if step != "results"]
+        index = place[0] if place and isinstance(place[0], int) else None
+        field = str(place[1]) if len(place) > 1 else "results"
+        message = next(iter(error.detail.values()))[0]
+        raise services.BulkRejected([{"index": index, "field": field, "message": str(message)}]) from None
+    rows = body.get("results") if isinstance(body, dict) else body
+    if not isinstance(rows, list):
+        raise DrfValidationError({"results": ['send a JSON list of results, or {"results": [...]}']})
+    return rows
 
 
 class DataQuerySerializer(serializers.ModelSerializer):
@@ -488,6 +515,12 @@ class AuditTrailViewSet(viewsets.ViewSet):
         response = StreamingHttpResponse(exports.audit_trail_csv(events, settings.TIME_ZONE), content_type="text/csv")
         response["Content-Disposition"] = 'attachment; filename="audit-trail-study.csv"'
         return response
+
+
+class TokenView(ObtainAuthToken):
+    """`POST auth/token/` with username and password; the API's own parser (forms are checked by the middleware)."""
+
+    parser_classes = (input_guard.StrictJSONParser, FormParser)
 
 
 ROUTES = [

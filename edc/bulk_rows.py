@@ -11,13 +11,14 @@ from decimal import Decimal, InvalidOperation
 
 from django.utils.dateparse import parse_datetime
 
-from edc import roles, services
+from edc import input_guard, roles, services
 from edc.models import LabResult, Subject
 
 TEXT_FIELDS = {"analyte", "result_text", "unit", "lab_name"}
 DECIMAL_FIELDS = {"value", "lln", "uln", "lloq"}
 KNOWN_FIELDS = {"subject", "visit", "not_detected", "sample_datetime", *TEXT_FIELDS, *DECIMAL_FIELDS}
 REQUIRED_FIELDS = ("subject", "analyte", "sample_datetime")
+MAX_LENGTHS = {field: LabResult._meta.get_field(field).max_length for field in TEXT_FIELDS}
 STORED_DECIMALS = LabResult._meta.get_field("value").decimal_places
 STORED_INTEGER_DIGITS = LabResult._meta.get_field("value").max_digits - STORED_DECIMALS
 
@@ -35,14 +36,24 @@ def parse(rows: list, user) -> tuple[list[LabResult], list[dict]]:
     return results, errors
 
 
+def _subject_id(row) -> str | None:
+    subject_id = row.get("subject") if isinstance(row, dict) else None
+    return subject_id if isinstance(subject_id, str) else None
+
+
+def _visit_id(row) -> int | None:
+    visit_id = row.get("visit") if isinstance(row, dict) else None
+    return visit_id if isinstance(visit_id, int) and not isinstance(visit_id, bool) else None
+
+
 def _subjects_by_id(rows, user) -> dict[str, Subject]:
-    wanted = {row.get("subject") for row in rows if isinstance(row, dict)}
+    wanted = {_subject_id(row) for row in rows}
     queryset = roles.scope(Subject.objects.filter(subject_id__in=wanted - {None}), user).select_related("site")
     return {s.subject_id: s for s in queryset}
 
 
 def _visits_by_pk(rows, user) -> dict[int, object]:
-    wanted = {row.get("visit") for row in rows if isinstance(row, dict) and isinstance(row.get("visit"), int)}
+    wanted = {_visit_id(row) for row in rows} - {None}
     if not wanted:
         return {}
     return {v.pk: v for v in roles.scope(services.visits_with_infusion_start().filter(pk__in=wanted), user)}
@@ -57,20 +68,39 @@ def _parse_row(row, subjects, visits, errors: dict) -> LabResult | None:
     for field in REQUIRED_FIELDS:
         if row.get(field) in (None, ""):
             errors[field] = "this field is required"
-    values = {field: str(row.get(field) or "").strip() for field in TEXT_FIELDS}
+    values = {field: _text(row.get(field), field, errors) for field in TEXT_FIELDS}
     for field in DECIMAL_FIELDS:
         values[field] = _decimal(row.get(field), field, errors)
     values["not_detected"] = _boolean(row.get("not_detected", False), errors)
     values["sample_datetime"] = _aware_datetime(row.get("sample_datetime"), errors)
-    subject = subjects.get(row.get("subject"))
-    if row.get("subject") and subject is None:
-        errors["subject"] = f"no subject {row.get('subject')!r} at your sites"
-    visit = visits.get(row.get("visit")) if row.get("visit") is not None else None
+    subject = subjects.get(_subject_id(row))
+    if row.get("subject") not in (None, "") and subject is None:
+        errors["subject"] = _not_found("subject", row["subject"], _subject_id(row) is not None)
+    visit = visits.get(_visit_id(row))
     if row.get("visit") is not None and visit is None:
-        errors["visit"] = f"no visit {row.get('visit')!r} at your sites"
+        errors["visit"] = _not_found("visit", row["visit"], _visit_id(row) is not None)
     if errors:
         return None
     return LabResult(subject=subject, visit=visit, **values)
+
+
+def _not_found(field: str, raw, well_formed: bool) -> str:
+    if well_formed:
+        return f"no {field} {raw!r} at your sites"
+    expected = "the subject_id as text" if field == "subject" else "the visit's id, a whole number"
+    return f"expected {expected}, got {input_guard.json_type(raw)}"
+
+
+def _text(raw, field, errors) -> str:
+    if raw is None:
+        return ""
+    if not isinstance(raw, str):
+        errors[field] = f"expected text, got {input_guard.json_type(raw)}"
+        return ""
+    text = raw.strip()
+    if len(text) > MAX_LENGTHS[field]:
+        errors[field] = f"at most {MAX_LENGTHS[field]} characters; got {len(text)}"
+    return text
 
 
 def _decimal(raw, field, errors) -> Decimal | None:

@@ -122,6 +122,7 @@ def check_lab_result(
     lln: Decimal | None,
     uln: Decimal | None,
     not_detected: bool,
+    lloq: Decimal | None = None,
 ) -> tuple[dict[str, str], dict[str, str]]:
     """Hard errors and soft warnings, each keyed by field name."""
     errors: dict[str, str] = {}
@@ -156,7 +157,7 @@ def check_lab_result(
             soft = limit.soft_warning(value) or _reference_range_warning(value, lln, uln, expected_unit)
             if soft:
                 warnings["value"] = soft
-    for field, bound in (("lln", lln), ("uln", uln)):
+    for field, bound in (("lln", lln), ("uln", uln), ("lloq", lloq)):
         if bound is not None and bound < 0:
             errors[field] = f"must be ≥ 0 (hard limit); got {_fmt(bound)}"
     if lln is not None and uln is not None and lln > uln:
@@ -197,6 +198,22 @@ def check_limits(values: dict, limits: dict[str, Limit]) -> tuple[dict[str, str]
         if warning:
             warnings[field] = warning
     return errors, warnings
+
+
+# Dates far outside any subject's life or the trial are typing slips (0001-01-01, 2206-…): a hard limit on
+# every date and timestamp, checked before any other rule, whose offset arithmetic years 1 and 9999 overflow.
+EARLIEST_DATE = dt.date(1900, 1, 1)
+LATEST_DATE = dt.date(2100, 12, 31)
+
+
+def implausible_date(value: dt.date | dt.datetime | None) -> str | None:
+    """Why a date or timestamp cannot be a trial's, or None (a timestamp is judged by its own calendar day)."""
+    if value is None:
+        return None
+    day = value.date() if isinstance(value, dt.datetime) else value
+    if EARLIEST_DATE <= day <= LATEST_DATE:
+        return None
+    return f"{day.isoformat()} is outside {EARLIEST_DATE.isoformat()} … {LATEST_DATE.isoformat()} (hard limit)"
 
 
 def not_in_future(field: str, value: dt.date | dt.datetime | None, now: dt.datetime) -> dict[str, str]:

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import Max, OuterRef, Subquery
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
@@ -88,16 +88,28 @@ def validate_crf(instance: AuditedModel, now: dt.datetime | None = None) -> dict
     """Raise ValidationError naming each field over a hard limit; return the soft-limit warnings."""
     now = now or timezone.now()
     values = {f.attname: getattr(instance, f.attname) for f in instance._meta.concrete_fields}
+    _refuse(_implausible_dates(instance, values))
     errors, warnings = rules.check_limits(values, instance.field_limits)
+    # A record's validators read fields within their own limits (an ICE score of 11 has no ICANS grade).
+    _refuse(errors)
     for validator in _validators.get(type(instance), []):
         more_errors, more_warnings = validator(instance, now)
         errors.update(more_errors)
         warnings.update(more_warnings)
     if instance.voided and not instance.void_reason.strip():
         errors["void_reason"] = "a reason is required to void a record"
+    _refuse(errors)
+    return warnings
+
+
+def _refuse(errors: dict[str, str]) -> None:
     if errors:
         raise ValidationError({field: [message] for field, message in errors.items()})
-    return warnings
+
+
+def _implausible_dates(instance: AuditedModel, values: dict) -> dict[str, str]:
+    date_fields = (f.attname for f in instance._meta.concrete_fields if isinstance(f, models.DateField))
+    return {name: error for name in date_fields if (error := rules.implausible_date(values[name]))}
 
 
 def changed_fields(stored: models.Model, edited: models.Model) -> list[str]:
@@ -118,6 +130,26 @@ def system_user():
 def save_crf(instance: AuditedModel, *, user, reason: str = "", expected_version: int | None = None):
     """Create or update one clinical row; returns the stored row."""
     reason = (reason or "").strip()
+    try:
+        return _save_crf(instance, user=user, reason=reason, expected_version=expected_version)
+    except IntegrityError as error:
+        # Two writers passed the validators at once and the database kept the first: the second gets the answer
+        # it would have had a moment later (its validators now see the stored row), or the rule broken.
+        validate_crf(instance)
+        raise ValidationError(_constraint_broken(instance, error)) from error
+
+
+def _constraint_broken(instance: AuditedModel, error: IntegrityError) -> dict[str, list[str]]:
+    label = instance._meta.verbose_name
+    for constraint in instance._meta.constraints:
+        if constraint.name in str(error):
+            fields = getattr(constraint, "fields", ()) or ("non_field_errors",)
+            rule = constraint.name.replace("_", " ")
+            return {fields[-1]: [f"this {label} breaks the rule '{rule}': another was stored at the same time"]}
+    return {"non_field_errors": [f"this {label} conflicts with one stored at the same time; reload and retry"]}
+
+
+def _save_crf(instance: AuditedModel, *, user, reason: str, expected_version: int | None):
     is_new = instance.pk is None
     with transaction.atomic():
         if instance.is_clinical_data:
@@ -271,6 +303,7 @@ def _validate_lab_result(result: LabResult, now: dt.datetime):
         lln=result.lln,
         uln=result.uln,
         not_detected=result.not_detected,
+        lloq=result.lloq,
     )
     errors.update(rules.not_in_future("sample_datetime", result.sample_datetime, now))
     if result.visit_id and result.visit.subject_id != result.subject_id:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import heapq
+import math
 import re
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from contextlib import closing
@@ -169,9 +170,12 @@ def _day(params: Mapping, name: str) -> float | None:
     if not values:
         return None
     try:
-        return float(values[0])
+        day = float(values[0])
     except ValueError:
         raise ValidationError({name: [f"{values[0]!r} is not a number of days"]}) from None
+    if not math.isfinite(day):
+        raise ValidationError({name: [f"{values[0]!r} is not a finite number of days"]})
+    return day
 
 
 def parse_request(dataset_name: str, params: Mapping, user) -> ExportRequest:

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 
 from edc import roles
 from edc.api import CrfSerializer, CrfViewSet, RolePermission, crf_fields
+from edc.api_fields import AwareDateTimeField, CheckedModelSerializer, PlausibleDateField
 from edc.models import LabResult, Subject
 from screening import rules, services
 from screening.models import (
@@ -144,9 +145,9 @@ def _date_param(request, name: str, *, required: bool = False) -> dt.date | None
             raise DrfValidationError({name: ["this query parameter is required (YYYY-MM-DD)"]})
         return None
     try:
-        return dt.date.fromisoformat(raw)
-    except ValueError:
-        raise DrfValidationError({name: [f"expected YYYY-MM-DD, got {raw!r}"]}) from None
+        return PlausibleDateField().run_validation(raw)
+    except DrfValidationError as error:
+        raise DrfValidationError({name: error.detail}) from None
 
 
 # --- Eligibility ----------------------------------------------------------------------------------------
@@ -168,7 +169,7 @@ class EligibilitySerializer(serializers.Serializer):
 
 class ConfirmSerializer(serializers.Serializer):
     password = serializers.CharField(write_only=True, style={"input_type": "password"}, help_text="asked again")
-    evaluation_date = serializers.DateField(required=False, help_text="screening date (default: today in site time)")
+    evaluation_date = PlausibleDateField(required=False, help_text="screening date (default: today in site time)")
 
 
 class EligibilityDecisionSerializer(serializers.ModelSerializer):
@@ -236,11 +237,11 @@ class EligibilityViewSet(viewsets.GenericViewSet):
 
 def _body_serializer(model, names, **kwargs):
     meta = type("Meta", (), {"model": model, "fields": names, "extra_kwargs": _decimal_kwargs(model, names)})
-    return type(f"DryRun{model.__name__}Serializer", (serializers.ModelSerializer,), {"Meta": meta})(**kwargs)
+    return type(f"DryRun{model.__name__}Serializer", (CheckedModelSerializer,), {"Meta": meta})(**kwargs)
 
 
 class ApheresisStartSerializer(serializers.Serializer):
-    start_datetime = serializers.DateTimeField()
+    start_datetime = AwareDateTimeField()
 
 
 class DryRunSerializer(serializers.Serializer):
@@ -257,7 +258,7 @@ class DryRunSerializer(serializers.Serializer):
         required=False,
     )
     apheresis = ApheresisStartSerializer(required=False, allow_null=True, help_text="null: not recorded yet")
-    evaluation_date = serializers.DateField(help_text="the screening date the criteria count back from")
+    evaluation_date = PlausibleDateField(help_text="the screening date the criteria count back from")
 
 
 DRY_RUN_EXAMPLE = {
