@@ -140,13 +140,16 @@ def save_crf(instance: AuditedModel, *, user, reason: str = "", expected_version
 
 
 def _constraint_broken(instance: AuditedModel, error: IntegrityError) -> dict[str, list[str]]:
-    label = instance._meta.verbose_name
-    for constraint in instance._meta.constraints:
-        if constraint.name in str(error):
-            fields = getattr(constraint, "fields", ()) or ("non_field_errors",)
+    """The unique constraint the database named (PostgreSQL names it; SQLite names its columns)."""
+    meta, text = instance._meta, str(error)
+    for constraint in meta.constraints:
+        fields = getattr(constraint, "fields", ())
+        columns = [f"{meta.db_table}.{meta.get_field(name).column}" for name in fields]
+        if constraint.name in text or (columns and all(column in text for column in columns)):
             rule = constraint.name.replace("_", " ")
-            return {fields[-1]: [f"this {label} breaks the rule '{rule}': another was stored at the same time"]}
-    return {"non_field_errors": [f"this {label} conflicts with one stored at the same time; reload and retry"]}
+            message = f"this {meta.verbose_name} breaks the rule '{rule}': another was stored at the same time"
+            return {(fields or ("non_field_errors",))[-1]: [message]}
+    return {"non_field_errors": [f"this {meta.verbose_name} conflicts with one stored at the same time; reload it"]}
 
 
 def _save_crf(instance: AuditedModel, *, user, reason: str, expected_version: int | None):

@@ -112,3 +112,15 @@ def celery_worker_on_redis(redis_url, monkeypatch):
     app.control.purge()  # nothing left over from an earlier run
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30) as worker:
         yield worker
+
+
+@pytest.fixture
+def postgres(transactional_db):
+    """Row locks need a real PostgreSQL: absent → skip; asked for by `make test-services` → fail."""
+    if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
+        if os.environ.get("EDC_REQUIRE_SERVICES") == "1":
+            pytest.fail("EDC_REQUIRE_SERVICES=1 but DATABASE_URL is not a PostgreSQL URL")
+        pytest.skip("needs PostgreSQL: run `make test-services`")
+    # An earlier transactional test's flush removed the role groups that a data migration created.
+    for role in roles.ALL_ROLES:
+        Group.objects.get_or_create(name=role)

@@ -1,31 +1,16 @@
 """Two requests recording the infusion of one subject at the same moment leave exactly one (PostgreSQL)."""
 
-import os
 import threading
 
 import pytest
-from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import connections
 
-from edc import roles
 from edc.models import Subject, Visit
 from infusion.models import Infusion
 from tests.infusion import factories
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def postgres(transactional_db):
-    """Row locks need a real PostgreSQL: absent → skip; asked for by `make test-services` → fail."""
-    if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
-        if os.environ.get("EDC_REQUIRE_SERVICES") == "1":
-            pytest.fail("EDC_REQUIRE_SERVICES=1 but DATABASE_URL is not a PostgreSQL URL")
-        pytest.skip("needs PostgreSQL: run `make test-services`")
-    # An earlier transactional test's flush removed the role groups that a data migration created.
-    for role in roles.ALL_ROLES:
-        Group.objects.get_or_create(name=role)
 
 
 def test_two_concurrent_infusions_of_one_subject_leave_exactly_one(postgres, staff, subject, day0):
