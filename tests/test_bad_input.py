@@ -33,8 +33,9 @@ SUBJECT_CRF_ROUTES = [route for route in CRF_ROUTES if route not in ("subjects",
 
 
 def table_counts() -> dict[str, int]:
-    return {model._meta.label: model.objects.count() for model in apps.get_models() if model._meta.app_label in
-            PROJECT_APPS}  # fmt: skip
+    return {
+        model._meta.label: model.objects.count() for model in apps.get_models() if model._meta.app_label in PROJECT_APPS
+    }
 
 
 @pytest.fixture
@@ -46,13 +47,28 @@ def casebook(site, staff, subject, data_manager):
     infusion = treatment.make_infusion(subject, lot, staff, day0)
     d7 = Visit.objects.get(subject=subject, code="D7")
     event = edc_services.save_crf(
-        AdverseEvent(subject=subject, term="CRS", category="CRS", relatedness="PROBABLE", max_temperature_c=38.5,
-                     onset_date=day0 + dt.timedelta(days=1)), user=staff)  # fmt: skip
+        AdverseEvent(
+            subject=subject,
+            term="CRS",
+            category="CRS",
+            relatedness="PROBABLE",
+            max_temperature_c=38.5,
+            onset_date=day0 + dt.timedelta(days=1),
+        ),
+        user=staff,
+    )
     dose = edc_services.save_crf(
         PrednisoneDose(subject=subject, visit=d7, prednisone_mg_per_day=Decimal("7.5")), user=staff
     )
-    ids = {"subjects": subject.subject_id, "visits": d7.pk, "lab-results": LabResult.objects.first().pk,
-           "infusions": infusion.pk, "product-lots": lot.pk, "adverse-events": event.pk, "prednisone-doses": dose.pk}  # fmt: skip
+    ids = {
+        "subjects": subject.subject_id,
+        "visits": d7.pk,
+        "lab-results": LabResult.objects.first().pk,
+        "infusions": infusion.pk,
+        "product-lots": lot.pk,
+        "adverse-events": event.pk,
+        "prednisone-doses": dose.pk,
+    }
     ids["queries"] = edc_services.open_query(d7, "visit_datetime", "please confirm", user=data_manager).pk
     d14 = Visit.objects.get(subject=subject, code="D14")
     ids["locks"] = edc_services.lock("VISIT", visit=d14, reason="monitoring visit", user=data_manager).pk
@@ -83,11 +99,19 @@ def refused(response, field: str) -> list:
 def test_delete_with_a_body_that_is_not_an_object_is_refused(staff_api, casebook, raw_body):
     before = table_counts()
     for route in CRF_ROUTES:
-        response = send(staff_api, "DELETE", f"/api/v1/{route}/{casebook[route]}/", raw_body,
-                        HTTP_X_CHANGE_REASON="entered in error")  # fmt: skip
-        assert refused(response, "body") == [f"expected a JSON object, got {json.loads(raw_body).__class__.__name__}"
-                                              .replace("list", "array").replace("str", "string")
-                                              .replace("NoneType", "null").replace("int", "number")], route  # fmt: skip
+        response = send(
+            staff_api,
+            "DELETE",
+            f"/api/v1/{route}/{casebook[route]}/",
+            raw_body,
+            HTTP_X_CHANGE_REASON="entered in error",
+        )
+        assert refused(response, "body") == [
+            f"expected a JSON object, got {json.loads(raw_body).__class__.__name__}".replace("list", "array")
+            .replace("str", "string")
+            .replace("NoneType", "null")
+            .replace("int", "number")
+        ], route
     assert table_counts() == before
 
 
@@ -134,8 +158,9 @@ def test_nul_in_a_query_parameter_path_or_header_is_refused(client_for, data_man
     assert "NUL" in refused(exports.get("/api/v1/exports/sdtm/lb/?subject=a%00b"), "subject")[0]
     refused(staff_api.get("/api/v1/subjects/M1019-01-001%00/"), "path")
     before = table_counts()
-    response = send(staff_api, "DELETE", f"/api/v1/consents/{casebook['consents']}/", "",
-                    HTTP_X_CHANGE_REASON="typo\x00")  # fmt: skip
+    response = send(
+        staff_api, "DELETE", f"/api/v1/consents/{casebook['consents']}/", "", HTTP_X_CHANGE_REASON="typo\x00"
+    )
     refused(response, "X-Change-Reason")
     assert table_counts() == before
 
@@ -151,8 +176,12 @@ def test_nul_in_an_admin_search_is_a_bad_request_not_an_error(client, staff):
 def write_operations() -> list[tuple[str, str, bool]]:
     """(method, path, takes a body) of every write operation of the schema."""
     schema = SchemaGenerator().get_schema(request=None, public=True)
-    return [(method.upper(), path, "requestBody" in operation) for path, operations in schema["paths"].items()
-            for method, operation in operations.items() if method in ("post", "put", "patch", "delete")]  # fmt: skip
+    return [
+        (method.upper(), path, "requestBody" in operation)
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+        if method in ("post", "put", "patch", "delete")
+    ]
 
 
 @pytest.fixture
@@ -215,8 +244,9 @@ def test_year_one_dates_are_refused_on_eligibility_and_suggestions(client_for, i
     suggestions = staff_api.get(f"/api/v1/sledai/suggestions/?subject={subject.subject_id}&assessment_date=0001-01-05")
     assert refused(suggestions, "assessment_date") == [outside.replace("01-01 is", "01-05 is")]
     before = table_counts()
-    confirm = client_for(investigator).post(f"{url}confirm/", {"password": factories.PASSWORD,
-                                                               "evaluation_date": "0001-01-01"})  # fmt: skip
+    confirm = client_for(investigator).post(
+        f"{url}confirm/", {"password": factories.PASSWORD, "evaluation_date": "0001-01-01"}
+    )
     assert refused(confirm, "evaluation_date") == [outside]
     dry_run = staff_api.post("/api/v1/eligibility/evaluate/", screening.dry_run_body(evaluation_date="0001-01-01"))
     assert refused(dry_run, "evaluation_date") == [outside]
@@ -235,8 +265,14 @@ def test_non_finite_day_filters_are_refused(client_for, data_manager, parameter,
 @pytest.mark.parametrize("ice_score", [11, 300])
 def test_an_ice_score_above_ten_is_a_field_error(staff_api, subject, ice_score):
     before = table_counts()
-    body = {"subject": subject.subject_id, "term": "ICANS", "category": "ICANS", "relatedness": "PROBABLE",
-            "onset_date": str(dt.date.today() - dt.timedelta(days=3)), "ice_score": ice_score}  # fmt: skip
+    body = {
+        "subject": subject.subject_id,
+        "term": "ICANS",
+        "category": "ICANS",
+        "relatedness": "PROBABLE",
+        "onset_date": str(dt.date.today() - dt.timedelta(days=3)),
+        "ice_score": ice_score,
+    }
     assert refused(staff_api.post("/api/v1/adverse-events/", body), "ice_score") == [
         f"must be ≤ 10 (hard limit); got {ice_score}"
     ]
@@ -248,15 +284,23 @@ def test_an_ice_score_above_ten_is_a_field_error(staff_api, subject, ice_score):
 
 @pytest.mark.parametrize("method", ["post", "patch"])
 def test_a_timestamp_without_its_offset_is_refused(staff_api, subject, method):
-    result = LabResult.objects.create(subject=subject, analyte="C3", value=Decimal("1.1"), unit="g/L",
-                                      sample_datetime=timezone.now() - dt.timedelta(days=2))  # fmt: skip
+    result = LabResult.objects.create(
+        subject=subject,
+        analyte="C3",
+        value=Decimal("1.1"),
+        unit="g/L",
+        sample_datetime=timezone.now() - dt.timedelta(days=2),
+    )
     naive = (dt.datetime.now() - dt.timedelta(days=1)).replace(microsecond=0).isoformat()
     before = table_counts()
     if method == "post":
         response = staff_api.post("/api/v1/lab-results/", factories.lab_payload(subject, sample_datetime=naive))
     else:
-        response = staff_api.patch(f"/api/v1/lab-results/{result.pk}/", {"sample_datetime": naive,
-                                   "change_reason": "time"}, HTTP_IF_MATCH='"1"')  # fmt: skip
+        response = staff_api.patch(
+            f"/api/v1/lab-results/{result.pk}/",
+            {"sample_datetime": naive, "change_reason": "time"},
+            HTTP_IF_MATCH='"1"',
+        )
     assert refused(response, "sample_datetime") == [
         "the timestamp needs its UTC offset, e.g. 2026-12-01T09:00:00+08:00"
     ]
@@ -265,10 +309,15 @@ def test_a_timestamp_without_its_offset_is_refused(staff_api, subject, method):
 
 def test_every_crf_timestamp_needs_its_offset(staff_api, casebook):
     naive = "2026-01-01T09:00:00"
-    for route, field in [("visits", "visit_datetime"), ("apheresis", "start_datetime"),
-                         ("apheresis", "end_datetime"), ("infusions", "infusion_start")]:  # fmt: skip
-        response = staff_api.patch(f"/api/v1/{route}/{casebook[route]}/", {field: naive, "change_reason": "x"},
-                                   HTTP_IF_MATCH='"1"')  # fmt: skip
+    for route, field in [
+        ("visits", "visit_datetime"),
+        ("apheresis", "start_datetime"),
+        ("apheresis", "end_datetime"),
+        ("infusions", "infusion_start"),
+    ]:
+        response = staff_api.patch(
+            f"/api/v1/{route}/{casebook[route]}/", {field: naive, "change_reason": "x"}, HTTP_IF_MATCH='"1"'
+        )
         assert "UTC offset" in refused(response, field)[0], route
 
 
@@ -287,8 +336,9 @@ def test_a_negative_lloq_and_a_fractional_visit_are_refused(staff_api, casebook)
 @pytest.mark.parametrize("moment", ["1552-09-19T07:15:56+08:00", "2206-01-01T09:00:00+08:00"])
 def test_a_timestamp_outside_the_plausible_range_is_a_hard_limit(staff_api, casebook, moment):
     before = table_counts()
-    response = staff_api.patch(f"/api/v1/visits/{casebook['visits']}/", {"visit_datetime": moment,
-                               "change_reason": "x"}, HTTP_IF_MATCH='"1"')  # fmt: skip
+    response = staff_api.patch(
+        f"/api/v1/visits/{casebook['visits']}/", {"visit_datetime": moment, "change_reason": "x"}, HTTP_IF_MATCH='"1"'
+    )
     assert "outside 1900-01-01 … 2100-12-31" in refused(response, "visit_datetime")[0]
     assert table_counts() == before
 
@@ -314,7 +364,8 @@ def test_a_duplicate_that_slipped_past_the_validators_is_refused_with_the_rule(s
     with pytest.raises(edc_services.ValidationError) as refusal:
         edc_services.save_crf(SleHistory(subject=subject, diagnosis_date=dt.date(2020, 1, 2)), user=staff)
     assert refusal.value.message_dict == {
-        "subject": ["this SLE history breaks the rule 'one sle history per subject': another was stored at the same "
-                    "time"]
-    }  # fmt: skip
+        "subject": [
+            "this SLE history breaks the rule 'one sle history per subject': another was stored at the same time"
+        ]
+    }
     assert table_counts() == before

@@ -56,9 +56,12 @@ def iso(day) -> str:
 
 @pytest.mark.parametrize(
     ("route", "model", "part"),
-    [("consents", Consent, "consent"), ("sle-history", SleHistory, "sle_history"),
-     ("screening-exams", ScreeningExam, "screening_exam")],
-)  # fmt: skip
+    [
+        ("consents", Consent, "consent"),
+        ("sle-history", SleHistory, "sle_history"),
+        ("screening-exams", ScreeningExam, "screening_exam"),
+    ],
+)
 def test_one_per_subject_crfs_posted_at_once_store_one(postgres, staff, subject, route, model, part):
     if route != "consents":
         Consent.objects.create(subject=subject, **screening.typed(Consent, screening.dry_run_body()["consent"]))
@@ -70,8 +73,13 @@ def test_one_per_subject_crfs_posted_at_once_store_one(postgres, staff, subject,
 
 @pytest.mark.parametrize("code", ["SCR", "BL"])
 def test_a_scheduled_visit_posted_at_once_is_stored_once(postgres, staff, subject, code):
-    body = {"subject": subject.subject_id, "code": code, "planned_date": iso(timezone.localdate()),
-            "visit_datetime": timezone.now().isoformat(), "status": "DONE"}  # fmt: skip
+    body = {
+        "subject": subject.subject_id,
+        "code": code,
+        "planned_date": iso(timezone.localdate()),
+        "visit_datetime": timezone.now().isoformat(),
+        "status": "DONE",
+    }
     one_stored_nine_refused(race(staff, "visits", body), "code")
     assert Visit.objects.filter(subject=subject, code=code).count() == 1
     assert Visit.history.filter(subject_id=subject.pk, code=code).count() == 1
