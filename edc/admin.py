@@ -3,34 +3,45 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
 from edc import roles, services
 from edc.models import DataQuery, LabResult, Lock, Signature, Site, SourceVerification, Subject, Visit
 
-# Later apps add their part of the subject page here (layers: edc may not import them).
-SUBJECT_INLINES: list[type[admin.options.InlineModelAdmin]] = []
-SUBJECT_PANELS: list[tuple[str, Callable[[HttpRequest, Subject], str]]] = []
+# The extension points of the kernel's screens: later apps fill them from their `hooks` module (layers: edc may
+# not import them), in the order of INSTALLED_APPS.
+SubjectPanel = Callable[[HttpRequest, Subject], str]
+VisitPageView = Callable[["VisitAdmin", HttpRequest, int], HttpResponse]
+_subject_inlines: list[type[admin.options.InlineModelAdmin]] = []
+_subject_panels: list[tuple[str, SubjectPanel]] = []
+_visit_pages: list[tuple[str, str, VisitPageView]] = []
 
 
-def subject_panel(title: str):
-    """Register a function (request, subject) -> HTML shown as a panel on the subject page."""
+def register_subject_inlines(*inlines: type[admin.options.InlineModelAdmin]) -> None:
+    """Inlines shown on the subject page after the kernel's own (visits, lab results)."""
+    _subject_inlines.extend(inlines)
 
-    def register(render: Callable[[HttpRequest, Subject], str]):
-        SUBJECT_PANELS.append((title, render))
-        return render
 
-    return register
+def register_subject_panel(title: str, render: SubjectPanel) -> None:
+    """A function (request, subject) -> HTML shown as a titled panel on the subject page."""
+    _subject_panels.append((title, render))
+
+
+def register_visit_page(slug: str, link_text: str, view: VisitPageView) -> None:
+    """A page of one visit at `<pk>/<slug>/` (url name `edc_visit_<slug>`), linked from the visit list and form;
+    `view(model_admin, request, pk)` answers it."""
+    _visit_pages.append((slug, link_text, view))
 
 
 STALE_FORM = (
@@ -318,11 +329,11 @@ class SubjectAdmin(CrfAdmin):
     signable = True
 
     def get_inlines(self, request, obj):
-        return [*self.inlines, *SUBJECT_INLINES]
+        return [*self.inlines, *_subject_inlines]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         subject = self.get_object(request, object_id)
-        panels = [(title, render(request, subject)) for title, render in SUBJECT_PANELS] if subject else []
+        panels = [(title, render(request, subject)) for title, render in _subject_panels] if subject else []
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), "panels": panels})
 
     def save_model(self, request, obj, form, change):
@@ -374,6 +385,25 @@ class VisitAdmin(CrfAdmin):
         )
 
     search_fields = ("subject__subject_id",)
+
+    def get_list_display(self, request):
+        return (*super().get_list_display(request), *(["page_links"] if _visit_pages else []))
+
+    @admin.display(description="pages")
+    def page_links(self, visit):
+        links = ((text, reverse(f"admin:edc_visit_{slug}", args=[visit.pk])) for slug, text, _ in _visit_pages)
+        return format_html_join(" ", '<a href="{1}">{0}</a>', links)
+
+    def get_urls(self):
+        pages = [
+            path(f"<int:pk>/{slug}/", self.admin_site.admin_view(partial(view, self)), name=f"edc_visit_{slug}")
+            for slug, _, view in _visit_pages
+        ]
+        return [*pages, *super().get_urls()]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        pages = [(text, reverse(f"admin:edc_visit_{slug}", args=[object_id])) for slug, text, _ in _visit_pages]
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), "visit_pages": pages})
 
 
 @admin.register(LabResult)

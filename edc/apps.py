@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.module_loading import autodiscover_modules
 
 
 class EdcConfig(AppConfig):
@@ -7,4 +8,6 @@ class EdcConfig(AppConfig):
     verbose_name = "Trial kernel"
 
     def ready(self):
-        from edc import services  # noqa: F401 - registers the kernel's CRF validators
+        # Each app's `hooks` module registers what it plugs into the kernel (validators, save listeners,
+        # subject-page inlines and panels, visit pages), in the order of INSTALLED_APPS.
+        autodiscover_modules("hooks")

@@ -7,12 +7,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
-from edc.admin import CrfAdmin, ScopedAdminMixin, VisitAdmin, subject_panel
+from edc.admin import CrfAdmin, ScopedAdminMixin
 from edc.models import DataQuery, Visit
 from followup import services
 from followup.models import AdverseEvent, Milestone, PrednisoneDose
@@ -83,13 +82,11 @@ class MilestoneAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
     write_roles = frozenset()  # computed by the scan only
 
 
-@subject_panel("Milestones")
 def milestones_panel(request, subject):
     status = services.subject_status(subject, timezone.localdate())
     return render_to_string("admin/followup/milestones_panel.html", status)
 
 
-@subject_panel("Follow-up")
 def follow_up_panel(request, subject):
     rows = services.follow_up_grid(subject)
     return render_to_string("admin/followup/follow_up_grid.html", {"rows": rows, "analytes": services.GRID_ANALYTES})
@@ -130,61 +127,41 @@ class VisitCrfForm(forms.Form):
         return line, fields[0], fields[1:], badge
 
 
-class VisitWithCrfAdmin(VisitAdmin):
-    """The kernel's visit admin plus the follow-up visit CRF page (`<pk>/crf/`), where site staff key
-    a whole visit at once; saving goes through the services like every other page."""
-
-    list_display = (*VisitAdmin.list_display, "crf_link")
-
-    @admin.display(description="CRF")
-    def crf_link(self, visit):
-        return format_html('<a href="{}">open CRF</a>', reverse("admin:edc_visit_crf", args=[visit.pk]))
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        crf = {"crf_url": reverse("admin:edc_visit_crf", args=[object_id])}
-        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **crf})
-
-    def get_urls(self):
-        view = self.admin_site.admin_view(self.crf_view)
-        return [path("<int:pk>/crf/", view, name="edc_visit_crf"), *super().get_urls()]
-
-    def crf_view(self, request, pk):
-        visit = get_object_or_404(self.get_queryset(request).select_related("subject__site"), pk=pk)
-        own, previous = services.visit_crf_rows(visit)
-        can_edit = self.has_change_permission(request, visit)
-        form = VisitCrfForm(request.POST if request.method == "POST" else None, initial=_initial(visit, own, previous))
-        if request.method == "POST":
-            if not can_edit:
-                raise PermissionDenied("your role, or a lock, does not allow changes to this visit")
-            if form.is_valid():
-                try:
-                    services.record_visit_crf(visit, form.cleaned_data, user=request.user,
-                                              reason=form.cleaned_data["change_reason"])  # fmt: skip
-                except ValidationError as error:
-                    for field, errors in error.message_dict.items():
-                        form.add_error(field if field in form.fields else None, errors)
-                else:
-                    messages.success(request, f"{visit} saved.")
-                    return redirect(request.path)
-        open_queries = DataQuery.objects.filter(
-            target_model="edc.labresult", target_id__in=[r.pk for r in own.values()]
-        ).exclude(status=DataQuery.Status.CLOSED)
-        by_result = {(q.target_id, q.target_field): q for q in open_queries}
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"{visit.subject} — visit {visit.code}",
-            "opts": self.model._meta,
-            "original": visit,
-            "form": form,
-            "window": visit.window,
-            "can_edit": can_edit,
-            "sections": form.sections({a: by_result.get((r.pk, "value")) for a, r in own.items()}),
-        }
-        return TemplateResponse(request, "admin/followup/visit_crf.html", context)
-
-
-admin.site.unregister(Visit)
-admin.site.register(Visit, VisitWithCrfAdmin)
+def visit_crf_view(visit_admin, request, pk):
+    """The follow-up visit CRF (`<pk>/crf/` of the kernel's visit admin), where site staff key a whole visit at
+    once; saving goes through the services like every other page."""
+    visit = get_object_or_404(visit_admin.get_queryset(request).select_related("subject__site"), pk=pk)
+    own, previous = services.visit_crf_rows(visit)
+    can_edit = visit_admin.has_change_permission(request, visit)
+    form = VisitCrfForm(request.POST if request.method == "POST" else None, initial=_initial(visit, own, previous))
+    if request.method == "POST":
+        if not can_edit:
+            raise PermissionDenied("your role, or a lock, does not allow changes to this visit")
+        if form.is_valid():
+            try:
+                services.record_visit_crf(visit, form.cleaned_data, user=request.user,
+                                          reason=form.cleaned_data["change_reason"])  # fmt: skip
+            except ValidationError as error:
+                for field, errors in error.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                messages.success(request, f"{visit} saved.")
+                return redirect(request.path)
+    open_queries = DataQuery.objects.filter(
+        target_model="edc.labresult", target_id__in=[r.pk for r in own.values()]
+    ).exclude(status=DataQuery.Status.CLOSED)
+    by_result = {(q.target_id, q.target_field): q for q in open_queries}
+    context = {
+        **visit_admin.admin_site.each_context(request),
+        "title": f"{visit.subject} — visit {visit.code}",
+        "opts": visit_admin.model._meta,
+        "original": visit,
+        "form": form,
+        "window": visit.window,
+        "can_edit": can_edit,
+        "sections": form.sections({a: by_result.get((r.pk, "value")) for a, r in own.items()}),
+    }
+    return TemplateResponse(request, "admin/followup/visit_crf.html", context)
 
 
 def _initial(visit, own, previous) -> dict:

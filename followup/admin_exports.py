@@ -7,7 +7,6 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from edc import roles
-from edc.admin import subject_panel
 from followup import export_services, plots
 from followup.models import ExportLog
 
@@ -49,7 +48,6 @@ class ExportLogAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/followup/investigator_cohort.html", context)
 
 
-@subject_panel("PK/PD")
 def pkpd_panel(request, subject):
     profile = export_services.subject_profile(subject)
     context = {"svg": plots.subject_svg(profile), "cd19": profile.cd19,

@@ -18,7 +18,7 @@ from simple_history.utils import bulk_create_with_history, bulk_update_with_hist
 from edc import roles
 from edc import rules as edc_rules
 from edc.models import LabResult, Subject, Visit
-from edc.services import crf_validator, save_crf, save_listeners, system_user
+from edc.services import save_crf, system_user
 from followup import rules
 from followup.models import AdverseEvent, Milestone, PrednisoneDose
 from followup.visit_crf import CRF_LINES
@@ -26,8 +26,7 @@ from followup.visit_crf import CRF_LINES
 logger = logging.getLogger(__name__)
 
 
-@crf_validator(AdverseEvent)
-def _validate_adverse_event(event: AdverseEvent, now: dt.datetime):
+def validate_adverse_event(event: AdverseEvent, now: dt.datetime):
     errors = {
         **edc_rules.not_in_future("onset_date", event.onset_date, now),
         **edc_rules.not_in_future("resolution_date", event.resolution_date, now),
@@ -49,8 +48,7 @@ def _validate_adverse_event(event: AdverseEvent, now: dt.datetime):
     return errors, warnings
 
 
-@crf_validator(PrednisoneDose)
-def _validate_prednisone_dose(dose: PrednisoneDose, now: dt.datetime):
+def validate_prednisone_dose(dose: PrednisoneDose, now: dt.datetime):
     if dose.visit_id and dose.visit.subject_id != dose.subject_id:
         return {"visit": f"visit {dose.visit} belongs to another subject than {dose.subject}"}, {}
     return {}, {}
@@ -373,41 +371,3 @@ def follow_up_grid(subject: Subject) -> list[GridRow]:
         GridRow(visit, visit.window, [results.get((visit.pk, a)) for a in GRID_ANALYTES], sledai.get(visit.pk))
         for visit in visits
     ]
-
-
-# --- Recompute on change ------------------------------------------------------------------------
-
-
-def _enqueue_recompute(rows) -> None:
-    """A saved qPCR result or visit queues its subject's recompute once the transaction commits."""
-    subject_ids = {
-        row.subject_pk
-        for row in rows
-        if isinstance(row, Visit) or (isinstance(row, LabResult) and row.analyte == "CARPCR")
-    }
-    if not subject_ids:
-        return
-    # One task per transaction, however many rows it saves: gather the subjects until it commits. A
-    # rolled-back transaction drops its callback, so a batch is reused only while its flush is pending.
-    batch = getattr(connection, "_milestone_recompute", None)
-    # (a bound method is a new object at each access: compare with ==, not is)
-    if batch is None or not any(entry[1] == batch.flush for entry in connection.run_on_commit):
-        batch = _RecomputeBatch()
-        connection._milestone_recompute = batch
-        transaction.on_commit(batch.flush)
-    batch.subject_ids |= subject_ids
-
-
-class _RecomputeBatch:
-    def __init__(self):
-        self.subject_ids: set[int] = set()
-
-    def flush(self):
-        from followup import tasks  # tasks import this module
-
-        if getattr(connection, "_milestone_recompute", None) is self:
-            connection._milestone_recompute = None  # the next transaction gathers its own
-        tasks.enqueue_recompute(sorted(self.subject_ids))
-
-
-save_listeners.append(_enqueue_recompute)

@@ -10,7 +10,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from edc.admin import CrfAdmin, subject_panel
+from edc.admin import CrfAdmin
 from infusion import services
 from infusion.models import Apheresis, Infusion, LymphodepletionDose, ProductLot
 
@@ -158,7 +158,6 @@ def _passed(value: bool | None) -> str:
     return {True: "pass", False: "FAIL", None: "pending"}[value]
 
 
-@subject_panel("Treatment timeline")
 def treatment_timeline(request, subject) -> str:
     return render_to_string(
         "admin/infusion/treatment_timeline.html",

@@ -5,6 +5,3 @@ class InfusionConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "infusion"
     verbose_name = "Treatment"
-
-    def ready(self):
-        from infusion import services  # noqa: F401 - registers the treatment CRF validators

@@ -18,10 +18,9 @@ from django.db import IntegrityError, transaction
 from edc import roles
 from edc import rules as edc_rules
 from edc.models import Subject, Visit
-from edc.services import crf_validator, save_crf, schedule_follow_up
+from edc.services import save_crf, schedule_follow_up
 from infusion import rules
 from infusion.models import Apheresis, Infusion, LymphodepletionDose, ProductLot
-from screening import services as screening_services
 
 ENROLLED = Subject.Status.ENROLLED
 LYMPHODEPLETION_VISITS = {-5: "LD_M5", -4: "LD_M4", -3: "LD_M3"}
@@ -82,8 +81,7 @@ def treatment_of(subject: Subject) -> Treatment:
 # --- Validators (run by save_crf and by the admin forms) ----------------------------------------
 
 
-@crf_validator(Apheresis)
-def _validate_apheresis(apheresis: Apheresis, now: dt.datetime):
+def validate_apheresis(apheresis: Apheresis, now: dt.datetime):
     subject = apheresis.subject
     local_now = _site_now(now, subject)
     errors = {
@@ -102,8 +100,7 @@ def _validate_apheresis(apheresis: Apheresis, now: dt.datetime):
     return errors, {}
 
 
-@crf_validator(ProductLot)
-def _validate_product_lot(lot: ProductLot, now: dt.datetime):
+def validate_product_lot(lot: ProductLot, now: dt.datetime):
     apheresis = lot.apheresis
     subject = apheresis.subject
     local_now = _site_now(now, subject)
@@ -160,8 +157,7 @@ def _infused_lot_errors(lot: ProductLot) -> dict[str, str]:
     return errors
 
 
-@crf_validator(LymphodepletionDose)
-def _validate_lymphodepletion_dose(dose: LymphodepletionDose, now: dt.datetime):
+def validate_lymphodepletion_dose(dose: LymphodepletionDose, now: dt.datetime):
     subject = dose.subject
     errors, warnings, dose.bsa_m2 = rules.check_lymphodepletion_dose(
         day=dose.day,
@@ -203,8 +199,7 @@ def _lymphodepletion_order_errors(dose: LymphodepletionDose, subject: Subject) -
     return errors
 
 
-@crf_validator(Infusion)
-def _validate_infusion(infusion: Infusion, now: dt.datetime):
+def validate_infusion(infusion: Infusion, now: dt.datetime):
     subject = infusion.subject
     if infusion.voided:
         return {}, {}
@@ -360,10 +355,9 @@ def _replan_follow_up(subject: Subject, infusion_date: dt.date, *, user, reason:
         save_crf(visit, user=user, reason=reason)
 
 
-def _apheresis_start(subject: Subject) -> dt.datetime | None:
+def apheresis_start(subject: Subject) -> dt.datetime | None:
     apheresis = latest_apheresis(subject.pk)
     return apheresis.start_datetime if apheresis else None
 
 
 # The eligibility engine judges the screening CBC's 24-hour timing against this (INC_CBC).
-screening_services.APHERESIS_START_PROVIDERS.append(_apheresis_start)

@@ -113,8 +113,6 @@ class ScreeningExamInline(ScreeningInline):
     max_num = 1
 
 
-edc_admin.SUBJECT_INLINES.extend([ConsentInline, SleHistoryInline, MedicationInline, SledaiInline, ScreeningExamInline])
-
 OUTCOME_MARKS = {
     rules.MET: ("✔", "#2e7d32", "met"),
     rules.NOT_MET: ("✘", "#c62828", "not met"),
@@ -122,7 +120,6 @@ OUTCOME_MARKS = {
 }
 
 
-@edc_admin.subject_panel("Eligibility")
 def eligibility_panel(request, subject) -> str:
     """Each criterion with a green, red or grey mark and its reason; the signed decision when there is one.
 

@@ -19,19 +19,25 @@ from edc import roles
 from edc import rules as edc_rules
 from edc.models import LabResult, Signature, Subject
 from edc.rules import site_date
-from edc.services import crf_validator, save_crf, sign
+from edc.services import save_crf, sign
 from screening import rules
 from screening.models import Consent, EligibilityDecision, Medication, ScreeningExam, SledaiAssessment, SleHistory
 
-# Later apps tell the eligibility engine when apheresis started (screening may not import them):
-# the infusion app appends a function returning the subject's apheresis start, or None.
-APHERESIS_START_PROVIDERS: list[Callable[[Subject], dt.datetime | None]] = []
+# Later apps tell the eligibility engine when apheresis started (screening may not import them): the
+# infusion app registers, from its `hooks` module, a function returning the subject's apheresis start or None.
+ApheresisStartProvider = Callable[[Subject], dt.datetime | None]
+_apheresis_start_providers: list[ApheresisStartProvider] = []
+
+
+def register_apheresis_start_provider(provider: ApheresisStartProvider) -> None:
+    _apheresis_start_providers.append(provider)
+
 
 ALREADY_RECORDED = "a {what} is already recorded for {subject}; edit it or void it first"
 
 
 def apheresis_start_of(subject: Subject) -> dt.datetime | None:
-    for provider in APHERESIS_START_PROVIDERS:
+    for provider in _apheresis_start_providers:
         start = provider(subject)
         if start is not None:
             return start
@@ -81,8 +87,7 @@ def recorded_procedures(subject_id, timezone_name: str) -> list[tuple[str, dt.da
     return procedures
 
 
-@crf_validator(Consent)
-def _validate_consent(consent: Consent, now: dt.datetime):
+def validate_consent(consent: Consent, now: dt.datetime):
     consent.subject.__dict__.pop("_consent_date", None)  # the consent being saved replaces what was read
     errors = edc_rules.not_in_future("consent_date", consent.consent_date, now)
     errors.update(rules.check_consent_fields(consent.consent_date, consent.subject.date_of_birth))
@@ -100,8 +105,7 @@ def _validate_consent(consent: Consent, now: dt.datetime):
     return errors, {}
 
 
-@crf_validator(SleHistory)
-def _validate_history(history: SleHistory, now: dt.datetime):
+def validate_history(history: SleHistory, now: dt.datetime):
     errors = rules.check_history_fields(history.slicc_criteria)
     for field in ("diagnosis_date", "active_on_regimen_since"):
         errors.update(edc_rules.not_in_future(field, getattr(history, field), now))
@@ -109,8 +113,7 @@ def _validate_history(history: SleHistory, now: dt.datetime):
     return errors, {}
 
 
-@crf_validator(Medication)
-def _validate_medication(medication: Medication, now: dt.datetime):
+def validate_medication(medication: Medication, now: dt.datetime):
     errors = rules.check_medication_fields(
         medication.category, medication.drug, medication.start_date, medication.dose_stable_since, medication.stop_date
     )
@@ -121,8 +124,7 @@ def _validate_medication(medication: Medication, now: dt.datetime):
     return errors, {}
 
 
-@crf_validator(SledaiAssessment)
-def _validate_sledai(assessment: SledaiAssessment, now: dt.datetime):
+def validate_sledai(assessment: SledaiAssessment, now: dt.datetime):
     errors = rules.check_sledai_fields(assessment.descriptors)
     errors.update(edc_rules.not_in_future("assessment_date", assessment.assessment_date, now))
     if assessment.visit_id and assessment.visit.subject_id != assessment.subject_id:
@@ -135,8 +137,7 @@ def _validate_sledai(assessment: SledaiAssessment, now: dt.datetime):
     return errors, {}
 
 
-@crf_validator(ScreeningExam)
-def _validate_exam(exam: ScreeningExam, now: dt.datetime):
+def validate_exam(exam: ScreeningExam, now: dt.datetime):
     errors = rules.check_exam_fields({name: getattr(exam, name) for name in rules.EXAM_FIELDS})
     errors.update(edc_rules.not_in_future("exam_date", exam.exam_date, now))
     errors.update(_one_per_subject(exam, "screening exam"))
@@ -144,8 +145,7 @@ def _validate_exam(exam: ScreeningExam, now: dt.datetime):
     return errors, {}
 
 
-@crf_validator(LabResult)
-def _validate_lab_after_consent(result: LabResult, now: dt.datetime):
+def validate_lab_after_consent(result: LabResult, now: dt.datetime):
     if not result.sample_datetime or not result.subject_id:
         return {}, {}
     day = site_date(result.sample_datetime, result.subject.site.timezone)

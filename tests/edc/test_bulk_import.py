@@ -92,7 +92,7 @@ def test_follow_up_sample_before_infusion_is_refused(staff_api, staff, subject):
 
 
 def test_more_than_the_limit_is_refused(staff_api, subject, monkeypatch):
-    monkeypatch.setattr(services, "BULK_LIMIT", 5)
+    monkeypatch.setattr(services.subjects, "BULK_LIMIT", 5)
     response = staff_api.post(URL, rows(subject, 6), format="json")
     assert response.status_code == 400
     assert LabResult.objects.count() == 0

@@ -289,7 +289,7 @@ def test_stored_evaluation_runs_a_fixed_number_of_queries(screened, staff):
 
 def test_apheresis_start_comes_from_registered_providers(staff_api, screened, monkeypatch):
     start = dt.datetime(2025, 3, 4, 20, tzinfo=factories.SHANGHAI)  # 12 h after the CBC
-    monkeypatch.setattr(services, "APHERESIS_START_PROVIDERS", [lambda subject: None, lambda subject: start])
+    monkeypatch.setattr(services, "_apheresis_start_providers", [lambda subject: None, lambda subject: start])
     response = eligibility(staff_api, screened)
     assert response.data["apheresis_start"] == start.isoformat()
     cbc = next(c for c in response.data["criteria"] if c["code"] == "INC_CBC")

@@ -1,0 +1,177 @@
+"""Data management around the clinical rows: data queries, signatures, source verification and locks."""
+
+from __future__ import annotations
+
+from django.apps import apps
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import timezone
+
+from edc import roles
+from edc.models import (
+    AuditedModel,
+    DataQuery,
+    Lock,
+    Signature,
+    SourceVerification,
+    Subject,
+    Visit,
+)
+from edc.services.crf import covering_locks, label_of, save_crf
+
+
+def resolve_target(target_model: str, target_id: int, user) -> AuditedModel:
+    """The row a query or signature points at, within the user's sites; 404-like errors otherwise."""
+    try:
+        model = apps.get_model(target_model)
+    except (LookupError, ValueError):
+        raise ValidationError({"target_model": [f"unknown model {target_model!r}; use app_label.model"]}) from None
+    if not issubclass(model, AuditedModel):
+        raise ValidationError({"target_model": [f"{target_model} is not a clinical record"]})
+    row = roles.scope(model.objects.all(), user).filter(pk=target_id).first()
+    if row is None:
+        raise ValidationError({"target_id": [f"no {target_model} with id {target_id} at your sites"]})
+    return row
+
+
+# --- Data queries -------------------------------------------------------------------------------
+
+
+def open_queries_of(row: AuditedModel):
+    return DataQuery.objects.filter(target_model=label_of(row), target_id=row.pk).exclude(
+        status=DataQuery.Status.CLOSED
+    )
+
+
+def open_query(target: AuditedModel, field: str, text: str, *, user) -> DataQuery:
+    if not roles.has_any_role(user, roles.QUERY_RAISERS):
+        raise PermissionDenied("only monitors and data managers raise queries")
+    field_names = {f.name for f in target._meta.concrete_fields} | {f.attname for f in target._meta.concrete_fields}
+    if field not in field_names:
+        raise ValidationError({"target_field": [f"{label_of(target)} has no field {field!r}"]})
+    if not text.strip():
+        raise ValidationError({"text": ["a query needs a text"]})
+    query = DataQuery(
+        subject_id=target.subject_pk,
+        target_model=label_of(target),
+        target_id=target.pk,
+        target_field=field,
+        text=text.strip(),
+        raised_by=user,
+    )
+    return save_crf(query, user=user)
+
+
+def answer_query(query: DataQuery, answer: str, *, user) -> DataQuery:
+    if not roles.has_any_role(user, roles.DATA_ENTRY):
+        raise PermissionDenied("only site staff and investigators answer queries")
+    if query.status == DataQuery.Status.CLOSED:
+        raise ValidationError({"status": ["the query is closed"]})
+    if not answer.strip():
+        raise ValidationError({"answer": ["an answer is required"]})
+    query.answer = answer.strip()
+    query.answered_by = user
+    query.answered_at = timezone.now()
+    query.status = DataQuery.Status.ANSWERED
+    return save_crf(query, user=user, reason="query answered")
+
+
+def close_query(query: DataQuery, *, user, reason: str = "query closed") -> DataQuery:
+    """Closed by whoever opened it; an automatic query by any monitor or data manager."""
+    if not roles.has_any_role(user, roles.QUERY_RAISERS):
+        raise PermissionDenied("only monitors and data managers close queries")
+    if not query.auto and query.raised_by_id != user.pk and not user.is_superuser:
+        raise PermissionDenied(f"only {query.raised_by} who opened this query may close it")
+    if query.status == DataQuery.Status.CLOSED:
+        return query
+    query.status = DataQuery.Status.CLOSED
+    query.closed_by = user
+    query.closed_at = timezone.now()
+    return save_crf(query, user=user, reason=reason)
+
+
+# --- Signatures ---------------------------------------------------------------------------------
+
+
+def sign(target: AuditedModel, meaning: str, *, user, password: str) -> Signature:
+    """An investigator's electronic signature: the password is asked again at every signing."""
+    if not roles.has_any_role(user, roles.SIGNERS):
+        raise PermissionDenied("only investigators sign")
+    if meaning not in Signature.Meaning.values:
+        raise ValidationError({"meaning": [f"must be one of {', '.join(Signature.Meaning.values)}"]})
+    if not password or not user.check_password(password):
+        raise ValidationError({"password": ["the password does not match; nothing was signed"]})
+    signature = Signature(
+        subject_id=target.subject_pk,
+        target_model=label_of(target),
+        target_id=target.pk,
+        meaning=meaning,
+        signed_by=user,
+        signed_at=timezone.now(),
+    )
+    return save_crf(signature, user=user)
+
+
+# --- Source data verification and locks --------------------------------------------------------
+
+
+def verify_source(target: AuditedModel, *, user) -> SourceVerification:
+    """A monitor marks one clinical row verified against source, at its current version."""
+    if not roles.has_any_role(user, {roles.MONITOR}):
+        raise PermissionDenied("only monitors verify source data")
+    if not target.is_clinical_data:
+        raise ValidationError({"target_model": [f"{label_of(target)} is not clinical data"]})
+    existing = SourceVerification.objects.filter(
+        target_model=label_of(target), target_id=target.pk, verified_version=target.version, voided=False
+    ).first()
+    if existing:
+        return existing
+    verification = SourceVerification(
+        subject_id=target.subject_pk,
+        target_model=label_of(target),
+        target_id=target.pk,
+        verified_version=target.version,
+        verified_by=user,
+        verified_at=timezone.now(),
+    )
+    return save_crf(verification, user=user)
+
+
+def lock(level: str, *, subject: Subject | None = None, visit: Visit | None = None, reason: str, user) -> Lock:
+    if not roles.has_any_role(user, {roles.DATA_MANAGER}):
+        raise PermissionDenied("only data managers lock data")
+    if not (reason or "").strip():
+        raise ValidationError({"reason": ["a reason is required to lock"]})
+    target_needed = {Lock.Level.VISIT: ("visit", visit), Lock.Level.SUBJECT: ("subject", subject)}.get(level)
+    if level not in Lock.Level.values:
+        raise ValidationError({"level": [f"must be one of {', '.join(Lock.Level.values)}"]})
+    if target_needed and target_needed[1] is None:
+        raise ValidationError({target_needed[0]: [f"a {level.lower()} lock names the {target_needed[0]}"]})
+    if visit is not None:
+        subject = visit.subject
+    new_lock = Lock(
+        level=level,
+        subject=subject if level != Lock.Level.STUDY else None,
+        visit=visit if level == Lock.Level.VISIT else None,
+        reason=reason.strip(),
+        locked_by=user,
+        locked_at=timezone.now(),
+    )
+    return save_crf(new_lock, user=user)
+
+
+def unlock(existing: Lock, *, reason: str, user) -> Lock:
+    if not roles.has_any_role(user, {roles.DATA_MANAGER}):
+        raise PermissionDenied("only data managers unlock data")
+    if not (reason or "").strip():
+        raise ValidationError({"reason": ["a reason is required to unlock"]})
+    if not existing.active:
+        return existing
+    existing.active = False
+    existing.unlocked_by = user
+    existing.unlocked_at = timezone.now()
+    existing.unlock_reason = reason.strip()
+    return save_crf(existing, user=user, reason=reason)
+
+
+def is_locked(instance: AuditedModel) -> bool:
+    return instance.is_clinical_data and covering_locks({instance.subject_pk}, {instance.visit_pk}).exists()

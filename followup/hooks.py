@@ -1,0 +1,16 @@
+"""What follow-up plugs into the kernel: its CRFs' validators, the milestone recompute after each save, the
+visit CRF page and the subject page's milestone, follow-up and PK/PD panels."""
+
+from edc.admin import register_subject_panel, register_visit_page
+from edc.services import register_save_listener, register_validator
+from followup import admin, admin_exports, recompute, services
+from followup.models import AdverseEvent, PrednisoneDose
+
+register_validator(AdverseEvent, services.validate_adverse_event)
+register_validator(PrednisoneDose, services.validate_prednisone_dose)
+register_save_listener(recompute.recompute_after_save)
+
+register_visit_page("crf", "open CRF", admin.visit_crf_view)
+register_subject_panel("Milestones", admin.milestones_panel)
+register_subject_panel("Follow-up", admin.follow_up_panel)
+register_subject_panel("PK/PD", admin_exports.pkpd_panel)

@@ -1,0 +1,16 @@
+"""What treatment plugs into the kernel and into screening: its CRFs' validators, the apheresis start that
+eligibility counts back from, and the treatment timeline on the subject page."""
+
+from edc.admin import register_subject_panel
+from edc.services import register_validator
+from infusion import admin, services
+from infusion.models import Apheresis, Infusion, LymphodepletionDose, ProductLot
+from screening.services import register_apheresis_start_provider
+
+register_validator(Apheresis, services.validate_apheresis)
+register_validator(ProductLot, services.validate_product_lot)
+register_validator(LymphodepletionDose, services.validate_lymphodepletion_dose)
+register_validator(Infusion, services.validate_infusion)
+
+register_apheresis_start_provider(services.apheresis_start)
+register_subject_panel("Treatment timeline", admin.treatment_timeline)

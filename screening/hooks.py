@@ -1,0 +1,20 @@
+"""What screening plugs into the kernel: its CRFs' validators, the screening CRFs under the subject page and
+the eligibility panel."""
+
+from edc.admin import register_subject_inlines, register_subject_panel
+from edc.models import LabResult
+from edc.services import register_validator
+from screening import admin, services
+from screening.models import Consent, Medication, ScreeningExam, SledaiAssessment, SleHistory
+
+register_validator(Consent, services.validate_consent)
+register_validator(SleHistory, services.validate_history)
+register_validator(Medication, services.validate_medication)
+register_validator(SledaiAssessment, services.validate_sledai)
+register_validator(ScreeningExam, services.validate_exam)
+register_validator(LabResult, services.validate_lab_after_consent)
+
+register_subject_inlines(
+    admin.ConsentInline, admin.SleHistoryInline, admin.MedicationInline, admin.SledaiInline, admin.ScreeningExamInline
+)
+register_subject_panel("Eligibility", admin.eligibility_panel)
