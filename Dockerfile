@@ -8,4 +8,4 @@ COPY . .
 RUN useradd --system --home /app edc && mkdir -p /var/lib/edc && chown edc /var/lib/edc
 USER edc
 EXPOSE 8000
-CMD ["gunicorn", "edc.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]
+CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]

@@ -25,7 +25,7 @@ migrate: install
 run: migrate
 	@DEBUG=1 $(PY) manage.py seed_demo
 	@mkdir -p var
-	@DEBUG=1 $(VENV)/bin/celery -A edc worker --beat --pool solo --loglevel INFO >var/worker.log 2>&1 & \
+	@DEBUG=1 $(VENV)/bin/celery -A config worker --beat --pool solo --loglevel INFO >var/worker.log 2>&1 & \
 	  worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	  echo "Worker + beat: pid $$worker, log in var/worker.log"; \
 	  echo "Admin:   http://$(HOST):$(PORT)/admin/"; \

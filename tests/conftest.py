@@ -105,7 +105,7 @@ def celery_worker_on_redis(redis_url, monkeypatch):
     Redis only while it runs (everywhere else they run in-process)."""
     from celery.contrib.testing.worker import start_worker
 
-    from edc.celery import app
+    from config.celery import app
 
     assert app.conf.broker_url.startswith("redis://")
     monkeypatch.setitem(app.conf, "task_always_eager", False)

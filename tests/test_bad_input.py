@@ -19,7 +19,7 @@ from edc import roles
 from edc import services as edc_services
 from edc.api import CrfViewSet
 from edc.models import LabResult, Visit
-from edc.urls import router
+from config.urls import router
 from followup.models import AdverseEvent, PrednisoneDose
 from screening.models import Consent, SleHistory
 from tests import factories

@@ -11,7 +11,7 @@ def test_health_check_runs_in_process():
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
 def test_task_sent_to_real_redis_runs_on_a_real_worker(celery_worker_on_redis, redis_url):
-    from edc.celery import app
+    from config.celery import app
 
     assert app.conf.broker_url.startswith("redis://")
     result = health_check.apply_async()

@@ -153,7 +153,7 @@ def test_broker_down_data_entry_succeeds_and_the_scan_catches_up(
 ):
     from django.conf import settings
 
-    from edc.celery import app
+    from config.celery import app
 
     # Point the app at a dead port (nothing listens on port 1) with a fresh connection pool.
     monkeypatch.setitem(app.conf, "task_always_eager", False)

@@ -5,7 +5,7 @@ import os
 os.environ.setdefault("SECRET_KEY", "test-suite-only-not-a-secret")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
 
-from edc.settings import *  # noqa: E402,F403
+from config.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
