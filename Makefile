@@ -42,9 +42,12 @@ test-services: install
 	bash .ci/ensure-browser
 	DATABASE_URL=$(PG_URL) REDIS_URL=$(SERVICES_REDIS_URL) EDC_REQUIRE_SERVICES=1 $(PY) -m pytest -q
 
+# Style, the import contracts of pyproject.toml (layers, pure rules) and migrations in step with the models.
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
 
 clean:
 	rm -rf var .pytest_cache

@@ -15,11 +15,11 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 
+from config.urls import router
 from edc import roles
 from edc import services as edc_services
 from edc.api import CrfViewSet
 from edc.models import LabResult, Visit
-from config.urls import router
 from followup.models import AdverseEvent, PrednisoneDose
 from screening.models import Consent, SleHistory
 from tests import factories
