@@ -4,6 +4,7 @@ import datetime as dt
 
 import pytest
 from django.utils import timezone
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.select import Select
@@ -52,8 +53,14 @@ class Admin:
         self.screenshot_dir = screenshot_dir
         self.shots = 0
 
+    def wait(self, condition):
+        # While a page is being replaced, Chromium may answer about nodes of the old document ("Node with given id
+        # does not belong to the document"): such answers are polled past, not failed on.
+        waiting = WebDriverWait(self.driver, WAIT_SECONDS, ignored_exceptions=(WebDriverException,))
+        return waiting.until(condition)
+
     def visible(self, css):
-        return WebDriverWait(self.driver, WAIT_SECONDS).until(ec.visibility_of_element_located((By.CSS_SELECTOR, css)))
+        return self.wait(ec.visibility_of_element_located((By.CSS_SELECTOR, css)))
 
     def text(self, css) -> str:
         return self.visible(css).text
@@ -70,10 +77,12 @@ class Admin:
         Select(self.visible(css)).select_by_value(value)
 
     def submit(self, css, then_css):
-        """Click and wait until the next page (not the old one still on screen) shows `then_css`."""
-        old_page = self.visible("html")
+        """Click and wait until the next page shows `then_css`: the page being left is marked first, so an
+        element of it still on screen is never taken for the next page's."""
+        self.driver.execute_script("document.documentElement.dataset.left = 'yes'")
         self.visible(css).click()
-        WebDriverWait(self.driver, WAIT_SECONDS).until(ec.staleness_of(old_page))
+        self.wait(lambda driver: driver.execute_script(
+            "return document.readyState === 'complete' && !document.documentElement.dataset.left"))  # fmt: skip
         return self.visible(then_css)
 
     def open(self, path, then_css):
