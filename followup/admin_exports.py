@@ -7,7 +7,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from edc import roles
-from followup import export_services, plots
+from followup import export_services
 from followup.models import ExportLog
 
 PLOT_READERS = roles.CLINICAL_READERS | export_services.EXPORT_ROLES
@@ -43,12 +43,16 @@ class ExportLogAdmin(admin.ModelAdmin):
     def cohort_view(self, request):
         if not roles.has_any_role(request.user, PLOT_READERS):
             raise PermissionDenied
+        from followup import plots  # matplotlib is loaded by the pages that draw, not by every process
+
         svg = plots.cohort_svg(export_services.cohort_car_profiles(request.user))
         context = {**self.admin_site.each_context(request), "title": "Investigator: cohort PK overlay", "svg": svg}
         return TemplateResponse(request, "admin/followup/investigator_cohort.html", context)
 
 
 def pkpd_panel(request, subject):
+    from followup import plots
+
     profile = export_services.subject_profile(subject)
     context = {"svg": plots.subject_svg(profile), "cd19": profile.cd19,
                "cohort_url": reverse("admin:followup_investigator")}  # fmt: skip
