@@ -124,3 +124,17 @@ def postgres(transactional_db):
     # An earlier transactional test's flush removed the role groups that a data migration created.
     for role in roles.ALL_ROLES:
         Group.objects.get_or_create(name=role)
+
+
+@pytest.fixture
+def count_queries():
+    """`count_queries(request)` → (SQL queries the call ran, its result): the one helper of query-count tests."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def count(call):
+        with CaptureQueriesContext(connection) as captured:
+            result = call()
+        return len(captured), result
+
+    return count

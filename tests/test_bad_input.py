@@ -15,21 +15,17 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 
-from config.urls import router
 from edc import roles
 from edc import services as edc_services
-from edc.api import CrfViewSet
 from edc.models import LabResult, Visit
-from followup.models import AdverseEvent, PrednisoneDose
 from screening.models import Consent, SleHistory
 from tests import factories
-from tests.infusion import factories as treatment
+from tests.casebook import CRF_ROUTES, treated_casebook
 from tests.screening import factories as screening
 
 pytestmark = pytest.mark.django_db
 
 PROJECT_APPS = ("edc", "screening", "infusion", "followup", "auth", "authtoken")
-CRF_ROUTES = [prefix for prefix, viewset, _ in router.registry if issubclass(viewset, CrfViewSet)]
 SUBJECT_CRF_ROUTES = [route for route in CRF_ROUTES if route not in ("subjects", "product-lots")]
 
 
@@ -40,47 +36,13 @@ def table_counts() -> dict[str, int]:
 
 
 @pytest.fixture
-def casebook(site, staff, subject, data_manager):
-    """One row of every CRF for one treated subject, a query and a lock (route → the id its URLs take)."""
-    day0 = timezone.localdate(timezone.now(), treatment.SHANGHAI) - dt.timedelta(days=20)
-    screening.store_screening(subject, staff)
-    lot = treatment.make_ready(subject, staff, day0)
-    infusion = treatment.make_infusion(subject, lot, staff, day0)
-    d7 = Visit.objects.get(subject=subject, code="D7")
-    event = edc_services.save_crf(
-        AdverseEvent(
-            subject=subject,
-            term="CRS",
-            category="CRS",
-            relatedness="PROBABLE",
-            max_temperature_c=38.5,
-            onset_date=day0 + dt.timedelta(days=1),
-        ),
-        user=staff,
-    )
-    dose = edc_services.save_crf(
-        PrednisoneDose(subject=subject, visit=d7, prednisone_mg_per_day=Decimal("7.5")), user=staff
-    )
-    ids = {
-        "subjects": subject.subject_id,
-        "visits": d7.pk,
-        "lab-results": LabResult.objects.first().pk,
-        "infusions": infusion.pk,
-        "product-lots": lot.pk,
-        "adverse-events": event.pk,
-        "prednisone-doses": dose.pk,
-    }
+def casebook(staff, subject, data_manager):
+    """The subject's casebook, a data query and a visit lock (route → the id its URLs take)."""
+    ids = treated_casebook(subject, staff)
+    d7, d14 = (Visit.objects.get(subject=subject, code=code) for code in ("D7", "D14"))
     ids["queries"] = edc_services.open_query(d7, "visit_datetime", "please confirm", user=data_manager).pk
-    d14 = Visit.objects.get(subject=subject, code="D14")
     ids["locks"] = edc_services.lock("VISIT", visit=d14, reason="monitoring visit", user=data_manager).pk
-    for route in CRF_ROUTES:
-        if route not in ids:
-            ids[route] = router_viewset(route).queryset.model.objects.filter(subject=subject).first().pk
     return ids
-
-
-def router_viewset(route: str):
-    return next(viewset for prefix, viewset, _ in router.registry if prefix == route)
 
 
 def send(api, method: str, url: str, raw_body: str, **headers):
