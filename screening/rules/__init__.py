@@ -5,8 +5,9 @@
 - `inputs`: the plain `*Facts` dataclasses, `EligibilityInputs`, `CriterionResult`, `EXAM_FIELDS`.
 - `calculations`: `num`, `months_before`, prednisone equivalents, Cockcroft-Gault, the SLICC
   classification, whether a serology result is positive.
-- `sledai`: SELENA-SLEDAI (DOMAIN.md §4): weights, score and activity bands, the flare rule, the
-  lab-backed descriptor suggestions and the SLEDAI CRF's limits.
+- `sledai`: SELENA-SLEDAI, its one home (DOMAIN.md §4): weights, score and activity bands, the flare
+  rule, the weight-8/renal/major-organ descriptor sets, DORIS remission, LLDAS, the lab-backed
+  descriptor suggestions and the SLEDAI CRF's limits. Follow-up imports it from here.
 - `field_checks`: the `check_*` field checks shared by the stored CRFs and the dry run, and the
   screening procedures dated before the consent.
 - `check`: `Check` (what one criterion found: `MET`, `NOT_MET`, `MISSING`) and the look-ups the

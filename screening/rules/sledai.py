@@ -1,7 +1,9 @@
-"""SELENA-SLEDAI (pure: no ORM, no request, no clock).
+"""SELENA-SLEDAI, its one home (pure: no ORM, no request, no clock).
 
-The weights and the serological descriptors of DOMAIN.md §4, the score and its activity bands, the
-flare rule, the lab-backed descriptor suggestions and the limits of the SLEDAI CRF.
+Everything derived from the descriptors of DOMAIN.md §4: the weights and the serological descriptors,
+the score and its activity bands, the flare rule, the weight-8, renal and major-organ descriptor sets,
+DORIS remission and LLDAS, the lab-backed descriptor suggestions and the limits of the SLEDAI CRF.
+Screening scores the assessment with it; follow-up reads it over time.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from edc.rules import D, Limit
+from edc.rules import D, Limit, as_decimal
 from screening.rules.calculations import num
 from screening.rules.inputs import LabFacts
 
@@ -27,8 +29,20 @@ SLEDAI_WEIGHTS: dict[str, int] = {
 }
 SEROLOGICAL_DESCRIPTORS = ("LOW_COMPLEMENT", "DNA_BINDING")
 
+WEIGHT_8_DESCRIPTORS = frozenset(code for code, weight in SLEDAI_WEIGHTS.items() if weight == 8)  # CNS, vasculitis
+RENAL_DESCRIPTORS = frozenset({"URINARY_CASTS", "HEMATURIA", "PROTEINURIA", "PYURIA"})
+# Weight-8 descriptors plus the renal ones: "major-organ activity" of LLDAS.
+MAJOR_ORGAN_DESCRIPTORS = WEIGHT_8_DESCRIPTORS | RENAL_DESCRIPTORS
+
 # The SLEDAI CRF's limits (CRF.md): the physician's global assessment, 0–3.
 SLEDAI_LIMITS = {"pga": Limit(D(0), D(3))}
+
+FLARE_RISE = 3  # a rise of MORE than this many points flags a possible flare
+DORIS_PGA_BELOW = Decimal("0.5")
+DORIS_PREDNISONE_MAX = Decimal("5")
+LLDAS_SLEDAI_MAX = 4
+LLDAS_PGA_MAX = Decimal("1")
+LLDAS_PREDNISONE_MAX = Decimal("7.5")
 
 # --- Score ----------------------------------------------------------------------------------------
 
@@ -59,9 +73,38 @@ def sledai_score(descriptors: Iterable[str]) -> SledaiScore:
     return SledaiScore(total, total - serological, serological, activity_band(total))
 
 
+# --- Over time: flare, remission, low disease activity -------------------------------------------
+
+
 def possible_flare(previous_total: int | None, total: int) -> bool:
-    """A rise of > 3 points from the previous assessment."""
-    return previous_total is not None and total - previous_total > 3
+    """Possible flare: the total rose by more than `FLARE_RISE` (3) points since the previous assessment
+    (3 is not, 4 is).
+
+    The first assessment (no previous total) cannot be a flare.
+    """
+    return previous_total is not None and total - previous_total > FLARE_RISE
+
+
+def doris_remission(clinical_sledai: int, pga: Decimal | float, prednisone_mg_per_day: Decimal | float) -> bool:
+    """DORIS remission: clinical SELENA-SLEDAI 0, PGA < 0.5 and prednisone-equivalent ≤ 5 mg/day."""
+    return (
+        clinical_sledai == 0
+        and as_decimal(pga) < DORIS_PGA_BELOW
+        and as_decimal(prednisone_mg_per_day) <= DORIS_PREDNISONE_MAX
+    )
+
+
+def lldas(
+    total_sledai: int, descriptors: set[str], pga: Decimal | float, prednisone_mg_per_day: Decimal | float
+) -> bool:
+    """LLDAS: total ≤ 4, no weight-8 or renal descriptor, PGA ≤ 1 and prednisone-equivalent ≤ 7.5 mg/day."""
+    return (
+        total_sledai <= LLDAS_SLEDAI_MAX
+        # A renal descriptor (weight 4) fits in a total of 4, so the total alone does not exclude it.
+        and not (set(descriptors) & MAJOR_ORGAN_DESCRIPTORS)
+        and as_decimal(pga) <= LLDAS_PGA_MAX
+        and as_decimal(prednisone_mg_per_day) <= LLDAS_PREDNISONE_MAX
+    )
 
 
 # --- Lab-backed suggestions -----------------------------------------------------------------------
