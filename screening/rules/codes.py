@@ -45,7 +45,6 @@ ELIGIBILITY_ANALYTES = (
     "ANA", "DSDNA", "SM", "LYM", "PLAT", "HGB", "CREAT", "ALT", "AST", "ALP", "BILI", "BILDIR", "LIPASE",
     "AMYLASE", "PT", "FIBRINO", "APTT", "PROT24", "IGA",
 )  # fmt: skip
-CBC_ANALYTES = ("LYM", "PLAT", "HGB")
 
 # --- Limits of the screening CRFs (CRF.md) -------------------------------------------------------
 
