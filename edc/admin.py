@@ -414,12 +414,6 @@ class LabResultAdmin(CrfAdmin):
     date_hierarchy = "sample_datetime"
 
 
-class QueryAnswerForm(CrfAdminForm):
-    class Meta:
-        model = DataQuery
-        fields = ("answer",)
-
-
 @admin.register(DataQuery)
 class DataQueryAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
     list_display = (

@@ -90,6 +90,12 @@ def D(value) -> Decimal:  # noqa: N802 - short constructor for limit tables
     return Decimal(str(value))
 
 
+def as_decimal(value: Decimal | float | int) -> Decimal:
+    """A Decimal as it is; a float or int through str, so that a float such as 0.49 compares as the 0.49
+    the user typed, not its binary neighbour."""
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
 # Analyte-specific limits of CRF.md; every value is also ≥ 0.
 ANALYTE_LIMITS: dict[str, Limit] = {
     "HGB": Limit(D(20), D(250), D(60), D(200), "g/L"),

@@ -16,7 +16,7 @@ from edc.models import DataQuery, Visit
 from followup import services
 from followup.models import AdverseEvent, Milestone, PrednisoneDose
 from followup.visit_crf import CRF_LINES, VISIT_CRF
-from screening.rules import SLEDAI_WEIGHTS
+from screening.rules.sledai import SLEDAI_WEIGHTS
 
 
 @admin.register(AdverseEvent)

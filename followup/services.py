@@ -259,7 +259,7 @@ def subject_status(subject: Subject, today: dt.date) -> dict:
     confirmed = next(
         (m for m in milestones if m.kind == Milestone.Kind.PCR_NEGATIVE_CONFIRMED and m.revoked_at is None), None
     )
-    month_12 = rules.month_12_date(rules.site_date(d0.visit_datetime, subject.site.timezone))
+    month_12 = rules.month_12_date(edc_rules.site_date(d0.visit_datetime, subject.site.timezone))
     requirement = rules.contraception_required_until(
         month_12, confirmed.date if confirmed else None, subject.sex, subject.childbearing_potential, today
     )

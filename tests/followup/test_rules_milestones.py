@@ -4,6 +4,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from edc import rules as edc_rules
 from followup import rules
 from followup.rules import MilestoneFact, PcrResult, VisitState
 
@@ -165,12 +166,12 @@ def test_the_milestone_date_is_the_site_date_of_the_sample():
     ],
 )
 def test_site_date(moment, expected):
-    assert rules.site_date(moment, TZ) == expected
+    assert edc_rules.site_date(moment, TZ) == expected
 
 
 def test_site_date_refuses_a_naive_datetime():
     with pytest.raises(ValueError, match="aware"):
-        rules.site_date(dt.datetime(2028, 3, 1, 0, 30), TZ)
+        edc_rules.site_date(dt.datetime(2028, 3, 1, 0, 30), TZ)
 
 
 @pytest.mark.parametrize(

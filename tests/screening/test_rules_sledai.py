@@ -1,8 +1,10 @@
+"""SELENA-SLEDAI over time: the flare rule, DORIS remission, LLDAS and the major-organ descriptors (DOMAIN.md §4)."""
+
 from decimal import Decimal
 
 import pytest
 
-from followup import rules
+from screening.rules import sledai
 
 
 @pytest.mark.parametrize(
@@ -17,8 +19,8 @@ from followup import rules
         (10, 10, False),
     ],
 )
-def test_is_flare_needs_a_rise_of_more_than_three(previous, current, flare):
-    assert rules.is_flare(previous, current) is flare
+def test_possible_flare_needs_a_rise_of_more_than_three(previous, current, flare):
+    assert sledai.possible_flare(previous, current) is flare
 
 
 @pytest.mark.parametrize(
@@ -34,7 +36,7 @@ def test_is_flare_needs_a_rise_of_more_than_three(previous, current, flare):
     ],
 )
 def test_doris_remission_bounds(clinical, pga, prednisone, remission):
-    assert rules.doris_remission(clinical, pga, prednisone) is remission
+    assert sledai.doris_remission(clinical, pga, prednisone) is remission
 
 
 @pytest.mark.parametrize(
@@ -56,13 +58,13 @@ def test_doris_remission_bounds(clinical, pga, prednisone, remission):
     ],
 )
 def test_lldas_bounds(total, descriptors, pga, prednisone, low_activity):
-    assert rules.lldas(total, descriptors, pga, prednisone) is low_activity
+    assert sledai.lldas(total, descriptors, pga, prednisone) is low_activity
 
 
-@pytest.mark.parametrize("descriptor", sorted(rules.WEIGHT_8_DESCRIPTORS))
+@pytest.mark.parametrize("descriptor", sorted(sledai.WEIGHT_8_DESCRIPTORS))
 def test_lldas_refuses_any_weight_8_descriptor(descriptor):
     # Even with an inconsistent total, major-organ activity alone refuses LLDAS.
-    assert rules.lldas(4, {descriptor}, Decimal("0"), Decimal("0")) is False
+    assert sledai.lldas(4, {descriptor}, Decimal("0"), Decimal("0")) is False
 
 
 def test_major_organ_descriptors_are_the_eight_weight_8_and_four_renal_codes():
@@ -80,4 +82,4 @@ def test_major_organ_descriptors_are_the_eight_weight_8_and_four_renal_codes():
         "PROTEINURIA",
         "PYURIA",
     }
-    assert expected == rules.MAJOR_ORGAN_DESCRIPTORS
+    assert expected == sledai.MAJOR_ORGAN_DESCRIPTORS

@@ -1,0 +1,102 @@
+"""Follow-up rules: pure functions over plain values (no ORM, no request, no clock: `today` is passed in),
+one module per job.
+
+- `pkpd`: the PK/PD derivations of the exports (DOMAIN.md §8): percent change from baseline, BLQ,
+  the baselines, NCA, the CD19 PD summary, complement normalisation, the SDTM study day.
+- `astct`: ASTCT grading of CRS and ICANS, with the codes of each finding.
+- `milestones`: qPCR negativity, month 12, the end of contraception, overdue visits (DOMAIN.md §7).
+
+SELENA-SLEDAI over time (flare, DORIS remission, LLDAS) is not here: it has one home,
+`screening.rules.sledai`, imported from there. Visit windows are the kernel's (`edc.rules`).
+
+The names below are the ones callers use as `rules.X`; anything else is imported from its module.
+"""
+
+from followup.rules.astct import (
+    CEREBRAL_OEDEMA_CODES,
+    CONSCIOUSNESS_CODES,
+    HYPOTENSION_CODES,
+    HYPOXIA_CODES,
+    ICE_SCORE_MAX,
+    MOTOR_FINDINGS_CODES,
+    SEIZURE_CODES,
+    astct_grade,
+    crs_grade,
+    icans_grade,
+)
+from followup.rules.milestones import (
+    CONTRACEPTION_END,
+    MONTH_12,
+    PCR_NEGATIVE_CONFIRMED,
+    PCR_REEMERGENCE,
+    VISIT_OVERDUE,
+    MilestoneFact,
+    NegativityEpisode,
+    PcrResult,
+    VisitState,
+    contraception_end,
+    contraception_required_until,
+    is_pcr_negative,
+    month_12_date,
+    overdue_visits,
+    pcr_milestones,
+    pcr_negativity_episodes,
+    subject_milestones,
+)
+from followup.rules.pkpd import (
+    PERCENT_CHANGE_ANALYTES,
+    CD19Summary,
+    Concentration,
+    NcaResult,
+    cd19_pd,
+    change_from,
+    complement_normalised,
+    is_blq,
+    nca,
+    study_day,
+    with_baselines,
+)
+
+__all__ = [
+    # pkpd
+    "PERCENT_CHANGE_ANALYTES",
+    "CD19Summary",
+    "Concentration",
+    "NcaResult",
+    "cd19_pd",
+    "change_from",
+    "complement_normalised",
+    "is_blq",
+    "nca",
+    "study_day",
+    "with_baselines",
+    # astct
+    "CEREBRAL_OEDEMA_CODES",
+    "CONSCIOUSNESS_CODES",
+    "HYPOTENSION_CODES",
+    "HYPOXIA_CODES",
+    "ICE_SCORE_MAX",
+    "MOTOR_FINDINGS_CODES",
+    "SEIZURE_CODES",
+    "astct_grade",
+    "crs_grade",
+    "icans_grade",
+    # milestones
+    "CONTRACEPTION_END",
+    "MONTH_12",
+    "PCR_NEGATIVE_CONFIRMED",
+    "PCR_REEMERGENCE",
+    "VISIT_OVERDUE",
+    "MilestoneFact",
+    "NegativityEpisode",
+    "PcrResult",
+    "VisitState",
+    "contraception_end",
+    "contraception_required_until",
+    "is_pcr_negative",
+    "month_12_date",
+    "overdue_visits",
+    "pcr_milestones",
+    "pcr_negativity_episodes",
+    "subject_milestones",
+]

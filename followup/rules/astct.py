@@ -1,0 +1,137 @@
+"""ASTCT consensus grading of CRS and ICANS (Lee et al. 2019; pure: no ORM, no request, no clock).
+
+The codes of each finding with the grade it implies alone, `crs_grade`, `icans_grade` and `astct_grade`,
+which grades an adverse event from its fields.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from edc.rules import as_decimal
+
+# Code → the CRS grade that finding alone implies (ASTCT consensus, Lee et al. 2019).
+HYPOTENSION_GRADES = {
+    "NONE": 0,
+    "NO_VASOPRESSOR": 2,
+    "ONE_VASOPRESSOR": 3,  # with or without vasopressin
+    "MULTIPLE_VASOPRESSORS": 4,  # excluding vasopressin
+}
+HYPOXIA_GRADES = {
+    "NONE": 0,
+    "LOW_FLOW": 2,  # nasal cannula ≤ 6 L/min or blow-by
+    "HIGH_FLOW": 3,  # high-flow nasal cannula > 6 L/min, face mask, non-rebreather, Venturi
+    "POSITIVE_PRESSURE": 4,  # CPAP, BiPAP, intubation and mechanical ventilation
+}
+HYPOTENSION_CODES = tuple(HYPOTENSION_GRADES)
+HYPOXIA_CODES = tuple(HYPOXIA_GRADES)
+CRS_FEVER_C = Decimal("38")
+
+# Code → the ICANS grade that finding alone implies (ASTCT adult table).
+CONSCIOUSNESS_GRADES = {
+    "AWAKE": 0,
+    "AWAKENS_SPONTANEOUSLY": 1,
+    "AWAKENS_TO_VOICE": 2,
+    "AWAKENS_TO_TOUCH": 3,
+    "UNAROUSABLE": 4,  # or needs vigorous/repetitive tactile stimuli; stupor or coma
+}
+SEIZURE_GRADES = {
+    "NONE": 0,
+    "FOCAL_OR_GENERALISED_RESOLVING": 3,  # any clinical seizure resolving rapidly, or non-convulsive on EEG
+    "PROLONGED": 4,  # > 5 min, or repetitive without return to baseline
+}
+MOTOR_FINDINGS_GRADES = {
+    "NONE": 0,
+    "DEEP_FOCAL_WEAKNESS": 4,  # hemiparesis or paraparesis
+}
+CEREBRAL_OEDEMA_GRADES = {
+    "NONE": 0,
+    "FOCAL_LOCAL": 3,  # focal/local oedema on neuroimaging
+    "DIFFUSE": 4,  # diffuse oedema, posturing, CN VI palsy, papilloedema or Cushing's triad
+}
+CONSCIOUSNESS_CODES = tuple(CONSCIOUSNESS_GRADES)
+SEIZURE_CODES = tuple(SEIZURE_GRADES)
+MOTOR_FINDINGS_CODES = tuple(MOTOR_FINDINGS_GRADES)
+CEREBRAL_OEDEMA_CODES = tuple(CEREBRAL_OEDEMA_GRADES)
+ICE_SCORE_MAX = 10
+
+
+def _grade_of(field: str, code: str, grades: dict[str, int]) -> int:
+    # An unknown code is a programming or data error: refuse it loudly rather than grade it 0.
+    if code not in grades:
+        raise ValueError(f"{field}: unknown code {code!r}; expected one of {', '.join(grades)}")
+    return grades[code]
+
+
+def crs_grade(max_temperature_c: Decimal | float | None, hypotension: str, hypoxia: str) -> int:
+    """ASTCT CRS grade 0–4.
+
+    Fever ≥ 38 °C is required: without it the grade is 0 whatever the hypotension or hypoxia. (The
+    consensus notes that fever may be masked by antipyretics or anti-cytokine therapy such as
+    tocilizumab and that the grade is then driven by hypotension/hypoxia; the CRF records the maximum
+    temperature only, so that caveat is deliberately not modelled here: the investigator records the
+    pre-treatment fever.) With fever: grade 1 alone, else the worse of the hypotension grade
+    (NO_VASOPRESSOR 2, ONE_VASOPRESSOR 3, MULTIPLE_VASOPRESSORS 4) and the hypoxia grade (LOW_FLOW 2,
+    HIGH_FLOW 3, POSITIVE_PRESSURE 4).
+    """
+    hypotension_grade = _grade_of("hypotension", hypotension, HYPOTENSION_GRADES)
+    hypoxia_grade = _grade_of("hypoxia", hypoxia, HYPOXIA_GRADES)
+    if max_temperature_c is None or as_decimal(max_temperature_c) < CRS_FEVER_C:
+        return 0
+    return max(1, hypotension_grade, hypoxia_grade)
+
+
+def _ice_grade(ice_score: int | None) -> int:
+    """ICE 10 → 0, 7–9 → 1, 3–6 → 2, 0–2 → 3 (0 because unarousable is grade 4 via consciousness)."""
+    if ice_score is None:
+        # Not assessable (typically the subject cannot be woken): the other domains carry the grade.
+        return 0
+    if not 0 <= ice_score <= ICE_SCORE_MAX:
+        raise ValueError(f"ice_score: must be 0–{ICE_SCORE_MAX}; got {ice_score}")
+    if ice_score == ICE_SCORE_MAX:
+        return 0
+    if ice_score >= 7:
+        return 1
+    if ice_score >= 3:
+        return 2
+    return 3
+
+
+def icans_grade(
+    ice_score: int | None, consciousness: str, seizure: str, motor_findings: str, cerebral_oedema: str
+) -> int:
+    """ASTCT ICANS grade 0–4 (adults): the most severe of the five domains.
+
+    ICE 7–9 → 1, 3–6 → 2, 0–2 → 3; depressed consciousness 1–4 as coded; a rapidly resolving seizure
+    → 3, a prolonged/repetitive one → 4; deep focal motor weakness → 4; focal oedema → 3, diffuse → 4.
+    An ICE score of 0 in an unarousable subject is grade 4 through `UNAROUSABLE`. A missing ICE score
+    (not assessable) adds nothing on its own. ICE 10 with every other domain normal → 0.
+    """
+    return max(
+        _ice_grade(ice_score),
+        _grade_of("consciousness", consciousness, CONSCIOUSNESS_GRADES),
+        _grade_of("seizure", seizure, SEIZURE_GRADES),
+        _grade_of("motor_findings", motor_findings, MOTOR_FINDINGS_GRADES),
+        _grade_of("cerebral_oedema", cerebral_oedema, CEREBRAL_OEDEMA_GRADES),
+    )
+
+
+def astct_grade(category: str, **fields) -> int | None:
+    """The ASTCT grade of an adverse event of category CRS or ICANS; None for any other category.
+
+    `fields` are the AdverseEvent's fields by name; those of the other syndrome are ignored (so a model
+    can pass all of them) and a missing code counts as NONE/AWAKE (a missing ICE score as not assessed).
+    """
+    if category == "CRS":
+        return crs_grade(
+            fields.get("max_temperature_c"), fields.get("hypotension", "NONE"), fields.get("hypoxia", "NONE")
+        )
+    if category == "ICANS":
+        return icans_grade(
+            fields.get("ice_score"),
+            fields.get("consciousness", "AWAKE"),
+            fields.get("seizure", "NONE"),
+            fields.get("motor_findings", "NONE"),
+            fields.get("cerebral_oedema", "NONE"),
+        )
+    return None

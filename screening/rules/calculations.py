@@ -1,0 +1,82 @@
+"""Small screening calculations (pure: no ORM, no request, no clock).
+
+How a number is shown in reasons, calendar months, prednisone equivalents (DOMAIN.md §3),
+Cockcroft-Gault, the 2012 SLICC classification and whether a serology result is positive.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from collections.abc import Iterable
+from decimal import Decimal
+
+from edc.rules import D, ana_titre
+from screening.rules.codes import PREDNISONE_EQUIVALENTS, SLICC_CLINICAL, SLICC_IMMUNOLOGICAL
+from screening.rules.inputs import LabFacts
+
+
+def num(value, places: int = 2) -> str:
+    """A number as shown in reasons: at most `places` decimals, no trailing zeros."""
+    rounded = Decimal(str(value)).quantize(Decimal(1).scaleb(-places))
+    text = f"{rounded.normalize():f}"
+    return "0" if text in ("-0", "") else text
+
+
+def months_before(day: dt.date, months: int) -> dt.date:
+    """Calendar months: 6 months before 10 March is 10 September; 31 August − 6 months is 28/29 February."""
+    index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(index, 12)
+    month += 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def prednisone_equivalent(drug: str, dose_mg_per_day: Decimal) -> Decimal | None:
+    factor = PREDNISONE_EQUIVALENTS.get(canonical_drug(drug))
+    return None if factor is None else dose_mg_per_day * factor
+
+
+def canonical_drug(drug: str) -> str:
+    return " ".join(drug.split()).lower()
+
+
+def creatinine_mg_dl(umol_l: Decimal) -> Decimal:
+    return umol_l / D("88.4")
+
+
+def cockcroft_gault(age_years: int, weight_kg: Decimal, female: bool, creatinine_umol_l: Decimal) -> Decimal:
+    """Creatinine clearance in mL/min; age in whole years at the creatinine sample."""
+    clearance = (140 - age_years) * weight_kg / (72 * creatinine_mg_dl(creatinine_umol_l))
+    return clearance * D("0.85") if female else clearance
+
+
+def slicc_classification(criteria: Iterable[str], biopsy_lupus_nephritis: bool) -> tuple[bool, str]:
+    """2012 SLICC: ≥ 4 criteria with ≥ 1 clinical and ≥ 1 immunological, or biopsy nephritis + ANA/anti-dsDNA."""
+    codes = set(criteria)
+    clinical = len(codes & set(SLICC_CLINICAL))
+    immunological = len(codes & set(SLICC_IMMUNOLOGICAL))
+    counted = f"{clinical + immunological} SLICC criteria ({clinical} clinical, {immunological} immunological)"
+    antibodies = sorted(codes & {"ANA", "ANTI_DSDNA"})
+    if biopsy_lupus_nephritis and antibodies:
+        return True, f"biopsy-proven lupus nephritis with {' and '.join(antibodies)}; {counted}"
+    if clinical + immunological >= 4 and clinical >= 1 and immunological >= 1:
+        return True, f"{counted}: ≥ 4 with ≥ 1 clinical and ≥ 1 immunological"
+    return (
+        False,
+        f"{counted}: needs ≥ 4 with ≥ 1 clinical and ≥ 1 immunological, or biopsy nephritis with ANA/anti-dsDNA",
+    )
+
+
+def serology_positive(lab: LabFacts) -> bool | None:
+    """POSITIVE text, an ANA titre ≥ 1:80, or a value above the lab's ULN; None when it cannot be told."""
+    text = lab.result_text.strip().upper()
+    if text == "POSITIVE":
+        return True
+    if text == "NEGATIVE":
+        return False
+    titre = ana_titre(text) if lab.analyte == "ANA" and text else None
+    if titre is not None:
+        return titre >= 80
+    if lab.value is not None and lab.uln is not None:
+        return lab.value > lab.uln
+    return None

@@ -1,0 +1,58 @@
+"""Screening code lists and the limits of the screening CRFs (pure: no ORM, no request, no clock).
+
+The SLICC criteria and the lupus crises (DOMAIN.md §3), the medication categories and prednisone
+equivalents, the analytes the eligibility criteria read, and the hard and soft limits of the exam and
+medication CRFs (CRF.md). SELENA-SLEDAI's descriptors, weights and limits are in `sledai`.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from edc.rules import D, Limit
+
+SLICC_CLINICAL = (
+    "ACUTE_CUTANEOUS", "CHRONIC_CUTANEOUS", "ORAL_ULCERS", "ALOPECIA", "SYNOVITIS", "SEROSITIS", "RENAL",
+    "NEUROLOGIC", "HAEMOLYTIC_ANAEMIA", "LEUKOPENIA", "THROMBOCYTOPENIA",
+)  # fmt: skip
+SLICC_IMMUNOLOGICAL = ("ANA", "ANTI_DSDNA", "ANTI_SM", "ANTIPHOSPHOLIPID", "LOW_COMPLEMENT", "DIRECT_COOMBS")
+SLICC_CODES = SLICC_CLINICAL + SLICC_IMMUNOLOGICAL
+
+LUPUS_CRISES = (
+    "CNS_LUPUS", "HAEMOLYTIC_ANAEMIA", "THROMBOCYTOPENIC_PURPURA", "AGRANULOCYTOSIS", "MYOCARDIAL",
+    "PNEUMONITIS_OR_HAEMORRHAGE", "HEPATITIS", "VASCULITIS",
+)  # fmt: skip
+
+CORTICOSTEROID, IMMUNOMODULATOR, IMMUNOSUPPRESSANT, OTHER = (
+    "CORTICOSTEROID", "IMMUNOMODULATOR", "IMMUNOSUPPRESSANT", "OTHER",
+)  # fmt: skip
+MEDICATION_CATEGORIES = (CORTICOSTEROID, IMMUNOMODULATOR, IMMUNOSUPPRESSANT, OTHER)
+
+# mg of prednisone per mg of drug (DOMAIN.md §3).
+PREDNISONE_EQUIVALENTS: dict[str, Decimal] = {
+    "prednisone": D(1),
+    "prednisolone": D(1),
+    "methylprednisolone": D("1.25"),
+    "triamcinolone": D("1.25"),
+    "hydrocortisone": D("0.25"),
+    "cortisone": D("0.2"),
+    "dexamethasone": D("6.67"),
+    "betamethasone": D("8.33"),
+}
+
+# Analytes the eligibility criteria read.
+ELIGIBILITY_ANALYTES = (
+    "ANA", "DSDNA", "SM", "LYM", "PLAT", "HGB", "CREAT", "ALT", "AST", "ALP", "BILI", "BILDIR", "LIPASE",
+    "AMYLASE", "PT", "FIBRINO", "APTT", "PROT24", "IGA",
+)  # fmt: skip
+
+# --- Limits of the screening CRFs (CRF.md) -------------------------------------------------------
+
+EXAM_LIMITS = {
+    "weight_kg": Limit(D(25), D(300), D(35), D(150), "kg"),
+    "height_cm": Limit(D(100), D(230), unit="cm"),
+    "dyspnoea_grade": Limit(D(0), D(5)),
+    "sao2_room_air_pct": Limit(D(50), D(100), D(85), unit="%"),
+    "lvef_pct": Limit(D(5), D(90), D(30), unit="%"),
+}
+MEDICATION_LIMITS = {"dose_mg_per_day": Limit(D(0), D(10000), unit="mg/day", hard_min_exclusive=True)}
