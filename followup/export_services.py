@@ -9,10 +9,12 @@ of CSV text, which the writers of `followup.exports` turn into CSV, JSON or Parq
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import heapq
 import math
 import re
+import tempfile
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -38,6 +40,7 @@ from screening.models import SledaiAssessment
 
 STUDY_ID = "NCT06711146"
 CHUNK_SIZE = 5000  # rows per fetch from the server-side cursor
+SLEDAI_SPOOL_IN_MEMORY = 4 << 20  # bytes of SELENA-SLEDAI rows held in memory (~90,000 visits) before a file
 
 PK_ANALYTES = ("CARPCR", "CARFLOW")
 PKPD_ANALYTES = ("CD19", "CARPCR", "CARFLOW", "DSDNA", "C3", "C4", "SLEDAI")
@@ -588,23 +591,28 @@ def _pkpd_groups(request: ExportRequest, analytes: tuple[str, ...]) -> Iterator[
     """Each subject × analyte's source rows (text, in `_pkpd_source` order) in time order, SLEDAI last in each
     subject. A group is streamed, not held: a subject may have thousands of results of one analyte."""
     lab_analytes = [a for a in analytes if a != "SLEDAI"]
-    labs = iter(())
-    if lab_analytes:
-        grouped = groupby(_text_rows(_pkpd_source(request, lab_analytes)), key=itemgetter(0, 5))
-        labs = ((int(subject_pk), rows) for (subject_pk, _), rows in grouped)
-    if "SLEDAI" in analytes:
-        sledai = ((pk, _sledai_rows(rows)) for pk, rows in groupby(_sledai_assessments(request), key=itemgetter(0)))
-        labs = _after_each_subject(labs, sledai, itemgetter(0))
-    return (rows for _, rows in labs)
+    with tempfile.SpooledTemporaryFile(max_size=SLEDAI_SPOOL_IN_MEMORY, mode="w+", newline="") as spool:
+        # The lab results' COPY owns the connection until its last row: a query sent meanwhile (the SLEDAI
+        # cursor's next FETCH) would wait for ever. So the SLEDAI totals, one per visit, are read to their end
+        # first, into a spool that goes to a temporary file beyond SLEDAI_SPOOL_IN_MEMORY, and merged from there.
+        if "SLEDAI" in analytes:
+            csv.writer(spool).writerows(_sledai_rows(request))
+            spool.seek(0)
+        labs = iter(())
+        if lab_analytes:
+            grouped = groupby(_text_rows(_pkpd_source(request, lab_analytes)), key=itemgetter(0, 5))
+            labs = ((int(subject_pk), rows) for (subject_pk, _), rows in grouped)
+        sledai = ((int(subject_pk), list(rows)) for subject_pk, rows in groupby(csv.reader(spool), key=itemgetter(0)))
+        for _, rows in _after_each_subject(labs, sledai, itemgetter(0)):
+            yield rows
 
 
-def _sledai_rows(assessments: Iterable[tuple]) -> list[list[str]]:
-    """One subject's SELENA-SLEDAI totals as source rows."""
-    return [
-        [str(pk), site, str(number), "" if visit_id is None else str(visit_id), code or "", "SLEDAI", str(total), "",
-         "", "f", "" if (day := _assessment_day(assessed, start, tz)) is None else float_text(day), ""]
-        for pk, site, number, tz, start, visit_id, code, assessed, total in assessments
-    ]  # fmt: skip
+def _sledai_rows(request: ExportRequest) -> Iterator[list[str]]:
+    """The SELENA-SLEDAI totals as source rows, by subject."""
+    for pk, site, number, tz, start, visit_id, code, assessed, total in _sledai_assessments(request):
+        day = _assessment_day(assessed, start, tz)
+        yield [str(pk), site, str(number), "" if visit_id is None else str(visit_id), code or "", "SLEDAI", str(total),
+               "", "", "f", "" if day is None else float_text(day), ""]  # fmt: skip
 
 
 def _pkpd_points(rows: Iterable[list[str]]) -> Iterator[tuple[float | None, Decimal | None, tuple]]:

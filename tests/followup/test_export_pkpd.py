@@ -102,6 +102,18 @@ def test_sledai_total_is_an_analyte_of_the_long_export(client_for, exporter, han
     ]  # fmt: skip
 
 
+def test_sledai_totals_spooled_to_a_file_merge_as_from_memory(client_for, exporter, hand_subject, staff, monkeypatch):
+    """The SELENA-SLEDAI totals, read before the lab results' COPY, go to a temporary file beyond a threshold."""
+    for code, day, descriptors in [("BL", -5, ["ARTHRITIS", "RASH"]), ("D28", 28, ["RASH"])]:
+        visit = cohort.visit_of(hand_subject, code, None, staff)
+        cohort.sledai(hand_subject, visit, cohort.day0_of_cohort() + dt.timedelta(days=day), descriptors, staff)
+    api = client_for(exporter)
+    from_memory = read_csv(api.get("/api/v1/exports/pkpd/"))
+    monkeypatch.setattr(export_services, "SLEDAI_SPOOL_IN_MEMORY", 1)
+    assert read_csv(api.get("/api/v1/exports/pkpd/")) == from_memory
+    assert [(r["analyte"], r["visit"]) for r in from_memory[-2:]] == [("SLEDAI", "BL"), ("SLEDAI", "D28")]
+
+
 # --- The cohort recomputed by an independent, slow implementation -------------------------------
 
 
