@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import StreamingHttpResponse
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
@@ -12,12 +13,13 @@ from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException
 from rest_framework.exceptions import ValidationError as DrfValidationError
+from rest_framework.filters import OrderingFilter, SearchFilter
 from rest_framework.parsers import FormParser
 from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from edc import bulk_rows, exports, input_guard, roles, services
+from edc import bulk_rows, exports, filtersets, input_guard, roles, services
 from edc.api_fields import CheckedModelSerializer
 from edc.models import DataQuery, LabResult, Lock, Signature, Site, SourceVerification, Subject, Visit
 
@@ -85,25 +87,29 @@ def expected_version(request) -> int:
     return int(raw)
 
 
-class ScopedSubjectField(serializers.SlugRelatedField):
-    """A subject named by its `subject_id`, among the requesting user's sites only."""
+class ScopedRelatedField(serializers.SlugRelatedField):
+    """A related row among the requesting user's sites only (another site's row does not exist for them), named by
+    its `slug_field`: its id by default, a subject by its subject_id, a product by its ID, a lot by its number."""
 
-    def __init__(self, **kwargs):
-        super().__init__(slug_field="subject_id", queryset=Subject.objects.all(), **kwargs)
+    default_error_messages = {"does_not_exist": "no {slug_name} {value!r} at your sites", "invalid": "invalid value"}
 
-    def get_queryset(self):
-        return roles.scope(super().get_queryset(), self.context["request"].user)
-
-
-class ScopedRelatedField(serializers.PrimaryKeyRelatedField):
-    """A related row by id, among the requesting user's sites only (another site's id is unknown)."""
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("pk_field", serializers.IntegerField())  # a whole number: 1.5 is no visit 1
-        super().__init__(**kwargs)
+    def __init__(self, slug_field: str = "pk", **kwargs):
+        super().__init__(slug_field=slug_field, **kwargs)
 
     def get_queryset(self):
         return roles.scope(super().get_queryset(), self.context["request"].user)
+
+    def use_pk_only_optimization(self):
+        return self.slug_field == "pk"  # an id is shown from the foreign key, without loading the row
+
+    def to_internal_value(self, data):
+        if self.slug_field == "pk" and not _is_whole_number(data):  # 1.5 is no visit 1, true no row 1
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+def _is_whole_number(data) -> bool:
+    return (isinstance(data, int) and not isinstance(data, bool)) or (isinstance(data, str) and data.isdigit())
 
 
 class CrfSerializer(CheckedModelSerializer):
@@ -118,8 +124,7 @@ class CrfSerializer(CheckedModelSerializer):
     def build_relational_field(self, field_name, relation_info):
         field_class, kwargs = super().build_relational_field(field_name, relation_info)
         if relation_info.related_model is Subject:
-            kwargs.pop("queryset", None)
-            return ScopedSubjectField, kwargs
+            kwargs["slug_field"] = "subject_id"
         return field_class, kwargs
 
     def validate(self, attrs):
@@ -131,20 +136,58 @@ def crf_fields(*names: str) -> tuple[str, ...]:
     return ("id", "subject", *names, "version", "created", "modified", "voided", "void_reason", "change_reason")
 
 
-class CrfViewSet(viewsets.ModelViewSet):
-    """A clinical record: site-scoped, role-checked, versioned (ETag/If-Match), voided not deleted.
+class ScopedViewSetMixin:
+    """The policy of every API view over rows: the user's sites only, the view's `read_roles` and `write_roles`,
+    and no query parameter the view does not take (a misspelt filter is a 400, not an unfiltered answer).
 
-    Subclasses declare `queryset` (with `select_related`), `serializer_class` and filters; writes
-    go through `services.save_crf`, so the admin and the API share every rule.
+    A view's parameters are its filterset's, its paginator's, its search and ordering, `format`, and the names
+    in `query_parameters` (an `@action` may set its own: `@action(..., query_parameters=("subject",))`).
     """
 
     permission_classes = [IsAuthenticated, RolePermission]
     read_roles = roles.CLINICAL_READERS
-    write_roles = roles.DATA_ENTRY
-    http_method_names = ["get", "post", "patch", "put", "delete", "head", "options"]
+    query_parameters: tuple[str, ...] = ()
 
     def get_queryset(self):
-        queryset = roles.scope(super().get_queryset(), self.request.user)
+        return roles.scope(super().get_queryset(), self.request.user)
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        known = self.known_query_parameters()
+        unknown = sorted(set(request.query_params) - known)
+        if unknown:
+            takes = ", ".join(sorted(known - {"format"})) or "no parameters"
+            raise DrfValidationError({name: [f"unknown query parameter; this route takes {takes}"] for name in unknown})
+
+    def known_query_parameters(self) -> set[str]:
+        known = {"format", *self.query_parameters}
+        paginator = getattr(self, "paginator", None)  # a plain ViewSet has neither paginator nor filters
+        if paginator is not None:
+            known |= {paginator.page_query_param, paginator.page_size_query_param}
+        for backend in getattr(self, "filter_backends", ()):
+            if issubclass(backend, DjangoFilterBackend):
+                filterset = backend().get_filterset_class(self, self.queryset)
+                known |= set(filterset.base_filters) if filterset else set()
+            elif issubclass(backend, SearchFilter) and getattr(self, "search_fields", None):
+                known.add(backend.search_param)
+            elif issubclass(backend, OrderingFilter):
+                known.add(backend.ordering_param)
+        return known
+
+
+class CrfViewSet(ScopedViewSetMixin, viewsets.ModelViewSet):
+    """A clinical record: site-scoped, role-checked, versioned (ETag/If-Match), voided not deleted.
+
+    Subclasses declare `queryset` (with `select_related`), `serializer_class` and `filterset_class`; writes
+    go through `services.save_crf`, so the admin and the API share every rule.
+    """
+
+    write_roles = roles.DATA_ENTRY
+    http_method_names = ["get", "post", "patch", "put", "delete", "head", "options"]
+    query_parameters = ("include_voided",)
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
         if self.action == "list" and self.request.query_params.get("include_voided") != "true":
             queryset = queryset.filter(voided=False)
         return queryset
@@ -201,15 +244,11 @@ class SiteSerializer(serializers.ModelSerializer):
         fields = ("id", "code", "name", "timezone")
 
 
-class SiteViewSet(viewsets.ReadOnlyModelViewSet):
+class SiteViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     queryset = Site.objects.order_by("code")
     serializer_class = SiteSerializer
-    permission_classes = [IsAuthenticated, RolePermission]
     read_roles = roles.ALL_ROLES
-    filterset_fields = ["code"]
-
-    def get_queryset(self):
-        return roles.scope(super().get_queryset(), self.request.user)
+    filterset_class = filtersets.SiteFilterSet
 
 
 class SubjectSerializer(CrfSerializer):
@@ -233,7 +272,7 @@ class SubjectViewSet(CrfViewSet):
     queryset = Subject.objects.select_related("site")
     serializer_class = SubjectSerializer
     lookup_field = "subject_id"
-    filterset_fields = ["site__code", "status", "sex"]
+    filterset_class = filtersets.SubjectFilterSet
     search_fields = ["subject_id", "initials"]
 
     def save(self, instance, reason="", version=None):
@@ -272,7 +311,7 @@ class VisitSerializer(CrfSerializer):
 class VisitViewSet(CrfViewSet):
     queryset = Visit.objects.select_related("subject__site")
     serializer_class = VisitSerializer
-    filterset_fields = {"subject__subject_id": ["exact"], "code": ["exact"], "status": ["exact"]}
+    filterset_class = filtersets.VisitFilterSet
 
 
 class LabResultSerializer(CrfSerializer):
@@ -298,12 +337,7 @@ class LabResultBulkResponseSerializer(serializers.Serializer):
 class LabResultViewSet(CrfViewSet):
     queryset = LabResult.objects.select_related("subject")
     serializer_class = LabResultSerializer
-    filterset_fields = {
-        "subject__subject_id": ["exact"],
-        "analyte": ["exact", "in"],
-        "visit": ["exact"],
-        "sample_datetime": ["gte", "lte"],
-    }
+    filterset_class = filtersets.LabResultFilterSet
 
     @extend_schema(request=LabResultBulkSerializer, responses={201: LabResultBulkResponseSerializer})
     @action(detail=False, methods=["post"])
@@ -358,16 +392,11 @@ class QueryAnswerSerializer(serializers.Serializer):
 
 
 @extend_schema_view(create=extend_schema(description="Open a data query on one field of a clinical record."))
-class DataQueryViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+class DataQueryViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     queryset = DataQuery.objects.select_related("subject", "raised_by", "answered_by", "closed_by")
     serializer_class = DataQuerySerializer
-    permission_classes = [IsAuthenticated, RolePermission]
-    read_roles = roles.CLINICAL_READERS
     write_roles = roles.CLINICAL_READERS  # each transition checks its own role in the service
-    filterset_fields = ["status", "auto", "subject__subject_id", "target_model", "target_id"]
-
-    def get_queryset(self):
-        return roles.scope(super().get_queryset(), self.request.user)
+    filterset_class = filtersets.DataQueryFilterSet
 
     def perform_create(self, serializer):
         data = serializer.validated_data
@@ -404,16 +433,11 @@ class SignatureSerializer(serializers.ModelSerializer):
         read_only_fields = ("signed_at", "voided")
 
 
-class SignatureViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+class SignatureViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     queryset = Signature.objects.select_related("subject", "signed_by")
     serializer_class = SignatureSerializer
-    permission_classes = [IsAuthenticated, RolePermission]
-    read_roles = roles.CLINICAL_READERS
     write_roles = roles.SIGNERS
-    filterset_fields = ["meaning", "subject__subject_id", "target_model", "target_id"]
-
-    def get_queryset(self):
-        return roles.scope(super().get_queryset(), self.request.user)
+    filterset_class = filtersets.SignatureFilterSet
 
     def perform_create(self, serializer):
         data = serializer.validated_data
@@ -434,18 +458,13 @@ class SourceVerificationSerializer(serializers.ModelSerializer):
         read_only_fields = ("verified_version", "verified_at", "voided", "void_reason")
 
 
-class SourceVerificationViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+class SourceVerificationViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Source data verification: a monitor marks a row verified; a later change of the row voids it."""
 
     queryset = SourceVerification.objects.select_related("subject", "verified_by")
     serializer_class = SourceVerificationSerializer
-    permission_classes = [IsAuthenticated, RolePermission]
-    read_roles = roles.CLINICAL_READERS
     write_roles = {roles.MONITOR}
-    filterset_fields = ["subject__subject_id", "target_model", "target_id", "voided"]
-
-    def get_queryset(self):
-        return roles.scope(super().get_queryset(), self.request.user)
+    filterset_class = filtersets.SourceVerificationFilterSet
 
     def perform_create(self, serializer):
         data = serializer.validated_data
@@ -454,7 +473,7 @@ class SourceVerificationViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelV
 
 
 class LockSerializer(serializers.ModelSerializer):
-    subject = ScopedSubjectField(required=False, allow_null=True)
+    subject = ScopedRelatedField("subject_id", queryset=Subject.objects.all(), required=False, allow_null=True)
     visit = ScopedRelatedField(queryset=Visit.objects.all(), required=False, allow_null=True)
     locked_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     unlocked_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
@@ -472,19 +491,17 @@ class UnlockSerializer(serializers.Serializer):
     reason = serializers.CharField()
 
 
-class LockViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+class LockViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Locks of a visit, a subject or the study: locked rows refuse writes (423) until unlocked."""
 
     queryset = Lock.objects.select_related("subject", "visit", "locked_by", "unlocked_by")
     serializer_class = LockSerializer
-    permission_classes = [IsAuthenticated, RolePermission]
-    read_roles = roles.CLINICAL_READERS
     write_roles = {roles.DATA_MANAGER}
-    filterset_fields = ["level", "active", "subject__subject_id", "visit"]
+    filterset_class = filtersets.LockFilterSet
 
     def get_queryset(self):
-        queryset = super().get_queryset()
-        return roles.scope(queryset, self.request.user) | queryset.filter(level=Lock.Level.STUDY)
+        study_locks = self.queryset.filter(level=Lock.Level.STUDY)  # a study lock is every site's
+        return super().get_queryset() | study_locks
 
     def perform_create(self, serializer):
         data = serializer.validated_data
@@ -502,10 +519,9 @@ class LockViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         return Response(self.get_serializer(unlocked).data)
 
 
-class AuditTrailViewSet(viewsets.ViewSet):
+class AuditTrailViewSet(ScopedViewSetMixin, viewsets.ViewSet):
     """The whole study's audit trail (your sites), streamed as CSV."""
 
-    permission_classes = [IsAuthenticated, RolePermission]
     read_roles = {roles.INVESTIGATOR, roles.MONITOR, roles.DATA_MANAGER}
     route_basename = "audit-trail"  # no queryset to name the route after
 

@@ -8,9 +8,8 @@ from rest_framework.exceptions import NotFound
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from edc import roles
-from edc.api import CrfSerializer, CrfViewSet, RolePermission, crf_fields
-from followup import export_services, exports
+from edc.api import CrfSerializer, CrfViewSet, RolePermission, ScopedViewSetMixin, crf_fields
+from followup import export_services, exports, filtersets
 from followup.models import AdverseEvent, Milestone, PrednisoneDose
 
 
@@ -29,13 +28,7 @@ class AdverseEventSerializer(CrfSerializer):
 class AdverseEventViewSet(CrfViewSet):
     queryset = AdverseEvent.objects.select_related("subject")
     serializer_class = AdverseEventSerializer
-    filterset_fields = {
-        "subject__subject_id": ["exact"],
-        "category": ["exact"],
-        "serious": ["exact"],
-        "astct_grade": ["exact", "gte"],
-        "onset_date": ["gte", "lte"],
-    }
+    filterset_class = filtersets.AdverseEventFilterSet
 
 
 class PrednisoneDoseSerializer(CrfSerializer):
@@ -48,7 +41,7 @@ class PrednisoneDoseSerializer(CrfSerializer):
 class PrednisoneDoseViewSet(CrfViewSet):
     queryset = PrednisoneDose.objects.select_related("subject")
     serializer_class = PrednisoneDoseSerializer
-    filterset_fields = {"subject__subject_id": ["exact"], "visit": ["exact"]}
+    filterset_class = filtersets.PrednisoneDoseFilterSet
 
 
 class MilestoneSerializer(serializers.ModelSerializer):
@@ -60,18 +53,12 @@ class MilestoneSerializer(serializers.ModelSerializer):
         fields = ("id", "subject", "kind", "date", "visit", "raised_at", "revoked_at", "detail")
 
 
-class MilestoneViewSet(viewsets.ReadOnlyModelViewSet):
+class MilestoneViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     """Milestones are computed by the scan; read-only here."""
 
     queryset = Milestone.objects.select_related("subject", "visit")
     serializer_class = MilestoneSerializer
-    permission_classes = [IsAuthenticated, RolePermission]
-    read_roles = roles.CLINICAL_READERS
-    filterset_fields = {"subject__subject_id": ["exact"], "kind": ["exact"], "date": ["gte", "lte"],
-                        "revoked_at": ["isnull"]}  # fmt: skip
-
-    def get_queryset(self):
-        return roles.scope(super().get_queryset(), self.request.user)
+    filterset_class = filtersets.MilestoneFilterSet
 
 
 EXPORT_PARAMETERS = [

@@ -2,19 +2,11 @@
 
 from rest_framework import serializers
 
-from edc import roles
-from edc.api import CrfSerializer, CrfViewSet, crf_fields
-from infusion import services
+from edc.api import CrfSerializer, CrfViewSet, ScopedRelatedField, crf_fields
+from infusion import filtersets, services
 from infusion.models import Apheresis, Infusion, LymphodepletionDose, ProductLot
 
 BOOKKEEPING = ("version", "created", "modified", "voided", "void_reason", "change_reason")
-
-
-class ScopedSlugRelatedField(serializers.SlugRelatedField):
-    """A related row named by its chain-of-identity key (product ID, lot number), within the user's sites."""
-
-    def get_queryset(self):
-        return roles.scope(super().get_queryset(), self.context["request"].user)
 
 
 class ApheresisSerializer(CrfSerializer):
@@ -24,7 +16,7 @@ class ApheresisSerializer(CrfSerializer):
 
 
 class ProductLotSerializer(CrfSerializer):
-    apheresis = ScopedSlugRelatedField(
+    apheresis = ScopedRelatedField(
         slug_field="product_id", queryset=Apheresis.objects.all(), help_text="the apheresis product ID"
     )
     subject = serializers.SlugRelatedField(source="apheresis.subject", slug_field="subject_id", read_only=True)
@@ -49,7 +41,7 @@ class LymphodepletionDoseSerializer(CrfSerializer):
 
 
 class InfusionSerializer(CrfSerializer):
-    lot = ScopedSlugRelatedField(slug_field="lot_number", queryset=ProductLot.objects.all(), help_text="lot number")
+    lot = ScopedRelatedField(slug_field="lot_number", queryset=ProductLot.objects.all(), help_text="lot number")
 
     class Meta(CrfSerializer.Meta):
         model = Infusion
@@ -74,33 +66,28 @@ class TreatmentViewSet(CrfViewSet):
 class ApheresisViewSet(TreatmentViewSet):
     queryset = Apheresis.objects.select_related("subject")
     serializer_class = ApheresisSerializer
-    filterset_fields = {"subject__subject_id": ["exact"], "product_id": ["exact"]}
+    filterset_class = filtersets.ApheresisFilterSet
     record = services.record_apheresis
 
 
 class ProductLotViewSet(TreatmentViewSet):
     queryset = ProductLot.objects.select_related("apheresis__subject")
     serializer_class = ProductLotSerializer
-    filterset_fields = {
-        "apheresis__subject__subject_id": ["exact"],
-        "apheresis__product_id": ["exact"],
-        "lot_number": ["exact"],
-        "released": ["exact"],
-    }
+    filterset_class = filtersets.ProductLotFilterSet
     record = services.record_product_lot
 
 
 class LymphodepletionDoseViewSet(TreatmentViewSet):
     queryset = LymphodepletionDose.objects.select_related("subject")
     serializer_class = LymphodepletionDoseSerializer
-    filterset_fields = {"subject__subject_id": ["exact"], "day": ["exact"]}
+    filterset_class = filtersets.LymphodepletionDoseFilterSet
     record = services.record_lymphodepletion_dose
 
 
 class InfusionViewSet(TreatmentViewSet):
     queryset = Infusion.objects.select_related("subject", "lot")
     serializer_class = InfusionSerializer
-    filterset_fields = {"subject__subject_id": ["exact"], "lot__lot_number": ["exact"]}
+    filterset_class = filtersets.InfusionFilterSet
     record = services.record_infusion
 
 

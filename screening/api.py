@@ -10,14 +10,13 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schem
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError as DrfValidationError
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from edc import roles
-from edc.api import CrfSerializer, CrfViewSet, RolePermission, crf_fields
+from edc.api import CrfSerializer, CrfViewSet, ScopedViewSetMixin, crf_fields
 from edc.api_fields import AwareDateTimeField, CheckedModelSerializer, PlausibleDateField
 from edc.models import LabResult, Subject
-from screening import rules, services
+from screening import filtersets, rules, services
 from screening.models import (
     Consent,
     EligibilityDecision,
@@ -82,25 +81,22 @@ class ScreeningExamSerializer(CrfSerializer):
         extra_kwargs = _decimal_kwargs(ScreeningExam, EXAM_FIELDS)
 
 
-SUBJECT_FILTER = {"subject__subject_id": ["exact"]}
-
-
 class ConsentViewSet(CrfViewSet):
     queryset = Consent.objects.select_related("subject")
     serializer_class = ConsentSerializer
-    filterset_fields = SUBJECT_FILTER
+    filterset_class = filtersets.ConsentFilterSet
 
 
 class SleHistoryViewSet(CrfViewSet):
     queryset = SleHistory.objects.select_related("subject")
     serializer_class = SleHistorySerializer
-    filterset_fields = SUBJECT_FILTER
+    filterset_class = filtersets.SleHistoryFilterSet
 
 
 class MedicationViewSet(CrfViewSet):
     queryset = Medication.objects.select_related("subject")
     serializer_class = MedicationSerializer
-    filterset_fields = {**SUBJECT_FILTER, "category": ["exact"]}
+    filterset_class = filtersets.MedicationFilterSet
 
 
 class SuggestionSerializer(serializers.Serializer):
@@ -111,7 +107,7 @@ class SuggestionSerializer(serializers.Serializer):
 class SledaiViewSet(CrfViewSet):
     queryset = SledaiAssessment.objects.select_related("subject")
     serializer_class = SledaiSerializer
-    filterset_fields = {**SUBJECT_FILTER, "visit": ["exact"], "assessment_date": ["gte", "lte"]}
+    filterset_class = filtersets.SledaiFilterSet
 
     @extend_schema(
         parameters=[
@@ -120,7 +116,7 @@ class SledaiViewSet(CrfViewSet):
         ],
         responses=SuggestionSerializer(many=True),
     )
-    @action(detail=False)
+    @action(detail=False, query_parameters=("subject", "assessment_date"))
     def suggestions(self, request):
         """Lab-backed descriptors suggested from the results of the 10 days before the assessment date."""
         subject = get_object_or_404(
@@ -135,7 +131,7 @@ class SledaiViewSet(CrfViewSet):
 class ScreeningExamViewSet(CrfViewSet):
     queryset = ScreeningExam.objects.select_related("subject")
     serializer_class = ScreeningExamSerializer
-    filterset_fields = SUBJECT_FILTER
+    filterset_class = filtersets.ScreeningExamFilterSet
 
 
 def _date_param(request, name: str, *, required: bool = False) -> dt.date | None:
@@ -187,19 +183,17 @@ class EligibilityDecisionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class EligibilityViewSet(viewsets.GenericViewSet):
+class EligibilityViewSet(ScopedViewSetMixin, viewsets.GenericViewSet):
     """`subjects/{subject_id}/eligibility/`: every criterion on the stored data, and the investigator's confirmation."""
 
     route_basename = "subject-eligibility"
     queryset = Subject.objects.select_related("site")
     serializer_class = EligibilitySerializer
-    permission_classes = [IsAuthenticated, RolePermission]
-    read_roles = roles.CLINICAL_READERS
+    query_parameters = ("evaluation_date",)
     write_roles = roles.SIGNERS
 
     def get_subject(self) -> Subject:
-        subjects = roles.scope(self.get_queryset(), self.request.user)
-        return get_object_or_404(subjects, subject_id=self.kwargs["subject_id"])
+        return get_object_or_404(self.get_queryset(), subject_id=self.kwargs["subject_id"])
 
     @extend_schema(
         parameters=[
@@ -317,13 +311,11 @@ def flatten_errors(errors, prefix: str = "") -> dict:
     return {prefix: errors} if errors else {}
 
 
-class EligibilityDryRunViewSet(viewsets.GenericViewSet):
+class EligibilityDryRunViewSet(ScopedViewSetMixin, viewsets.GenericViewSet):
     """`eligibility/evaluate/`: the pre-screening dry run (nothing is stored)."""
 
     route_basename = "eligibility"
     serializer_class = DryRunSerializer
-    permission_classes = [IsAuthenticated, RolePermission]
-    read_roles = roles.CLINICAL_READERS
     write_roles = roles.CLINICAL_READERS  # nothing is written
 
     @extend_schema(

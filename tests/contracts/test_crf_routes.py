@@ -150,3 +150,22 @@ def test_every_crf_list_costs_the_same_queries_at_1_and_20_rows(site, staff, api
         (queries_one, rows_one), (queries_twenty, rows_twenty) = one[route], twenty[route]
         assert rows_twenty >= 20 * rows_one >= 20, (route, rows_one, rows_twenty)
         assert queries_one == queries_twenty, (route, queries_one, queries_twenty)
+
+
+LISTS = [*CRF_ROUTES, "queries", "signatures", "source-verifications", "locks", "milestones"]
+
+
+@pytest.mark.parametrize("route", LISTS)
+def test_every_list_filters_by_subject_and_refuses_an_unknown_parameter(route, site, staff, book, apis):
+    from tests import factories
+
+    other = factories.make_subject(site, staff, initials="OT")
+    api = apis[roles.DATA_MANAGER]
+    everyone = api.get(f"/api/v1/{route}/").json()["count"]
+    assert api.get(f"/api/v1/{route}/?subject={other.subject_id}").json()["count"] == (1 if route == "subjects" else 0)
+    own = api.get(f"/api/v1/{route}/?subject={book['subjects']}").json()["count"]
+    assert own == everyone - (1 if route == "subjects" else 0)
+    refused = api.get(f"/api/v1/{route}/?colour=red&subject__subject_id={other.subject_id}")
+    assert refused.status_code == 400
+    assert sorted(refused.json()) == ["colour", "subject__subject_id"]
+    assert "this route takes" in refused.json()["colour"][0] and "subject" in refused.json()["colour"][0]

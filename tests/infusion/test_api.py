@@ -230,7 +230,7 @@ class TestRefusals:
         factories.make_ready(local, staff, day0)
         before = snapshot()
         response = post(staff_api, "infusions", factories.infusion_values(local, foreign_lot, day0))
-        self.assert_refused(response, "lot", before, "does not exist")
+        self.assert_refused(response, "lot", before, "at your sites")
         assert staff_api.get(f"/api/v1/product-lots/{foreign_lot.pk}/").status_code == 404
 
 
