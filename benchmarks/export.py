@@ -106,10 +106,10 @@ def run_copy() -> dict:
     from django.db import connection
 
     from edc.models import Site
-    from followup import export_services
+    from followup import exports
 
     site = Site.objects.get(code="XB")
-    request = export_services.ExportRequest(export_services.DATASETS["pkpd"], site_ids=(site.pk,))
+    request = exports.ExportRequest(exports.DATASETS["pkpd"], site_ids=(site.pk,))
     sql, params = _lab_query(request).query.sql_with_params()
     statement = connection.ops.compose_sql(sql, params)
     connection.ensure_connection()
@@ -123,11 +123,12 @@ def run_copy() -> dict:
 
 
 def _lab_query(request):
-    """The export's own query: the lab-result source rows of the pkpd dataset, as `followup.export_services`
+    """The export's own query: the lab-result source rows of the pkpd dataset, as `followup.exports.pkpd`
     reads them (through COPY) before it derives baselines and changes."""
-    from followup.export_services import PKPD_ANALYTES, _pkpd_source
+    from followup.exports.datasets import PKPD_ANALYTES
+    from followup.exports.pkpd import pkpd_source
 
-    return _pkpd_source(request, [a for a in PKPD_ANALYTES if a != "SLEDAI"])
+    return pkpd_source(request, [a for a in PKPD_ANALYTES if a != "SLEDAI"])
 
 
 def run_naive() -> dict:

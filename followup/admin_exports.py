@@ -7,10 +7,10 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from edc import roles
-from followup import export_services
+from followup import exports
 from followup.models import ExportLog
 
-PLOT_READERS = roles.CLINICAL_READERS | export_services.EXPORT_ROLES
+PLOT_READERS = roles.CLINICAL_READERS | exports.EXPORT_ROLES
 
 
 @admin.register(ExportLog)
@@ -45,7 +45,7 @@ class ExportLogAdmin(admin.ModelAdmin):
             raise PermissionDenied
         from followup import plots  # matplotlib is loaded by the pages that draw, not by every process
 
-        svg = plots.cohort_svg(export_services.cohort_car_profiles(request.user))
+        svg = plots.cohort_svg(exports.cohort_car_profiles(request.user))
         context = {**self.admin_site.each_context(request), "title": "Investigator: cohort PK overlay", "svg": svg}
         return TemplateResponse(request, "admin/followup/investigator_cohort.html", context)
 
@@ -53,7 +53,7 @@ class ExportLogAdmin(admin.ModelAdmin):
 def pkpd_panel(request, subject):
     from followup import plots
 
-    profile = export_services.subject_profile(subject)
+    profile = exports.subject_profile(subject)
     context = {"svg": plots.subject_svg(profile), "cd19": profile.cd19,
                "cohort_url": reverse("admin:followup_investigator")}  # fmt: skip
     return render_to_string("admin/followup/investigator_subject_panel.html", context)

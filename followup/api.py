@@ -1,15 +1,17 @@
 """REST for adverse events, milestones and the PK/PD exports."""
 
+import math
+
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.exceptions import NotFound
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.fields import empty
 from rest_framework.response import Response
 
-from edc.api import CrfSerializer, CrfViewSet, RolePermission, ScopedViewSetMixin, crf_fields
-from followup import export_services, exports, filtersets
+from edc.api import CrfSerializer, CrfViewSet, ScopedViewSetMixin, crf_fields
+from followup import exports, filtersets
 from followup.models import AdverseEvent, Milestone, PrednisoneDose
 
 
@@ -61,45 +63,133 @@ class MilestoneViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     filterset_class = filtersets.MilestoneFilterSet
 
 
-EXPORT_PARAMETERS = [
-    OpenApiParameter("format", OpenApiTypes.STR, enum=export_services.FORMATS, description="csv (default)"),
-    OpenApiParameter("subject", OpenApiTypes.STR, description="subject_id(s), comma-separated or repeated"),
-    OpenApiParameter("analyte", OpenApiTypes.STR, description="analyte code(s), comma-separated or repeated"),
-    OpenApiParameter("from_day", OpenApiTypes.NUMBER, description="first actual day from infusion (inclusive)"),
-    OpenApiParameter("to_day", OpenApiTypes.NUMBER, description="last actual day from infusion (inclusive)"),
-    OpenApiParameter("shape", OpenApiTypes.STR, enum=export_services.SHAPES, description="pkpd only: long or wide"),
-]
+class ChoiceParameter(serializers.ChoiceField):
+    """One of `choices`, in any case; an unknown value is refused with `error(field, value)`."""
+
+    def __init__(self, *, error, **kwargs):
+        self.error = error
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        value = str(data).strip().lower()
+        if value not in self.choices:
+            raise serializers.ValidationError(self.error(self, value))
+        return value
 
 
-class ExportViewSet(viewsets.ViewSet):
+class ListParameter(serializers.ListField):
+    """Values given once comma-separated, or repeated (`?analyte=C3&analyte=C4`), each once, in order."""
+
+    child = serializers.CharField()
+
+    def get_value(self, dictionary):
+        if self.field_name not in dictionary:
+            return empty
+        raw = dictionary.getlist(self.field_name) if hasattr(dictionary, "getlist") else dictionary[self.field_name]
+        items = [raw] if isinstance(raw, str) else raw
+        return list(dict.fromkeys(v.strip() for item in items for v in str(item).split(",") if v.strip()))
+
+
+class DaysParameter(serializers.FloatField):
+    """A finite number of days (`nan` and `inf` are refused: no day compares with them)."""
+
+    default_error_messages = {
+        "invalid": "{input!r} is not a number of days",
+        "not_finite": "{input!r} is not a finite number of days",
+    }
+
+    def to_internal_value(self, data):
+        text = str(data).strip()
+        try:
+            day = float(text)
+        except ValueError:
+            self.fail("invalid", input=text)
+        if not math.isfinite(day):
+            self.fail("not_finite", input=text)
+        return day
+
+
+class ExportParamsSerializer(serializers.Serializer):
+    """An export's query parameters, checked against its dataset (`context["dataset"]`): a 400 names each bad one.
+
+    Both doors use it: the export routes and the `export_pkpd` command.
+    """
+
+    format = ChoiceParameter(
+        choices=exports.FORMATS, default="csv", error=lambda field, value: exports.format_error(value),
+        help_text="csv (default), json or parquet",
+    )  # fmt: skip
+    subject = ListParameter(required=False, help_text="subject_id(s), comma-separated or repeated")
+    analyte = ListParameter(required=False, help_text="analyte code(s), comma-separated or repeated")
+    from_day = DaysParameter(required=False, allow_null=True, help_text="first actual day from infusion (inclusive)")
+    to_day = DaysParameter(required=False, allow_null=True, help_text="last actual day from infusion (inclusive)")
+    shape = ChoiceParameter(
+        choices=exports.SHAPES, default="long", help_text="pkpd only: long (default) or wide",
+        error=lambda field, value: exports.shape_error(field.parent.context["dataset"], value),
+    )  # fmt: skip
+
+    def validate(self, attrs):
+        errors = exports.filter_errors(
+            self.context["dataset"], shape=attrs["shape"], analytes=tuple(attrs.get("analyte", ())),
+            from_day=attrs.get("from_day"), to_day=attrs.get("to_day"),
+        )  # fmt: skip
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+    def export_request(self, user) -> exports.ExportRequest:
+        """The validated parameters as the request of `user` (a subject not at the user's sites: ExportNotFound)."""
+        values = self.validated_data
+        return exports.export_request(
+            self.context["dataset"], user, format=values["format"], shape=values["shape"],
+            subjects=tuple(values.get("subject", ())), analytes=tuple(values.get("analyte", ())),
+            from_day=values.get("from_day"), to_day=values.get("to_day"),
+        )  # fmt: skip
+
+
+def dataset_or_404(name: str):
+    try:
+        return exports.dataset_named(name)
+    except exports.ExportNotFound as missing:
+        raise NotFound({missing.parameter: [str(missing)]}) from None
+
+
+class ExportViewSet(ScopedViewSetMixin, viewsets.ViewSet):
     """PK/PD exports streamed as CSV, JSON or Parquet: `exports/pkpd/`, `exports/pk-parameters/`,
     `exports/sdtm/{dm,ex,lb,pc,pp,ae}/`. Sponsor viewers get pseudonymised data; every export is logged."""
 
-    permission_classes = [IsAuthenticated, RolePermission]
-    read_roles = export_services.EXPORT_ROLES
+    read_roles = exports.EXPORT_ROLES
     route_basename = "exports"
     lookup_field = "dataset"
     lookup_value_regex = "[a-z0-9/-]+"
+
+    def known_query_parameters(self) -> set[str]:
+        known = super().known_query_parameters()
+        return known | set(ExportParamsSerializer().fields) if self.action == "retrieve" else known
 
     def perform_content_negotiation(self, request, force=False):
         # `?format=csv|parquet` names the export's format, not a DRF renderer: errors are rendered as JSON.
         return super().perform_content_negotiation(request, force=True)
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(operation_id="v1_exports_list", responses={200: OpenApiTypes.OBJECT})
     def list(self, request):
         """The datasets and their columns."""
-        return Response({name: [c.name for c in dataset.columns] for name, dataset in export_services.DATASETS.items()})
+        return Response({name: [c.name for c in dataset.columns] for name, dataset in exports.DATASETS.items()})
 
     @extend_schema(
-        parameters=EXPORT_PARAMETERS,
+        operation_id="v1_exports_retrieve",
+        parameters=[ExportParamsSerializer],
         responses={(200, content_type): OpenApiTypes.BINARY for content_type in exports.CONTENT_TYPES.values()},
     )
     def retrieve(self, request, dataset=None):
+        """One dataset, streamed in the format asked for."""
+        params = ExportParamsSerializer(data=request.query_params, context={"dataset": dataset_or_404(dataset)})
+        params.is_valid(raise_exception=True)
         try:
-            export_request = export_services.parse_request(dataset, request.query_params, request.user)
-        except export_services.ExportNotFound as missing:
+            export_request = params.export_request(request.user)
+        except exports.ExportNotFound as missing:
             raise NotFound({missing.parameter: [str(missing)]}) from None
-        export = export_services.start_export(export_request)
+        export = exports.start_export(export_request)
         response = StreamingHttpResponse(
             exports.write(export_request.format, export_request.columns, export.rows),
             content_type=exports.CONTENT_TYPES[export_request.format],

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from followup.export_services import SubjectProfile
+from followup.exports import SubjectProfile
 
 APLASIA_COLOUR = "#f3d9d9"
 

@@ -14,7 +14,7 @@ from django.http import StreamingHttpResponse
 from edc import roles
 from edc import services as edc_services
 from edc.models import LabResult
-from followup import export_services
+from followup.exports.datasets import PKPD_LONG_COLUMNS
 from followup.models import AdverseEvent, ExportLog
 from tests import factories
 from tests.followup import export_cohort as cohort
@@ -150,7 +150,7 @@ def test_json_and_parquet_carry_the_same_rows_as_csv(client_for, exporter, treat
     as_json = json.loads(body(api.get("/api/v1/exports/pkpd/?format=json")))
     table = pq.read_table(io.BytesIO(body(api.get("/api/v1/exports/pkpd/?format=parquet"))))
     assert len(as_csv) == len(as_json) == table.num_rows == 6
-    assert table.column_names == [c.name for c in export_services.PKPD_LONG_COLUMNS]
+    assert table.column_names == [c.name for c in PKPD_LONG_COLUMNS]
     first = as_json[0]
     assert first == table.slice(0, 1).to_pylist()[0]
     assert (first["analyte"], first["value"], first["blq"], first["baseline"]) == ("C3", 0.6, False, 0.6)

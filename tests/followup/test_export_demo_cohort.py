@@ -15,7 +15,8 @@ from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 
 from edc.models import LabResult, Subject, Visit
-from followup.export_services import FORMATS, LB_ANALYTES, PK_ANALYTES, PKPD_ANALYTES
+from followup.exports import FORMATS
+from followup.exports.datasets import LB_ANALYTES, PK_ANALYTES, PKPD_ANALYTES
 from followup.models import AdverseEvent, ExportLog
 from infusion.models import Infusion, LymphodepletionDose
 from screening.models import SledaiAssessment

@@ -9,7 +9,9 @@ import random
 import pytest
 
 from edc import roles
-from followup import export_services
+from followup import exports
+from followup.exports import copy_reader
+from followup.exports.datasets import PKPD_LONG_COLUMNS
 from followup.models import ExportLog
 from tests.followup import export_cohort as cohort
 
@@ -62,7 +64,7 @@ def test_pk_parameters_of_a_hand_computed_profile(client_for, exporter, hand_sub
 
 def test_long_rows_carry_actual_day_baseline_and_change(client_for, exporter, hand_subject):
     rows = read_csv(client_for(exporter).get("/api/v1/exports/pkpd/?analyte=CD19"))
-    assert list(rows[0]) == [c.name for c in export_services.PKPD_LONG_COLUMNS]
+    assert list(rows[0]) == [c.name for c in PKPD_LONG_COLUMNS]
     shown = [(r["visit"], r["visitnum"], r["nominal_day"], r["value"], r["baseline"], r["change_from_baseline_pct"])
              for r in rows]  # fmt: skip
     assert shown[:3] == [("BL", "2", "-5", "200", "150", ""),
@@ -109,7 +111,7 @@ def test_sledai_totals_spooled_to_a_file_merge_as_from_memory(client_for, export
         cohort.sledai(hand_subject, visit, cohort.day0_of_cohort() + dt.timedelta(days=day), descriptors, staff)
     api = client_for(exporter)
     from_memory = read_csv(api.get("/api/v1/exports/pkpd/"))
-    monkeypatch.setattr(export_services, "SLEDAI_SPOOL_IN_MEMORY", 1)
+    monkeypatch.setattr(copy_reader, "SPOOL_IN_MEMORY", 1)
     assert read_csv(api.get("/api/v1/exports/pkpd/")) == from_memory
     assert [(r["analyte"], r["visit"]) for r in from_memory[-2:]] == [("SLEDAI", "BL"), ("SLEDAI", "D28")]
 
@@ -172,7 +174,7 @@ def test_every_pk_parameter_of_the_cohort_matches_an_independent_computation(cli
 
 
 def test_cd19_pd_of_the_hand_profile(hand_subject):
-    profile = export_services.subject_profile(hand_subject)
+    profile = exports.subject_profile(hand_subject)
     assert (profile.cd19.nadir, profile.cd19.nadir_day) == (0.2, pytest.approx(7, rel=REL))
     assert profile.cd19.aplasia_onset_day == pytest.approx(4, rel=REL)
     assert profile.cd19.reconstitution_day == pytest.approx(28, rel=REL)

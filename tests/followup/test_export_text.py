@@ -12,8 +12,9 @@ import pytest
 
 from edc import roles
 from edc.models import LabResult
-from followup import export_services, exports
-from followup.export_services import Column
+from followup import exports
+from followup.exports import copy_reader, pkpd, text, writers
+from followup.exports.datasets import Column
 from tests.followup import export_cohort as cohort
 
 pytestmark = pytest.mark.django_db
@@ -44,21 +45,21 @@ COLUMNS = (Column("name", "str"), Column("day", "float"), Column("n", "int"), Co
 
 def test_csv_quotes_only_the_cells_that_need_it():
     rows = [("plain", "1.5", "2", "true"), ('say "hi", twice', "", "", "false"), ("two\nlines", "-3", "0", "")]
-    text = b"".join(exports.csv_chunks(COLUMNS, rows)).decode()
+    text = b"".join(writers.csv_chunks(COLUMNS, rows)).decode()
     assert text.splitlines()[:2] == ["name,day,n,blq", "plain,1.5,2,true"]
     assert list(csv.reader(io.StringIO(text)))[1:] == [list(row) for row in rows]
 
 
 def test_json_and_parquet_read_each_cell_by_its_kind():
     rows = [("a", "1.5", "2", "true"), ("", "", "", "")]
-    as_json = json.loads(b"".join(exports.json_chunks(COLUMNS, rows)))
+    as_json = json.loads(b"".join(writers.json_chunks(COLUMNS, rows)))
     assert as_json == [{"name": "a", "day": 1.5, "n": 2, "blq": True}, dict.fromkeys(("name", "day", "n", "blq"))]
-    table = pq.read_table(io.BytesIO(b"".join(exports.parquet_chunks(COLUMNS, rows))))
+    table = pq.read_table(io.BytesIO(b"".join(writers.parquet_chunks(COLUMNS, rows))))
     assert table.to_pylist() == as_json
 
 
 def test_copy_escapes_are_undone():
-    assert export_services._unescaped(r"a\tb\\c\nd") == "a\tb\\c\nd"
+    assert copy_reader.unescaped(r"a\tb\\c\nd") == "a\tb\\c\nd"
 
 
 @pytest.mark.skipif(not ON_POSTGRESQL, reason="COPY is PostgreSQL's: `make test-services` runs this")
@@ -69,10 +70,10 @@ def test_copy_and_the_cursor_read_the_same_text(site, staff):
     for index in range(3):
         subject, start = cohort.treat(site, staff, cohort.day0_of_cohort() - dt.timedelta(days=index))
         cohort.random_profile(rng, subject, start, staff)
-    request = export_services.ExportRequest(export_services.DATASETS["pkpd"])
-    source = export_services._pkpd_source(request, ["CD19", "CARPCR", "C3"])
-    copied = list(export_services._copied_rows(source))
-    read = [list(row) for row in export_services._as_text(source.iterator(), export_services._DATABASE_TEXT)]
+    request = exports.ExportRequest(exports.DATASETS["pkpd"])
+    source = pkpd.pkpd_source(request, ["CD19", "CARPCR", "C3"])
+    copied = list(copy_reader.copied_rows(source))
+    read = [list(row) for row in text.rows_as_text(source.iterator(), text.DATABASE_TEXT)]
     assert len(copied) > 50 and copied == read
     assert {row[9] for row in copied} == {"t", "f"} and any(row[6] == "" for row in copied)
 
@@ -92,8 +93,8 @@ def test_an_export_left_mid_copy_leaves_the_connection_usable(make_user, site, s
         )
         for i in range(1, 3000)
     )
-    request = export_services.parse_request("pkpd", {}, make_user(roles.DATA_MANAGER, site))
-    export = export_services.start_export(request)
+    request = exports.export_request(exports.DATASETS["pkpd"], make_user(roles.DATA_MANAGER, site))
+    export = exports.start_export(request)
     chunks = exports.write("csv", request.columns, export.rows)
     assert next(chunks).startswith(b"usubjid,") and next(chunks)
     chunks.close()

@@ -2,20 +2,19 @@
 
 import sys
 
-from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
-from django.http import QueryDict
 from tqdm import tqdm
 
-from followup import export_services, exports
+from followup import exports
+from followup.api import ExportParamsSerializer
 
 
 class Command(BaseCommand):
     help = "Write a PK/PD export (every site, full data) to a file, streamed; a progress bar on a terminal."
 
     def add_arguments(self, parser):
-        parser.add_argument("--dataset", required=True, help=f"one of {', '.join(export_services.DATASETS)}")
-        parser.add_argument("--format", default="csv", help=f"one of {', '.join(export_services.FORMATS)}")
+        parser.add_argument("--dataset", required=True, help=f"one of {', '.join(exports.DATASETS)}")
+        parser.add_argument("--format", default="csv", help=f"one of {', '.join(exports.FORMATS)}")
         parser.add_argument("--output", required=True, help="file to write, or - for standard output")
         parser.add_argument("--shape", default="long", help="pkpd: long or wide")
         parser.add_argument("--subject", action="append", default=[], help="subject_id (repeat for several)")
@@ -24,20 +23,20 @@ class Command(BaseCommand):
         parser.add_argument("--to-day", dest="to_day")
 
     def handle(self, *args, **options):
-        params = QueryDict(mutable=True)
-        for name in ("format", "shape", "from_day", "to_day"):
-            if options[name] is not None:
-                params[name] = options[name]
-        params.setlist("subject", options["subject"])
-        params.setlist("analyte", options["analyte"])
+        names = ("format", "shape", "from_day", "to_day", "subject", "analyte")
+        params = {name: options[name] for name in names if options[name] not in (None, [])}
         try:
-            request = export_services.parse_request(options["dataset"], params, user=None)
-        except ValidationError as error:
-            problems = (f"--{name.replace('_', '-')}: {' '.join(texts)}" for name, texts in error.message_dict.items())
-            raise CommandError("; ".join(problems)) from None
-        except export_services.ExportNotFound as missing:
+            dataset = exports.dataset_named(options["dataset"])
+            serializer = ExportParamsSerializer(data=params, context={"dataset": dataset})
+            if not serializer.is_valid():
+                problems = (
+                    f"--{name.replace('_', '-')}: {' '.join(texts)}" for name, texts in serializer.errors.items()
+                )
+                raise CommandError("; ".join(problems))
+            request = serializer.export_request(user=None)
+        except exports.ExportNotFound as missing:
             raise CommandError(f"--{missing.parameter}: {missing}") from None
-        export = export_services.start_export(request, channel="command")
+        export = exports.start_export(request, channel="command")
         to_stdout = options["output"] == "-"
         progress = tqdm(export.rows, unit=" rows", disable=to_stdout or not sys.stderr.isatty(), file=sys.stderr)
         output = sys.stdout.buffer if to_stdout else open(options["output"], "wb")  # noqa: SIM115 - closed below

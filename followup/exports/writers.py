@@ -1,6 +1,6 @@
 """Streaming writers of the PK/PD exports: CSV, JSON and Parquet, chunk by chunk, never a whole dataset.
 
-Rows are tuples of text in the order of their columns (`followup.export_services.Column`: a name and a kind),
+Rows are tuples of text in the order of their columns (`followup.exports.datasets.Column`: a name and a kind),
 as CRF.md writes them in CSV: booleans `true`/`false`, decimals as typed, "" for a missing value. CSV joins
 them; JSON and Parquet read each cell back by its column's kind. Each writer is a generator of bytes, so that a
 StreamingHttpResponse or a file can take the chunks as they come.

@@ -1,0 +1,98 @@
+"""PK/PD exports (DOMAIN.md §8): which rows, in which order, assembled in constant memory.
+
+    params      the request: dataset, format, filters, the user's role and sites (ExportRequest)
+    datasets    the datasets and their columns (DATASETS)
+    sources     the source querysets: subjects, lab results, SELENA-SLEDAI totals, actual days
+    copy_reader PostgreSQL COPY, and the spool that keeps a second reader off its connection
+    pkpd        pkpd (long, wide), PK parameters, the investigator's plot profiles
+    sdtm        the SDTM domains
+    text        rows as CSV text, the one form every dataset leaves in
+    writers     CSV, JSON and Parquet, chunk by chunk
+
+`followup.api` and the `export_pkpd` command are the two doors: both parse parameters with
+`followup.api.ExportParamsSerializer`, build the request with `export_request` and stream `start_export`'s rows
+through `write`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterator
+from contextlib import closing
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from followup.exports import pkpd, sdtm
+from followup.exports.datasets import DATASETS
+from followup.exports.params import (
+    EXPORT_ROLES,
+    FORMATS,
+    SHAPES,
+    ExportNotFound,
+    ExportRequest,
+    dataset_named,
+    export_request,
+    filter_errors,
+    format_error,
+    shape_error,
+)
+from followup.exports.pkpd import SubjectProfile, cohort_car_profiles, subject_profile
+from followup.exports.text import as_text
+from followup.exports.writers import CONTENT_TYPES, write
+from followup.models import ExportLog
+
+__all__ = [
+    "CONTENT_TYPES", "DATASETS", "EXPORT_ROLES", "FORMATS", "SHAPES", "ExportNotFound", "ExportRequest",
+    "SubjectProfile", "cohort_car_profiles", "dataset_named", "export_request", "filter_errors", "format_error",
+    "rows_of", "shape_error", "start_export", "subject_profile", "write",
+]  # fmt: skip
+
+
+@dataclass
+class Export:
+    request: ExportRequest
+    log: ExportLog
+    rows: Iterator[tuple]
+
+
+def start_export(request: ExportRequest, *, channel: str = "api") -> Export:
+    """Log the export and return its rows; the log gets the row count once the last row is produced."""
+    log = ExportLog.objects.create(
+        user=request.user, started_at=timezone.now(), dataset=request.dataset.name, format=request.format,
+        filters=request.filters(), pseudonymised=request.pseudonymised, channel=channel,
+    )  # fmt: skip
+    return Export(request, log, _counted(rows_of(request), log))
+
+
+def _counted(rows: Generator[tuple], log: ExportLog) -> Iterator[tuple]:
+    count = 0
+    # Streamed inside one read transaction: outside one, PostgreSQL materialises a server-side cursor
+    # WITH HOLD in full before its first row (seconds at trial scale). JIT compilation only delays the
+    # first row of these plain scans.
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL jit = off")
+        # A client that leaves mid-export closes this generator: the rows' own (a COPY still sending, say) are
+        # closed inside the transaction, before it is rolled back.
+        with closing(rows):
+            for count, row in enumerate(rows, 1):  # noqa: B007 (the count is read after the loop)
+                yield row
+    ExportLog.objects.filter(pk=log.pk).update(row_count=count, finished_at=timezone.now())
+
+
+def rows_of(request: ExportRequest) -> Generator[tuple]:
+    """The request's rows, as text (in the order of `request.columns`)."""
+    builders = {
+        "pkpd": pkpd.pkpd_wide_rows if request.shape == "wide" else pkpd.pkpd_rows,
+        "pk-parameters": pkpd.pk_parameter_rows,
+        "sdtm/dm": sdtm.sdtm_dm_rows,
+        "sdtm/ex": sdtm.sdtm_ex_rows,
+        "sdtm/lb": sdtm.sdtm_lb_rows,
+        "sdtm/pc": sdtm.sdtm_pc_rows,
+        "sdtm/pp": sdtm.sdtm_pp_rows,
+        "sdtm/ae": sdtm.sdtm_ae_rows,
+    }
+    rows = builders[request.dataset.name](request)
+    return rows if request.dataset.name == "pkpd" else as_text(rows)  # pkpd rows are built as text
