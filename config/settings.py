@@ -136,6 +136,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "VisitCodeEnum": "edc.rules.VISIT_CODE_CHOICES",
+        "AdverseEventCategoryEnum": "followup.models.AdverseEvent.Category",
+        "MedicationCategoryEnum": "screening.models.Medication.Category",
+    },
 }
 
 # --- Celery -------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ import math
 
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.exceptions import NotFound
 from rest_framework.fields import empty
@@ -178,7 +178,10 @@ class ExportViewSet(ScopedViewSetMixin, viewsets.ViewSet):
 
     @extend_schema(
         operation_id="v1_exports_retrieve",
-        parameters=[ExportParamsSerializer],
+        parameters=[
+            OpenApiParameter("dataset", OpenApiTypes.STR, OpenApiParameter.PATH, enum=tuple(exports.DATASETS)),
+            ExportParamsSerializer,
+        ],
         responses={(200, content_type): OpenApiTypes.BINARY for content_type in exports.CONTENT_TYPES.values()},
     )
     def retrieve(self, request, dataset=None):
