@@ -2,8 +2,9 @@
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 EDC_VAR_DIR=/var/lib/edc
 WORKDIR /app
+# The runtime set only (no test or lint tool), every download checked against its hash.
 COPY requirements.txt .
-RUN pip install --no-cache-dir -r requirements.txt
+RUN pip install --no-cache-dir --require-hashes -r requirements.txt
 COPY . .
 RUN useradd --system --home /app edc && mkdir -p /var/lib/edc && chown edc /var/lib/edc
 USER edc
