@@ -125,7 +125,7 @@ REST_FRAMEWORK = {
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "edc.schema.ApiAutoSchema",
     "EXCEPTION_HANDLER": "edc.api.exception_handler",
     "COERCE_DECIMAL_TO_STRING": False,
 }

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import StreamingHttpResponse
+from django.http import JsonResponse, StreamingHttpResponse
+from django.views.defaults import page_not_found
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.plumbing import build_basic_type
@@ -34,6 +35,9 @@ CHANGE_REASON_PARAMETERS = [
 IF_MATCH_PARAMETER = OpenApiParameter(
     "If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True, description="the ETag last read"
 )
+OPTIONAL_IF_MATCH_PARAMETER = OpenApiParameter(
+    "If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, description="the ETag last read (checked when sent)"
+)
 
 
 class PreconditionRequired(APIException):
@@ -56,6 +60,13 @@ def exception_handler(exc, context):
         response["ETag"] = f'"{exc.current_version}"'
         return response
     return drf_exception_handler(exc, context)
+
+
+def not_found(request, exception):
+    """An address under /api/ that no route takes answers JSON, as every other API error does."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return page_not_found(request, exception)
 
 
 class RolePermission(BasePermission):
@@ -238,7 +249,7 @@ class CrfViewSet(ScopedViewSetMixin, viewsets.ModelViewSet):
     def partial_update(self, request, *args, **kwargs):
         return self.update(request, *args, partial=True, **kwargs)
 
-    @extend_schema(parameters=CHANGE_REASON_PARAMETERS, responses={200: None})
+    @extend_schema(parameters=[OPTIONAL_IF_MATCH_PARAMETER, *CHANGE_REASON_PARAMETERS])
     def destroy(self, request, *args, **kwargs):
         instance = self.get_object()
         version = expected_version(request) if request.META.get("HTTP_IF_MATCH") else None
@@ -388,8 +399,8 @@ def _bulk_rows(request) -> list:
 class DataQuerySerializer(serializers.ModelSerializer):
     subject = serializers.SlugRelatedField(slug_field="subject_id", read_only=True)
     raised_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    answered_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    closed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    answered_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    closed_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = DataQuery
@@ -489,7 +500,7 @@ class LockSerializer(serializers.ModelSerializer):
     subject = ScopedRelatedField("subject_id", queryset=Subject.objects.all(), required=False, allow_null=True)
     visit = ScopedRelatedField(queryset=Visit.objects.all(), required=False, allow_null=True)
     locked_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    unlocked_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    unlocked_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = Lock

@@ -48,7 +48,7 @@ class PrednisoneDoseViewSet(CrfViewSet):
 
 class MilestoneSerializer(serializers.ModelSerializer):
     subject = serializers.SlugRelatedField(slug_field="subject_id", read_only=True)
-    visit = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    visit = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
 
     class Meta:
         model = Milestone

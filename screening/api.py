@@ -6,7 +6,7 @@ import datetime as dt
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError as DrfValidationError
@@ -116,7 +116,8 @@ class SledaiViewSet(CrfViewSet):
         ],
         responses=SuggestionSerializer(many=True),
     )
-    @action(detail=False, query_parameters=("subject", "assessment_date"))
+    # A plain list: neither paged nor filtered like the assessments themselves.
+    @action(detail=False, query_parameters=("subject", "assessment_date"), pagination_class=None, filter_backends=[])
     def suggestions(self, request):
         """Lab-backed descriptors suggested from the results of the 10 days before the assessment date."""
         subject = get_object_or_404(
@@ -156,6 +157,7 @@ class CriterionSerializer(serializers.Serializer):
     missing = serializers.ListField(child=serializers.CharField(), help_text="inputs still needed (route.field)")
 
 
+@extend_schema_serializer(many=False)  # the route's `list` answers one evaluation, not a page
 class EligibilitySerializer(serializers.Serializer):
     evaluation_date = serializers.DateField(help_text="the screening date the criteria count back from")
     apheresis_start = serializers.DateTimeField(allow_null=True)

@@ -114,13 +114,24 @@ def celery_worker_on_redis(redis_url, monkeypatch):
         yield worker
 
 
-@pytest.fixture
-def postgres(transactional_db):
-    """Row locks need a real PostgreSQL: absent → skip; asked for by `make test-services` → fail."""
+def _require_postgres():
+    """Absent → skip; asked for by `make test-services` → fail."""
     if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
         if os.environ.get("EDC_REQUIRE_SERVICES") == "1":
             pytest.fail("EDC_REQUIRE_SERVICES=1 but DATABASE_URL is not a PostgreSQL URL")
         pytest.skip("needs PostgreSQL: run `make test-services`")
+
+
+@pytest.fixture
+def postgres_db(db):
+    """PostgreSQL inside the test's own transaction: for what only PostgreSQL refuses, on one connection."""
+    _require_postgres()
+
+
+@pytest.fixture
+def postgres(transactional_db):
+    """Row locks need a real PostgreSQL and committed rows that other connections see."""
+    _require_postgres()
     # An earlier transactional test's flush removed the role groups that a data migration created.
     for role in roles.ALL_ROLES:
         Group.objects.get_or_create(name=role)
