@@ -9,6 +9,9 @@ from infusion import api as infusion_api
 from screening import api as screening_api
 
 router = DefaultRouter()
+# No `.json`-style suffixes: `format` is a query parameter (the exports' csv|json|parquet), and a suffix would
+# reach actions that take no `format` argument.
+router.include_format_suffixes = False
 for routes in (edc_api.ROUTES, screening_api.ROUTES, infusion_api.ROUTES, followup_api.ROUTES):
     for prefix, viewset in routes:
         # Viewsets without a model of their own name their route themselves.

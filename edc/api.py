@@ -7,8 +7,6 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import JsonResponse, StreamingHttpResponse
 from django.views.defaults import page_not_found
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.extensions import OpenApiSerializerFieldExtension
-from drf_spectacular.plumbing import build_basic_type
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
@@ -119,17 +117,6 @@ class ScopedRelatedField(serializers.SlugRelatedField):
         if self.slug_field == "pk" and not _is_whole_number(data):  # 1.5 is no visit 1, true no row 1
             self.fail("invalid")
         return super().to_internal_value(data)
-
-
-class ScopedRelatedFieldSchema(OpenApiSerializerFieldExtension):
-    """A row named by its id is an integer in the schema (the model's `pk` property has no type hint to read)."""
-
-    target_class = ScopedRelatedField
-
-    def map_serializer_field(self, auto_schema, direction):
-        if self.target.slug_field == "pk":
-            return build_basic_type(OpenApiTypes.INT)
-        return auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
 
 
 def _is_whole_number(data) -> bool:

@@ -14,6 +14,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
+
 class ErrorDetailSerializer(serializers.Serializer):
     detail = serializers.CharField()
 
