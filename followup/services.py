@@ -309,12 +309,13 @@ def record_visit_crf(visit: Visit, entries: dict, *, user, reason: str = "") -> 
         own, _ = visit_crf_rows(visit)
         for line in CRF_LINES:
             values = {field: entries.get(f"{line.analyte}__{field}") for field in line.fields}
-            if not any(v not in (None, "", False) for v in values.values()):
-                continue
+            stored = own.get(line.analyte)
+            if stored is None and not any(values[field] not in (None, "", False) for field in line.result_fields):
+                continue  # a test left empty is no result, whatever range the form proposed beside it
             if visit.visit_datetime is None:
                 errors.setdefault("visit_datetime", ["a visit with results needs its date and time"])
                 continue
-            result = own.get(line.analyte) or LabResult(
+            result = stored or LabResult(
                 subject_id=visit.subject_id, visit=visit, analyte=line.analyte, sample_datetime=visit.visit_datetime
             )
             for field, value in values.items():

@@ -20,6 +20,12 @@ class CrfLine:
         return ANALYTE_UNITS[self.analyte] or ""
 
     @property
+    def result_fields(self) -> tuple[str, ...]:
+        """What makes the line a result; a reference range or LLOQ alone (the form proposes the lab's last) is not."""
+        own = ("result_text",) if self.text else ("value",)
+        return own + (("not_detected",) if self.quantified else ())
+
+    @property
     def fields(self) -> tuple[str, ...]:
         own = ("result_text",) if self.text else ("value",)
         extra = ("lloq", "not_detected") if self.quantified else ()

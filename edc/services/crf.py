@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -154,7 +155,8 @@ def _save_crf(instance: AuditedModel, *, user, reason: str, expected_version: in
             expected = instance.version if expected_version is None else expected_version
             if stored.version != expected:
                 raise StaleVersion(stored.version)
-            if not changed_fields(stored, instance):
+            changed = changed_fields(stored, instance)
+            if not changed:
                 return stored
             if not reason:
                 raise ValidationError({"change_reason": [REASON_REQUIRED]})
@@ -164,6 +166,8 @@ def _save_crf(instance: AuditedModel, *, user, reason: str, expected_version: in
         instance._change_reason = reason or None
         instance.save()
         del instance._history_user, instance._change_reason
+        if not is_new and instance.is_clinical_data:
+            settle_queries(stored, instance, changed, warnings, user=user, reason=reason)
         open_auto_queries(instance, warnings)
         if instance.is_clinical_data:
             withdraw_attestations([instance], user=user, new=is_new)
@@ -235,6 +239,36 @@ def withdraw_attestations(rows: list[AuditedModel], *, user, new: bool = False) 
 
 def label_of(instance: models.Model) -> str:
     return instance._meta.label_lower
+
+
+def settle_queries(
+    stored: AuditedModel, edited: AuditedModel, changed: list[str], warnings: dict[str, str], *, user, reason: str
+) -> None:
+    """A change of the value a query is about settles it: an automatic query whose check no longer fires (the
+    checks have just run on the new value) is closed as resolved by the change; a query a person raised is
+    answered by the change, for them to close. Either way the query says who changed what, when, and why."""
+    fields = {name: edited._meta.get_field(name) for name in changed}
+    by_name = {**fields, **{field.name: field for field in fields.values()}}
+    queries = DataQuery.objects.filter(
+        target_model=label_of(edited), target_id=edited.pk, target_field__in=by_name
+    ).exclude(status=DataQuery.Status.CLOSED)
+    now = timezone.now()
+    for query in queries:
+        attname = by_name[query.target_field].attname
+        if query.auto and warnings.get(attname) == query.text:
+            continue  # the new value breaks the same limit: the query stands
+        old, new = getattr(stored, attname), getattr(edited, attname)
+        query.answer = f"corrected by {user}: {query.target_field} {_shown(old)} → {_shown(new)} ({reason})"
+        query.answered_by, query.answered_at, query.status = user, now, DataQuery.Status.ANSWERED
+        if query.auto:
+            query.closed_by, query.closed_at, query.status = user, now, DataQuery.Status.CLOSED
+        save_crf(query, user=user, reason="resolved by a change of the queried value")
+
+
+def _shown(value) -> str:
+    if value in (None, ""):
+        return "(empty)"
+    return format(value.normalize(), "f") if isinstance(value, Decimal) else str(value)  # as typed, not 65.000000
 
 
 def open_auto_queries(instance: AuditedModel, warnings: dict[str, str]) -> list[DataQuery]:

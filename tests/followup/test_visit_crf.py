@@ -112,3 +112,28 @@ def test_a_monitor_reads_but_cannot_save(client, monitor, d7):
     assert client.get(crf_url(d7)).status_code == 200
     assert client.post(crf_url(d7), visit_form(d7)).status_code == 403
     assert LabResult.objects.count() == 0
+
+
+def test_a_test_left_empty_beside_its_proposed_range_is_no_result(client, staff, d7):
+    """PROT24 left empty with the range the form proposed: the visit saves, and saves again on a later edit."""
+    client.force_login(staff)
+    form = visit_form(d7, PROT24__value="", PROT24__uln="0.15", CARPCR__value="", CARPCR__lloq="50")
+    response = client.post(crf_url(d7), form)
+    assert response.status_code == 302, response.context["form"].errors
+    saved = set(LabResult.objects.filter(visit=d7).values_list("analyte", flat=True))
+    assert "PROT24" not in saved and "CARPCR" not in saved and "C3" in saved
+    again = client.post(crf_url(d7), {**form, "C3__value": "0.95", "change_reason": "transcription"})
+    assert again.status_code == 302, again.context["form"].errors
+    assert LabResult.objects.get(visit=d7, analyte="C3").value == Decimal("0.95")
+
+
+def test_correcting_a_queried_value_on_the_page_closes_its_query(client, staff, d7):
+    client.force_login(staff)
+    assert client.post(crf_url(d7), visit_form(d7, HGB__value="55")).status_code == 302
+    query = DataQuery.objects.get(target_field="value", auto=True)
+    corrected = client.post(crf_url(d7), visit_form(d7, HGB__value="125", change_reason="typo"))
+    assert corrected.status_code == 302, corrected.context["form"].errors
+    query.refresh_from_db()
+    assert query.status == DataQuery.Status.CLOSED and query.closed_by == staff
+    assert query.answer == "corrected by staff: value 55 → 125 (typo)"
+    assert "query-badge" not in client.get(crf_url(d7)).content.decode()
