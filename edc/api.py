@@ -428,6 +428,13 @@ class DataQueryViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.Rea
         query = services.close_query(self.get_object(), user=request.user)
         return Response(self.get_serializer(query).data)
 
+    @extend_schema(request=None, responses=DataQuerySerializer)
+    @action(detail=True, methods=["post"])
+    def reopen(self, request, pk=None):
+        """Send an answered or closed query back to the site (monitors and data managers)."""
+        query = services.reopen_query(self.get_object(), user=request.user)
+        return Response(self.get_serializer(query).data)
+
 
 class SignatureSerializer(serializers.ModelSerializer):
     subject = serializers.SlugRelatedField(slug_field="subject_id", read_only=True)

@@ -198,7 +198,7 @@ class DataQuery(AuditedModel):
         indexes = [models.Index(fields=["target_model", "target_id", "status"])]
 
     def __str__(self):
-        return f"{self.target_model}#{self.target_id}.{self.target_field}: {self.text[:40]}"
+        return f"query on {self.target_field}: {self.text[:40]}"  # what it is about: `about` in the admin
 
 
 class Signature(AuditedModel):
@@ -241,7 +241,7 @@ class SourceVerification(AuditedModel):
         indexes = [models.Index(fields=["target_model", "target_id", "voided"])]
 
     def __str__(self):
-        return f"SDV of {self.target_model}#{self.target_id} v{self.verified_version} by {self.verified_by}"
+        return f"SDV of version {self.verified_version} by {self.verified_by}"
 
 
 class Lock(AuditedModel):

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
 from django.apps import apps
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
@@ -31,6 +37,76 @@ def resolve_target(target_model: str, target_id: int, user) -> AuditedModel:
     if row is None:
         raise ValidationError({"target_id": [f"no {target_model} with id {target_id} at your sites"]})
     return row
+
+
+# --- What a query, signature or verification is about ------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """A row named as site staff name it: the visit, the CRF or test, and for a field its label and value."""
+
+    row: AuditedModel | None  # None when the row is gone from the user's sites
+    visit: str
+    record: str
+
+    def field_label(self, name: str) -> str:
+        return str(self.row._meta.get_field(name).verbose_name) if self.row is not None and name else ""
+
+    def field_value(self, name: str) -> str:
+        """The value as it is shown on the page: a choice by its label, a number as typed, a result with its unit."""
+        if self.row is None or not name:
+            return ""
+        field = self.row._meta.get_field(name)
+        value = getattr(self.row, field.attname)
+        if value in (None, ""):
+            return "(empty)"
+        if field.choices:
+            return str(getattr(self.row, f"get_{field.name}_display")())
+        if isinstance(value, Decimal):
+            value = format(value.normalize(), "f")
+        elif isinstance(value, dt.datetime):
+            value = f"{timezone.localtime(value):%Y-%m-%d %H:%M}"  # site time, as the form shows it
+        elif isinstance(value, bool):
+            value = "yes" if value else "no"
+        unit = getattr(self.row, "unit", "") if field.name in ("value", "lln", "uln", "lloq") else ""
+        return f"{value} {unit}".strip()
+
+
+def describe_targets(items: Iterable) -> dict[tuple[str, int], Target]:
+    """The rows that queries, signatures or verifications point at (`target_model`, `target_id`), one query per
+    kind of row whatever the number of items, keyed by (target_model, target_id)."""
+    ids_by_model: dict[str, set[int]] = defaultdict(set)
+    for item in items:
+        ids_by_model[item.target_model].add(item.target_id)
+    described = {}
+    for label, ids in ids_by_model.items():
+        model = apps.get_model(label)
+        rows = model.objects.filter(pk__in=ids)
+        if any(f.name == "visit" for f in model._meta.concrete_fields):
+            rows = rows.select_related("visit")
+        found = {row.pk: row for row in rows}
+        for pk in ids:
+            row = found.get(pk)
+            described[(label, pk)] = Target(row, _visit_of(row), _record_of(model, row))
+    return described
+
+
+def _visit_of(row) -> str:
+    if row is None:
+        return ""
+    visit = row if isinstance(row, Visit) else getattr(row, "visit", None)
+    return visit.get_code_display() if visit is not None else ""
+
+
+def _record_of(model, row) -> str:
+    if isinstance(row, Subject):
+        return "casebook"
+    if isinstance(row, Visit):
+        return ""  # the visit itself: its code says it
+    if row is not None and getattr(row, "analyte", None):
+        return f"{row.get_analyte_display()} result"
+    return str(model._meta.verbose_name)
 
 
 # --- Data queries -------------------------------------------------------------------------------
@@ -86,6 +162,17 @@ def close_query(query: DataQuery, *, user, reason: str = "query closed") -> Data
     query.status = DataQuery.Status.CLOSED
     query.closed_by = user
     query.closed_at = timezone.now()
+    return save_crf(query, user=user, reason=reason)
+
+
+def reopen_query(query: DataQuery, *, user, reason: str = "query re-opened") -> DataQuery:
+    """A monitor or data manager sends an answered or closed query back to the site (history keeps who had closed
+    it, and when)."""
+    if not roles.has_any_role(user, roles.QUERY_RAISERS):
+        raise PermissionDenied("only monitors and data managers re-open queries")
+    if query.status == DataQuery.Status.OPEN:
+        return query
+    query.status, query.closed_by, query.closed_at = DataQuery.Status.OPEN, None, None
     return save_crf(query, user=user, reason=reason)
 
 
