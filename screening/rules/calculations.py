@@ -51,11 +51,20 @@ def cockcroft_gault(age_years: int, weight_kg: Decimal, female: bool, creatinine
 
 
 def slicc_classification(criteria: Iterable[str], biopsy_lupus_nephritis: bool) -> tuple[bool, str]:
-    """2012 SLICC: ≥ 4 criteria with ≥ 1 clinical and ≥ 1 immunological, or biopsy nephritis + ANA/anti-dsDNA."""
+    """2012 SLICC: ≥ 4 criteria with ≥ 1 clinical and ≥ 1 immunological, or biopsy nephritis + ANA/anti-dsDNA.
+
+    `DIRECT_COOMBS` counts only when `HAEMOLYTIC_ANAEMIA` is not also recorded (Petri 2012, DOMAIN.md §3).
+    """
     codes = set(criteria)
+    not_counted = ""
+    if {"DIRECT_COOMBS", "HAEMOLYTIC_ANAEMIA"} <= codes:
+        codes.discard("DIRECT_COOMBS")
+        not_counted = "; DIRECT_COOMBS not counted beside HAEMOLYTIC_ANAEMIA"
     clinical = len(codes & set(SLICC_CLINICAL))
     immunological = len(codes & set(SLICC_IMMUNOLOGICAL))
-    counted = f"{clinical + immunological} SLICC criteria ({clinical} clinical, {immunological} immunological)"
+    counted = (
+        f"{clinical + immunological} SLICC criteria ({clinical} clinical, {immunological} immunological){not_counted}"
+    )
     antibodies = sorted(codes & {"ANA", "ANTI_DSDNA"})
     if biopsy_lupus_nephritis and antibodies:
         return True, f"biopsy-proven lupus nephritis with {' and '.join(antibodies)}; {counted}"

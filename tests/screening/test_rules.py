@@ -442,3 +442,26 @@ def test_a_failure_wins_over_missing_and_makes_the_subject_ineligible():
 )  # fmt: skip
 def test_field_checks_name_the_field(check, expected_field):
     assert list(check()) == [expected_field]
+
+
+# --- Issue 15 corrections -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "criteria, expected",
+    [
+        # the case of issue 15: DIRECT_COOMBS does not count beside HAEMOLYTIC_ANAEMIA (Petri 2012)
+        (("HAEMOLYTIC_ANAEMIA", "SYNOVITIS", "ORAL_ULCERS", "DIRECT_COOMBS"), NOT_MET),
+        # a fourth criterion (immunological) besides makes it ≥ 4 again
+        (("HAEMOLYTIC_ANAEMIA", "SYNOVITIS", "ORAL_ULCERS", "DIRECT_COOMBS", "ANA"), MET),
+        # DIRECT_COOMBS as the only immunological criterion beside HAEMOLYTIC_ANAEMIA: no immunological left
+        (("HAEMOLYTIC_ANAEMIA", "SYNOVITIS", "ORAL_ULCERS", "ALOPECIA", "DIRECT_COOMBS"), NOT_MET),
+        # without HAEMOLYTIC_ANAEMIA, DIRECT_COOMBS counts (and is the one immunological criterion)
+        (("SYNOVITIS", "ORAL_ULCERS", "ALOPECIA", "DIRECT_COOMBS"), MET),
+        # HAEMOLYTIC_ANAEMIA itself still counts as clinical
+        (("HAEMOLYTIC_ANAEMIA", "SYNOVITIS", "ORAL_ULCERS", "ANA"), MET),
+    ],
+)
+def test_slicc_direct_coombs_does_not_count_with_haemolytic_anaemia(criteria, expected):
+    result = outcome_of("INC_SLICC", with_history(base_inputs(), slicc_criteria=criteria))
+    assert result.outcome == expected, result.reason
