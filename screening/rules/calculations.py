@@ -10,6 +10,7 @@ import calendar
 import datetime as dt
 from collections.abc import Iterable
 from decimal import Decimal
+from fractions import Fraction
 
 from edc.rules import D, ana_titre
 from screening.rules.codes import PREDNISONE_EQUIVALENTS, SLICC_CLINICAL, SLICC_IMMUNOLOGICAL
@@ -18,6 +19,8 @@ from screening.rules.inputs import LabFacts
 
 def num(value, places: int = 2) -> str:
     """A number as shown in reasons: at most `places` decimals, no trailing zeros."""
+    if isinstance(value, Fraction):
+        value = Decimal(value.numerator) / Decimal(value.denominator)
     rounded = Decimal(str(value)).quantize(Decimal(1).scaleb(-places))
     text = f"{rounded.normalize():f}"
     return "0" if text in ("-0", "") else text
@@ -31,9 +34,10 @@ def months_before(day: dt.date, months: int) -> dt.date:
     return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
-def prednisone_equivalent(drug: str, dose_mg_per_day: Decimal) -> Decimal | None:
+def prednisone_equivalent(drug: str, dose_mg_per_day: Decimal) -> Fraction | None:
+    """The prednisone-equivalent dose, exact (a Fraction: dexamethasone 9 mg is 60 mg, not 60.03)."""
     factor = PREDNISONE_EQUIVALENTS.get(canonical_drug(drug))
-    return None if factor is None else dose_mg_per_day * factor
+    return None if factor is None else Fraction(dose_mg_per_day) * factor
 
 
 def canonical_drug(drug: str) -> str:

@@ -11,6 +11,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from fractions import Fraction
 
 from edc.rules import D, age_in_years
 from screening.rules.calculations import (
@@ -131,11 +132,11 @@ def inc_regimen(inputs: EligibilityInputs, on: dt.date) -> CriterionResult:
     if None in equivalents:
         check.judge(False, "a corticosteroid without a prednisone equivalent")
         return check.result()
-    dose = sum(equivalents, D(0))
+    dose = sum(equivalents, Fraction(0))
     on_steroid_days = (on - min(m.start_date for _, m in steroids)).days
     stable_days = (on - max(m.dose_stable_since or m.start_date for _, m in steroids)).days
     waived = any(m.category == IMMUNOSUPPRESSANT for _, m in current)
-    low_ok = waived or dose >= D("7.5")
+    low_ok = waived or dose >= Fraction("7.5")
     bounds = "≤ 60 (no lower bound with an immunosuppressant)" if waived else "within 7.5–60"
     check.judge(
         low_ok and dose <= 60,

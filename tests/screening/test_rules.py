@@ -465,3 +465,41 @@ def test_field_checks_name_the_field(check, expected_field):
 def test_slicc_direct_coombs_does_not_count_with_haemolytic_anaemia(criteria, expected):
     result = outcome_of("INC_SLICC", with_history(base_inputs(), slicc_criteria=criteria))
     assert result.outcome == expected, result.reason
+
+
+@pytest.mark.parametrize(
+    "drug, dose, expected",
+    [
+        # the cases of issue 15: exact factors 20/3 and 25/3 put these on the bounds, inside them
+        ("dexamethasone", "9", MET),  # = 60 mg prednisone exactly
+        ("dexamethasone", "9.001", NOT_MET),  # > 60
+        ("dexamethasone", "1.125", MET),  # = 7.5 exactly
+        ("dexamethasone", "1.124", NOT_MET),  # < 7.5
+        ("betamethasone", "0.9", MET),  # = 7.5 mg prednisone exactly
+        ("betamethasone", "0.899", NOT_MET),
+        ("betamethasone", "7.2", MET),  # = 60 exactly
+        ("betamethasone", "7.201", NOT_MET),
+        ("methylprednisolone", "48", MET),  # 5/4 × 48 = 60
+        ("methylprednisolone", "48.01", NOT_MET),
+        ("triamcinolone", "6", MET),  # 7.5
+        ("hydrocortisone", "30", MET),  # 1/4 × 30 = 7.5
+        ("hydrocortisone", "29.9", NOT_MET),
+        ("cortisone", "37.5", MET),  # 1/5 × 37.5 = 7.5
+        ("cortisone", "300", MET),  # 60
+        ("cortisone", "300.1", NOT_MET),
+        ("prednisolone", "60", MET),
+    ],
+)
+def test_prednisone_equivalents_are_exact_fractions_at_the_dose_bounds(drug, dose, expected):
+    result = outcome_of("INC_REGIMEN", with_meds(base_inputs(), HCQ, steroid(dose, drug=drug)))
+    assert result.outcome == expected, result.reason
+
+
+@pytest.mark.parametrize(
+    "drug, dose, prednisone",
+    [("dexamethasone", "0.75", 5), ("dexamethasone", "9", 60), ("betamethasone", "0.6", 5),
+     ("betamethasone", "0.9", D("7.5")), ("methylprednisolone", "4", 5), ("hydrocortisone", "20", 5),
+     ("cortisone", "25", 5), ("triamcinolone", "4", 5)],
+)  # fmt: skip
+def test_prednisone_equivalent_is_exact(drug, dose, prednisone):
+    assert rules.prednisone_equivalent(drug, D(dose)) == prednisone
