@@ -40,6 +40,23 @@ def prednisone_equivalent(drug: str, dose_mg_per_day: Decimal) -> Fraction | Non
     return None if factor is None else Fraction(dose_mg_per_day) * factor
 
 
+def course_start(current_start: dt.date, courses: Iterable[tuple[dt.date, dt.date | None]]) -> dt.date:
+    """When a continuous treatment that includes a course starting `current_start` began.
+
+    `courses` are (start, stop) of every course of the same kind in the log. Treatment is continuous across a
+    switch of agent when the next starts on or before the day after the previous stops (DOMAIN.md §3): an
+    earlier course links when it started before and stopped (or goes on) on or after the day before.
+    """
+    courses = list(courses)
+    start, moved = current_start, True
+    while moved:
+        moved = False
+        for begun, stopped in courses:
+            if begun < start and (stopped is None or stopped >= start - dt.timedelta(days=1)):
+                start, moved = begun, True
+    return start
+
+
 def canonical_drug(drug: str) -> str:
     return " ".join(drug.split()).lower()
 

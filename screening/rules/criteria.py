@@ -16,6 +16,7 @@ from fractions import Fraction
 from edc.rules import D, age_in_years
 from screening.rules.calculations import (
     cockcroft_gault,
+    course_start,
     creatinine_mg_dl,
     months_before,
     num,
@@ -133,7 +134,9 @@ def inc_regimen(inputs: EligibilityInputs, on: dt.date) -> CriterionResult:
         check.judge(False, "a corticosteroid without a prednisone equivalent")
         return check.result()
     dose = sum(equivalents, Fraction(0))
-    on_steroid_days = (on - min(m.start_date for _, m in steroids)).days
+    courses = [(m.start_date, m.stop_date) for m in inputs.medications if m.category == CORTICOSTEROID]
+    since = min(course_start(m.start_date, courses) for _, m in steroids)
+    on_steroid_days = (on - since).days
     stable_days = (on - max(m.dose_stable_since or m.start_date for _, m in steroids)).days
     waived = any(m.category == IMMUNOSUPPRESSANT for _, m in current)
     low_ok = waived or dose >= Fraction("7.5")
@@ -143,7 +146,9 @@ def inc_regimen(inputs: EligibilityInputs, on: dt.date) -> CriterionResult:
         f"prednisone-equivalent {num(dose)} mg/day {'' if low_ok and dose <= 60 else 'not '}{bounds}",
     )
     check.judge(
-        on_steroid_days >= 56, f"corticosteroid for {on_steroid_days} days {'≥' if on_steroid_days >= 56 else '<'} 56"
+        on_steroid_days >= 56,
+        f"corticosteroid since {since} (continuous across switches of agent) for {on_steroid_days} days "
+        f"{'≥' if on_steroid_days >= 56 else '<'} 56",
     )
     check.judge(stable_days >= 15, f"dose unchanged for {stable_days} days {'≥' if stable_days >= 15 else '<'} 15")
     return check.result()

@@ -503,3 +503,53 @@ def test_prednisone_equivalents_are_exact_fractions_at_the_dose_bounds(drug, dos
 )  # fmt: skip
 def test_prednisone_equivalent_is_exact(drug, dose, prednisone):
     assert rules.prednisone_equivalent(drug, D(dose)) == prednisone
+
+
+def _switch(stop, start, dose="12", drug="methylprednisolone"):
+    """Prednisone 15 mg since 2025-06-01 (stopped `stop`), then `drug` from `start`."""
+    first = med("CORTICOSTEROID", "prednisone", "15", dt.date(2025, 6, 1), None, stop)
+    return first, med("CORTICOSTEROID", drug, dose, start)
+
+
+SWITCH_SCREENING = dt.date(2026, 3, 10)
+
+
+@pytest.mark.parametrize(
+    "stop, start, expected",
+    [
+        # the case of issue 15: methylprednisolone 12 mg (= 15 mg prednisone) from 2026-02-02, 36 days before
+        # screening, after prednisone since 2025-06: one continuous course of 282 days
+        (dt.date(2026, 2, 1), dt.date(2026, 2, 2), MET),
+        (dt.date(2026, 2, 2), dt.date(2026, 2, 2), MET),  # overlap of a day
+        (dt.date(2026, 2, 10), dt.date(2026, 2, 2), MET),  # overlap of days
+        (dt.date(2026, 1, 31), dt.date(2026, 2, 2), NOT_MET),  # a day without steroid: only 36 days
+    ],
+)
+def test_corticosteroid_course_is_continuous_across_a_switch(stop, start, expected):
+    inputs = with_meds(base_inputs(), HCQ, *_switch(stop, start))
+    result = outcome_of("INC_REGIMEN", inputs, SWITCH_SCREENING)
+    assert result.outcome == expected, result.reason
+
+
+@pytest.mark.parametrize(
+    "chain_start, expected",
+    [
+        # 56 days through the switch: the course starts on 2026-01-13 (56 days before 2026-03-10)
+        (dt.date(2026, 1, 13), MET),
+        (dt.date(2026, 1, 14), NOT_MET),  # 55 days
+    ],
+)
+def test_the_56_days_count_from_the_first_agent_of_a_continuous_course(chain_start, expected):
+    first = med("CORTICOSTEROID", "prednisone", "15", chain_start, None, dt.date(2026, 2, 1))
+    second = med("CORTICOSTEROID", "prednisolone", "15", dt.date(2026, 2, 2))
+    result = outcome_of("INC_REGIMEN", with_meds(base_inputs(), HCQ, first, second), SWITCH_SCREENING)
+    assert result.outcome == expected, result.reason
+
+
+def test_a_course_links_through_several_switches():
+    a = med("CORTICOSTEROID", "prednisone", "15", dt.date(2025, 6, 1), None, dt.date(2025, 12, 31))
+    b = med("CORTICOSTEROID", "prednisolone", "15", dt.date(2026, 1, 1), None, dt.date(2026, 2, 1))
+    c = med("CORTICOSTEROID", "methylprednisolone", "12", dt.date(2026, 2, 2))
+    result = outcome_of("INC_REGIMEN", with_meds(base_inputs(), HCQ, a, b, c), SWITCH_SCREENING)
+    assert result.outcome == MET, result.reason
+    assert "since 2025-06-01" in result.reason
