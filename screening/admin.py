@@ -94,7 +94,8 @@ EXAM_FIELDSETS = (
     ("CD19 and blood count (INC_CD19, INC_CBC)", {
         "fields": ("cd19_positive", "bridging_chemotherapy", "transfusion_or_growth_factor_7d")}),
     ("Liver and kidney (INC_HEPATIC, EXC_NEPHRITIS)", {
-        "fields": ("gilbert_syndrome", "bone_or_liver_metastasis", "haemodialysis", "high_dose_steroid_14d_in_8w")}),
+        "fields": ("gilbert_syndrome", "bone_or_liver_metastasis", "haemodialysis", "high_dose_steroid_14d_in_8w",
+                   "active_nephritis_prohibited_drug")}),
     ("Exclusions", {
         "fields": ("lupus_crises", "non_lupus_cns_disease", "other_autoimmune_systemic", "transplant_history")}),
     ("Contraception (INC_CONTRACEPTION)", {"fields": ("contraception_agreed",)}),

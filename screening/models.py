@@ -123,6 +123,9 @@ class ScreeningExam(CrfModel):
     high_dose_steroid_14d_in_8w = models.BooleanField(
         "prednisone-equivalent ≥ 100 mg/day for ≥ 14 days within 8 weeks", null=True, blank=True
     )
+    active_nephritis_prohibited_drug = models.BooleanField(
+        "active nephritis treated with a drug the protocol prohibits", null=True, blank=True
+    )
     lupus_crises = models.JSONField(default=list, blank=True)
     non_lupus_cns_disease = models.BooleanField("CNS disease not caused by lupus", null=True, blank=True)
     other_autoimmune_systemic = models.BooleanField(

@@ -57,6 +57,30 @@ def course_start(current_start: dt.date, courses: Iterable[tuple[dt.date, dt.dat
     return start
 
 
+HIGH_DOSE_PREDNISONE = Fraction(100)  # mg/day prednisone-equivalent (EXC_NEPHRITIS)
+HIGH_DOSE_WINDOW_DAYS = 56  # the 8 weeks before screening
+
+
+def high_dose_steroid_days(
+    courses: Iterable[tuple[str, Decimal | None, dt.date, dt.date | None, dt.date | None]], on: dt.date
+) -> int:
+    """Days of the 8 weeks (56 days) before `on` with a prednisone-equivalent dose ≥ 100 mg/day, summed
+    (not necessarily consecutive), from the corticosteroid courses of the medication log (DOMAIN.md §3).
+
+    `courses` are (drug, dose_mg_per_day, start, dose_stable_since, stop) of corticosteroids with a dose and a
+    prednisone equivalent. The window is `on` − 56 … `on` − 1. Each day's dose is the sum of the courses taken
+    that day; a course's recorded dose holds from its `dose_stable_since` (or its start) to its stop: the dose of
+    its earlier days is not recorded, so they add nothing.
+    """
+    courses = [(prednisone_equivalent(d, dose), stable or start, stop) for d, dose, start, stable, stop in courses]
+    days = 0
+    for back in range(1, HIGH_DOSE_WINDOW_DAYS + 1):
+        day = on - dt.timedelta(days=back)
+        dose = sum((eq for eq, since, stop in courses if since <= day and (stop is None or stop >= day)), Fraction(0))
+        days += dose >= HIGH_DOSE_PREDNISONE
+    return days
+
+
 def canonical_drug(drug: str) -> str:
     return " ".join(drug.split()).lower()
 

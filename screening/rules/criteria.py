@@ -15,9 +15,11 @@ from fractions import Fraction
 
 from edc.rules import D, age_in_years
 from screening.rules.calculations import (
+    HIGH_DOSE_WINDOW_DAYS,
     cockcroft_gault,
     course_start,
     creatinine_mg_dl,
+    high_dose_steroid_days,
     months_before,
     num,
     prednisone_equivalent,
@@ -399,15 +401,43 @@ def exc_nephritis(inputs: EligibilityInputs, on: dt.date) -> CriterionResult:
     for flag, present, absent in (
         ("haemodialysis", "on haemodialysis", "no haemodialysis"),
         (
+            "active_nephritis_prohibited_drug",
+            "active nephritis treated with a drug the protocol prohibits (investigator)",
+            "no active nephritis treated with a prohibited drug (investigator)",
+        ),
+        (
             "high_dose_steroid_14d_in_8w",
-            "prednisone-equivalent ≥ 100 mg/day for ≥ 14 days within 8 weeks",
-            "no prednisone-equivalent ≥ 100 mg/day for ≥ 14 days within 8 weeks",
+            "prednisone-equivalent ≥ 100 mg/day for ≥ 14 days within 8 weeks (investigator)",
+            "no prednisone-equivalent ≥ 100 mg/day for ≥ 14 days within 8 weeks (investigator)",
         ),
     ):
         value = exam_flag(check, exam, flag)
         if value is not None:
             check.judge(not value, present if value else absent)
+    _high_dose_steroid_in_log(check, inputs, on)
     return check.result()
+
+
+def _high_dose_steroid_in_log(check: Check, inputs: EligibilityInputs, on: dt.date) -> None:
+    """EXC_NEPHRITIS's steroid clause from the medication log: ≥ 14 days at ≥ 100 mg/day in the 8 weeks before."""
+    window_start = on - dt.timedelta(days=HIGH_DOSE_WINDOW_DAYS)
+    courses = []
+    for i, m in enumerate(inputs.medications):
+        if m.category != CORTICOSTEROID or prednisone_equivalent(m.drug, D(0)) is None:
+            continue
+        if m.start_date >= on or (m.stop_date is not None and m.stop_date < window_start):
+            continue  # not taken in the window
+        if m.dose_mg_per_day is None:
+            check.need(f"medications[{i}].dose_mg_per_day")
+            continue
+        courses.append((m.drug, m.dose_mg_per_day, m.start_date, m.dose_stable_since, m.stop_date))
+    days = high_dose_steroid_days(courses, on)
+    ok = days < 14
+    check.judge(
+        ok,
+        f"medication log: prednisone-equivalent ≥ 100 mg/day on {days} days {'<' if ok else '≥'} 14 days "
+        f"of the 8 weeks {window_start} – {on - dt.timedelta(days=1)}",
+    )
 
 
 def exc_crisis(inputs: EligibilityInputs, on: dt.date) -> CriterionResult:
