@@ -76,7 +76,16 @@ class SleHistoryInline(ScreeningInline):
 
 class MedicationInline(ScreeningInline):
     model = Medication
-    fields = ("drug", "category", "dose_mg_per_day", "start_date", "dose_stable_since", "stop_date", "version")
+    fields = (
+        "drug",
+        "category",
+        "indication",
+        "dose_mg_per_day",
+        "start_date",
+        "dose_stable_since",
+        "stop_date",
+        "version",
+    )
 
 
 class SledaiInline(ScreeningInline):

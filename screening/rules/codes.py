@@ -26,7 +26,12 @@ LUPUS_CRISES = (
 CORTICOSTEROID, IMMUNOMODULATOR, IMMUNOSUPPRESSANT, OTHER = (
     "CORTICOSTEROID", "IMMUNOMODULATOR", "IMMUNOSUPPRESSANT", "OTHER",
 )  # fmt: skip
-MEDICATION_CATEGORIES = (CORTICOSTEROID, IMMUNOMODULATOR, IMMUNOSUPPRESSANT, OTHER)
+# The medication log is carried through the whole trial (DOMAIN.md §6): the follow-up categories too.
+MEDICATION_CATEGORIES = (
+    CORTICOSTEROID, IMMUNOMODULATOR, IMMUNOSUPPRESSANT, "BIOLOGIC", "ANTI_IL6", "ANAKINRA", "IVIG", "G_CSF",
+    "ANTI_INFECTIVE", OTHER,
+)  # fmt: skip
+MEDICATION_INDICATIONS = ("SLE", "CRS", "ICANS", "INFECTION", "PROPHYLAXIS", "OTHER")
 
 # mg of prednisone per mg of drug (DOMAIN.md §3): exact fractions, never rounded decimals
 # (dexamethasone 0.75 mg = betamethasone 0.6 mg = 5 mg prednisone).
