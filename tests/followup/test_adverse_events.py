@@ -114,3 +114,11 @@ def test_sdtm_ae_carries_grade_5_for_a_fatal_crs(treated, staff, make_user, site
     assert response.status_code == 200
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert [(r["AECAT"], r["AETOXGR"]) for r in rows] == [("CRS", "5")]
+
+
+def test_admin_adverse_event_form_has_the_outcome(client, staff):
+    from django.urls import reverse
+
+    client.force_login(staff)
+    page = client.get(reverse("admin:followup_adverseevent_add")).content.decode()
+    assert 'name="outcome"' in page and 'value="FATAL"' in page
