@@ -38,6 +38,7 @@ class AdverseEventAdmin(CrfAdmin):
                     "resolution_date",
                     "serious",
                     "relatedness",
+                    "outcome",
                     "ctcae_grade",
                 )
             },

@@ -19,7 +19,7 @@ class AdverseEventSerializer(CrfSerializer):
     class Meta(CrfSerializer.Meta):
         model = AdverseEvent
         fields = crf_fields(
-            "term", "category", "onset_date", "resolution_date", "ctcae_grade", "serious", "relatedness",
+            "term", "category", "onset_date", "resolution_date", "ctcae_grade", "serious", "relatedness", "outcome",
             "max_temperature_c", "hypotension", "hypoxia", "ice_score", "consciousness", "seizure", "motor_findings",
             "cerebral_oedema", "astct_grade",
         )  # fmt: skip

@@ -9,6 +9,7 @@ from followup.models import AdverseEvent, PrednisoneDose
 register_validator(AdverseEvent, services.validate_adverse_event)
 register_validator(PrednisoneDose, services.validate_prednisone_dose)
 register_save_listener(recompute.recompute_after_save)
+register_save_listener(services.regrade_crs_after_medication)
 
 register_visit_page("crf", "open CRF", admin.visit_crf_view)
 register_subject_panel("Milestones", admin.milestones_panel)

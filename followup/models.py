@@ -36,6 +36,9 @@ class AdverseEvent(CrfModel):
     )
     serious = models.BooleanField(default=False)
     relatedness = models.CharField(max_length=10, choices=Relatedness.choices)
+    outcome = models.CharField(
+        max_length=24, choices=_choices(rules.AE_OUTCOMES), blank=True, help_text="FATAL: CRS and ICANS are grade 5"
+    )
     # CRS (ASTCT)
     max_temperature_c = models.DecimalField(max_digits=4, decimal_places=1, null=True, blank=True)
     hypotension = models.CharField(max_length=24, choices=_choices(rules.HYPOTENSION_CODES), default="NONE")

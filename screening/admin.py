@@ -76,7 +76,16 @@ class SleHistoryInline(ScreeningInline):
 
 class MedicationInline(ScreeningInline):
     model = Medication
-    fields = ("drug", "category", "dose_mg_per_day", "start_date", "dose_stable_since", "stop_date", "version")
+    fields = (
+        "drug",
+        "category",
+        "indication",
+        "dose_mg_per_day",
+        "start_date",
+        "dose_stable_since",
+        "stop_date",
+        "version",
+    )
 
 
 class SledaiInline(ScreeningInline):
@@ -94,7 +103,8 @@ EXAM_FIELDSETS = (
     ("CD19 and blood count (INC_CD19, INC_CBC)", {
         "fields": ("cd19_positive", "bridging_chemotherapy", "transfusion_or_growth_factor_7d")}),
     ("Liver and kidney (INC_HEPATIC, EXC_NEPHRITIS)", {
-        "fields": ("gilbert_syndrome", "bone_or_liver_metastasis", "haemodialysis", "high_dose_steroid_14d_in_8w")}),
+        "fields": ("gilbert_syndrome", "bone_or_liver_metastasis", "haemodialysis", "high_dose_steroid_14d_in_8w",
+                   "active_nephritis_prohibited_drug")}),
     ("Exclusions", {
         "fields": ("lupus_crises", "non_lupus_cns_disease", "other_autoimmune_systemic", "transplant_history")}),
     ("Contraception (INC_CONTRACEPTION)", {"fields": ("contraception_agreed",)}),

@@ -28,7 +28,9 @@ from screening.models import (
 
 CONSENT_FIELDS = ("consent_date", "icf_version", "signed_by")
 HISTORY_FIELDS = ("diagnosis_date", "active_on_regimen_since", "slicc_criteria", "biopsy_lupus_nephritis")
-MEDICATION_FIELDS = ("drug", "category", "dose_mg_per_day", "start_date", "dose_stable_since", "stop_date")
+MEDICATION_FIELDS = (
+    "drug", "category", "indication", "dose_mg_per_day", "start_date", "dose_stable_since", "stop_date",
+)  # fmt: skip
 SLEDAI_FIELDS = ("assessment_date", "descriptors", "pga")
 EXAM_FIELDS = rules.EXAM_FIELDS
 DECIMALS_AS_NUMBERS = {"coerce_to_string": False}
@@ -278,7 +280,8 @@ DRY_RUN_EXAMPLE = {
         "exam_date": "2025-03-05", "weight_kg": 60, "height_cm": 165, "dyspnoea_grade": 0, "sao2_room_air_pct": 98,
         "lvef_pct": 60, "lvef_method": "ECHO", "cd19_positive": True, "bridging_chemotherapy": False,
         "transfusion_or_growth_factor_7d": False, "gilbert_syndrome": False, "bone_or_liver_metastasis": False,
-        "haemodialysis": False, "high_dose_steroid_14d_in_8w": False, "lupus_crises": [],
+        "haemodialysis": False, "high_dose_steroid_14d_in_8w": False,
+        "active_nephritis_prohibited_drug": False, "lupus_crises": [],
         "non_lupus_cns_disease": False, "other_autoimmune_systemic": False, "transplant_history": False,
         "contraception_agreed": True, "investigator_exclusion": False, "investigator_exclusion_reason": "",
     },

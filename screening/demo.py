@@ -149,6 +149,7 @@ def _exam(rng, subject: Subject, examined: dt.date, overrides: dict) -> dict:
         "bone_or_liver_metastasis": False,
         "haemodialysis": False,
         "high_dose_steroid_14d_in_8w": False,
+        "active_nephritis_prohibited_drug": False,
         "lupus_crises": [],
         "non_lupus_cns_disease": False,
         "other_autoimmune_systemic": False,

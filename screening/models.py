@@ -52,12 +52,29 @@ class SleHistory(CrfModel):
 class Medication(CrfModel):
     class Category(models.TextChoices):
         CORTICOSTEROID = rules.CORTICOSTEROID
-        IMMUNOMODULATOR = rules.IMMUNOMODULATOR
+        IMMUNOMODULATOR = rules.IMMUNOMODULATOR, "Immunomodulator (antimalarial)"
         IMMUNOSUPPRESSANT = rules.IMMUNOSUPPRESSANT
+        BIOLOGIC = "BIOLOGIC"
+        ANTI_IL6 = "ANTI_IL6", "Anti-IL-6 (tocilizumab, siltuximab)"
+        ANAKINRA = "ANAKINRA"
+        IVIG = "IVIG"
+        G_CSF = "G_CSF", "G-CSF"
+        ANTI_INFECTIVE = "ANTI_INFECTIVE"
         OTHER = rules.OTHER
+
+    class Indication(models.TextChoices):
+        SLE = "SLE"
+        CRS = "CRS"
+        ICANS = "ICANS"
+        INFECTION = "INFECTION"
+        PROPHYLAXIS = "PROPHYLAXIS"
+        OTHER = "OTHER"
 
     drug = models.CharField(max_length=100)
     category = models.CharField(max_length=20, choices=Category.choices)
+    indication = models.CharField(
+        max_length=12, choices=Indication.choices, blank=True, help_text="what it is given for (CRS: masks fever)"
+    )
     dose_mg_per_day = models.DecimalField(max_digits=9, decimal_places=3, null=True, blank=True)
     start_date = models.DateField()
     dose_stable_since = models.DateField(null=True, blank=True, help_text="empty: unchanged since the start")
@@ -122,6 +139,9 @@ class ScreeningExam(CrfModel):
     haemodialysis = models.BooleanField(null=True, blank=True)
     high_dose_steroid_14d_in_8w = models.BooleanField(
         "prednisone-equivalent ≥ 100 mg/day for ≥ 14 days within 8 weeks", null=True, blank=True
+    )
+    active_nephritis_prohibited_drug = models.BooleanField(
+        "active nephritis treated with a drug the protocol prohibits", null=True, blank=True
     )
     lupus_crises = models.JSONField(default=list, blank=True)
     non_lupus_cns_disease = models.BooleanField("CNS disease not caused by lupus", null=True, blank=True)

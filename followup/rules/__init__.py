@@ -13,6 +13,7 @@ The names below are the ones callers use as `rules.X`; anything else is imported
 """
 
 from followup.rules.astct import (
+    AE_OUTCOMES,
     CEREBRAL_OEDEMA_CODES,
     CONSCIOUSNESS_CODES,
     HYPOTENSION_CODES,
@@ -20,7 +21,9 @@ from followup.rules.astct import (
     ICE_SCORE_MAX,
     MOTOR_FINDINGS_CODES,
     SEIZURE_CODES,
+    CrsTreatment,
     astct_grade,
+    crs_fever_masked,
     crs_grade,
     icans_grade,
 )
@@ -36,6 +39,7 @@ from followup.rules.milestones import (
     VisitState,
     contraception_end,
     contraception_required_until,
+    is_pcr_detected,
     is_pcr_negative,
     month_12_date,
     overdue_visits,
@@ -78,7 +82,10 @@ __all__ = [
     "ICE_SCORE_MAX",
     "MOTOR_FINDINGS_CODES",
     "SEIZURE_CODES",
+    "AE_OUTCOMES",
+    "CrsTreatment",
     "astct_grade",
+    "crs_fever_masked",
     "crs_grade",
     "icans_grade",
     # milestones
@@ -93,6 +100,7 @@ __all__ = [
     "VisitState",
     "contraception_end",
     "contraception_required_until",
+    "is_pcr_detected",
     "is_pcr_negative",
     "month_12_date",
     "overdue_visits",

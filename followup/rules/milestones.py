@@ -48,20 +48,21 @@ class MilestoneFact:
 
 
 def is_pcr_negative(r: PcrResult) -> bool:
-    """Negative when not detected, or quantified strictly below the LLOQ.
+    """Negative only when "not detected" (DOMAIN.md §7).
 
-    A value equal to the LLOQ is quantifiable, hence positive. A result with neither a value nor
-    "not detected" is not negative (nothing shows the transgene is gone); without an LLOQ no value
-    can be below it.
+    A result detected below the LLOQ is not quantifiable (BLQ for PK) but shows CAR-T cells are still
+    there: it is not negative. A result with neither a value nor "not detected" is not negative either.
     """
-    if r.not_detected:
-        return True
-    return r.value is not None and r.lloq is not None and r.value < r.lloq
+    return r.not_detected
 
 
-def _is_pcr_positive(r: PcrResult) -> bool:
-    # Only a reported value at or above the LLOQ revokes negativity; an empty (pending) result does not.
-    return r.value is not None and not is_pcr_negative(r)
+def is_pcr_detected(r: PcrResult) -> bool:
+    """Detected: a reported value, quantifiable or below the LLOQ; an empty (pending) result is not."""
+    return not r.not_detected and r.value is not None
+
+
+# Never detected so far: only negatives after this day (site calendar days from the infusion) count.
+PCR_NEVER_DETECTED_AFTER_DAY = 28
 
 
 def month_12_date(infusion_date: dt.date) -> dt.date:
@@ -79,6 +80,7 @@ class NegativityEpisode:
     confirmed_on: dt.date
     revoked_on: dt.date | None
     revoking_value: Decimal | None = None
+    revoking_lloq: Decimal | None = None
 
 
 def pcr_negativity_episodes(
@@ -86,25 +88,32 @@ def pcr_negativity_episodes(
 ) -> list[NegativityEpisode]:
     """The successive episodes of confirmed negativity, oldest first; only the last can be unrevoked.
 
-    Only results sampled after the infusion start count, in sample-time order. Negativity is confirmed
-    at the site date of the second of the first two adjacent negative results; the first positive after
-    that revokes it on its own site date. A new pair of adjacent negatives after that confirms again.
+    Only results sampled after the infusion start count, in sample-time order (DOMAIN.md §7). A negative
+    (not detected) result counts toward confirmation when it follows the first detected result, or, while
+    nothing has been detected yet, when it is after day 28 (site calendar days); negatives before expansion
+    confirm nothing. Negativity is confirmed at the site date of the second of two adjacent counting
+    negatives; the first detected result after that (even below the LLOQ) revokes it on its own site date. A
+    new pair of adjacent negatives after that confirms again.
     """
     episodes: list[NegativityEpisode] = []
     active: NegativityEpisode | None = None
-    previous_negative = False
+    previous_counts = False
+    detected_before = False
+    infusion_day = site_date(infusion_start, tz_name)
     post_infusion = sorted((r for r in results if r.sample_datetime > infusion_start), key=lambda r: r.sample_datetime)
     for result in post_infusion:
-        negative = is_pcr_negative(result)
-        if negative and previous_negative and active is None:
-            active = NegativityEpisode(site_date(result.sample_datetime, tz_name), None)
+        day = site_date(result.sample_datetime, tz_name)
+        counts = is_pcr_negative(result) and (
+            detected_before or (day - infusion_day).days > PCR_NEVER_DETECTED_AFTER_DAY
+        )
+        if counts and previous_counts and active is None:
+            active = NegativityEpisode(day, None)
             episodes.append(active)
-        elif active is not None and _is_pcr_positive(result):
-            episodes[-1] = replace(
-                active, revoked_on=site_date(result.sample_datetime, tz_name), revoking_value=result.value
-            )
+        elif active is not None and is_pcr_detected(result):
+            episodes[-1] = replace(active, revoked_on=day, revoking_value=result.value, revoking_lloq=result.lloq)
             active = None
-        previous_negative = negative
+        detected_before = detected_before or is_pcr_detected(result)
+        previous_counts = counts
     return episodes
 
 
@@ -112,8 +121,8 @@ def pcr_milestones(infusion_start: dt.datetime, results: list[PcrResult], tz_nam
     """PCR_NEGATIVE_CONFIRMED and PCR_REEMERGENCE facts (at most one of each: stored once per subject).
 
     PCR_NEGATIVE_CONFIRMED is dated the sample (site) date of the second of two adjacent negative
-    post-infusion results — the first such pair. A later positive result gives PCR_REEMERGENCE on its
-    date and the confirmation carries `revoked_on` = that date.
+    post-infusion results that count (`pcr_negativity_episodes`) — the first such pair. A later detected
+    result gives PCR_REEMERGENCE on its date and the confirmation carries `revoked_on` = that date.
 
     Decision: a new pair of adjacent negatives after a re-emergence confirms negativity again. As each
     kind is stored once per subject, the confirmation fact then holds the LATEST confirmation date with
@@ -139,9 +148,10 @@ def _pcr_facts(episodes: list[NegativityEpisode]) -> list[MilestoneFact]:
     if not revoked:
         return [confirmation]
     last_revoked = revoked[-1]
+    value, lloq = last_revoked.revoking_value, last_revoked.revoking_lloq
+    below = f" (detected below the LLOQ {lloq})" if value is not None and lloq is not None and value < lloq else ""
     detail = (
-        f"positive qPCR {last_revoked.revoking_value} copies/µg after negativity confirmed on "
-        f"{last_revoked.confirmed_on.isoformat()}"
+        f"positive qPCR {value} copies/µg{below} after negativity confirmed on {last_revoked.confirmed_on.isoformat()}"
     )
     if last_revoked is not latest:
         detail += f"; negativity confirmed again on {latest.confirmed_on.isoformat()}"

@@ -10,6 +10,7 @@ import calendar
 import datetime as dt
 from collections.abc import Iterable
 from decimal import Decimal
+from fractions import Fraction
 
 from edc.rules import D, ana_titre
 from screening.rules.codes import PREDNISONE_EQUIVALENTS, SLICC_CLINICAL, SLICC_IMMUNOLOGICAL
@@ -18,6 +19,8 @@ from screening.rules.inputs import LabFacts
 
 def num(value, places: int = 2) -> str:
     """A number as shown in reasons: at most `places` decimals, no trailing zeros."""
+    if isinstance(value, Fraction):
+        value = Decimal(value.numerator) / Decimal(value.denominator)
     rounded = Decimal(str(value)).quantize(Decimal(1).scaleb(-places))
     text = f"{rounded.normalize():f}"
     return "0" if text in ("-0", "") else text
@@ -31,9 +34,51 @@ def months_before(day: dt.date, months: int) -> dt.date:
     return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
-def prednisone_equivalent(drug: str, dose_mg_per_day: Decimal) -> Decimal | None:
+def prednisone_equivalent(drug: str, dose_mg_per_day: Decimal) -> Fraction | None:
+    """The prednisone-equivalent dose, exact (a Fraction: dexamethasone 9 mg is 60 mg, not 60.03)."""
     factor = PREDNISONE_EQUIVALENTS.get(canonical_drug(drug))
-    return None if factor is None else dose_mg_per_day * factor
+    return None if factor is None else Fraction(dose_mg_per_day) * factor
+
+
+def course_start(current_start: dt.date, courses: Iterable[tuple[dt.date, dt.date | None]]) -> dt.date:
+    """When a continuous treatment that includes a course starting `current_start` began.
+
+    `courses` are (start, stop) of every course of the same kind in the log. Treatment is continuous across a
+    switch of agent when the next starts on or before the day after the previous stops (DOMAIN.md §3): an
+    earlier course links when it started before and stopped (or goes on) on or after the day before.
+    """
+    courses = list(courses)
+    start, moved = current_start, True
+    while moved:
+        moved = False
+        for begun, stopped in courses:
+            if begun < start and (stopped is None or stopped >= start - dt.timedelta(days=1)):
+                start, moved = begun, True
+    return start
+
+
+HIGH_DOSE_PREDNISONE = Fraction(100)  # mg/day prednisone-equivalent (EXC_NEPHRITIS)
+HIGH_DOSE_WINDOW_DAYS = 56  # the 8 weeks before screening
+
+
+def high_dose_steroid_days(
+    courses: Iterable[tuple[str, Decimal | None, dt.date, dt.date | None, dt.date | None]], on: dt.date
+) -> int:
+    """Days of the 8 weeks (56 days) before `on` with a prednisone-equivalent dose ≥ 100 mg/day, summed
+    (not necessarily consecutive), from the corticosteroid courses of the medication log (DOMAIN.md §3).
+
+    `courses` are (drug, dose_mg_per_day, start, dose_stable_since, stop) of corticosteroids with a dose and a
+    prednisone equivalent. The window is `on` − 56 … `on` − 1. Each day's dose is the sum of the courses taken
+    that day; a course's recorded dose holds from its `dose_stable_since` (or its start) to its stop: the dose of
+    its earlier days is not recorded, so they add nothing.
+    """
+    courses = [(prednisone_equivalent(d, dose), stable or start, stop) for d, dose, start, stable, stop in courses]
+    days = 0
+    for back in range(1, HIGH_DOSE_WINDOW_DAYS + 1):
+        day = on - dt.timedelta(days=back)
+        dose = sum((eq for eq, since, stop in courses if since <= day and (stop is None or stop >= day)), Fraction(0))
+        days += dose >= HIGH_DOSE_PREDNISONE
+    return days
 
 
 def canonical_drug(drug: str) -> str:
@@ -51,11 +96,20 @@ def cockcroft_gault(age_years: int, weight_kg: Decimal, female: bool, creatinine
 
 
 def slicc_classification(criteria: Iterable[str], biopsy_lupus_nephritis: bool) -> tuple[bool, str]:
-    """2012 SLICC: ≥ 4 criteria with ≥ 1 clinical and ≥ 1 immunological, or biopsy nephritis + ANA/anti-dsDNA."""
+    """2012 SLICC: ≥ 4 criteria with ≥ 1 clinical and ≥ 1 immunological, or biopsy nephritis + ANA/anti-dsDNA.
+
+    `DIRECT_COOMBS` counts only when `HAEMOLYTIC_ANAEMIA` is not also recorded (Petri 2012, DOMAIN.md §3).
+    """
     codes = set(criteria)
+    not_counted = ""
+    if {"DIRECT_COOMBS", "HAEMOLYTIC_ANAEMIA"} <= codes:
+        codes.discard("DIRECT_COOMBS")
+        not_counted = "; DIRECT_COOMBS not counted beside HAEMOLYTIC_ANAEMIA"
     clinical = len(codes & set(SLICC_CLINICAL))
     immunological = len(codes & set(SLICC_IMMUNOLOGICAL))
-    counted = f"{clinical + immunological} SLICC criteria ({clinical} clinical, {immunological} immunological)"
+    counted = (
+        f"{clinical + immunological} SLICC criteria ({clinical} clinical, {immunological} immunological){not_counted}"
+    )
     antibodies = sorted(codes & {"ANA", "ANTI_DSDNA"})
     if biopsy_lupus_nephritis and antibodies:
         return True, f"biopsy-proven lupus nephritis with {' and '.join(antibodies)}; {counted}"

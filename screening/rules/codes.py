@@ -7,7 +7,7 @@ medication CRFs (CRF.md). SELENA-SLEDAI's descriptors, weights and limits are in
 
 from __future__ import annotations
 
-from decimal import Decimal
+from fractions import Fraction
 
 from edc.rules import D, Limit
 
@@ -26,18 +26,24 @@ LUPUS_CRISES = (
 CORTICOSTEROID, IMMUNOMODULATOR, IMMUNOSUPPRESSANT, OTHER = (
     "CORTICOSTEROID", "IMMUNOMODULATOR", "IMMUNOSUPPRESSANT", "OTHER",
 )  # fmt: skip
-MEDICATION_CATEGORIES = (CORTICOSTEROID, IMMUNOMODULATOR, IMMUNOSUPPRESSANT, OTHER)
+# The medication log is carried through the whole trial (DOMAIN.md §6): the follow-up categories too.
+MEDICATION_CATEGORIES = (
+    CORTICOSTEROID, IMMUNOMODULATOR, IMMUNOSUPPRESSANT, "BIOLOGIC", "ANTI_IL6", "ANAKINRA", "IVIG", "G_CSF",
+    "ANTI_INFECTIVE", OTHER,
+)  # fmt: skip
+MEDICATION_INDICATIONS = ("SLE", "CRS", "ICANS", "INFECTION", "PROPHYLAXIS", "OTHER")
 
-# mg of prednisone per mg of drug (DOMAIN.md §3).
-PREDNISONE_EQUIVALENTS: dict[str, Decimal] = {
-    "prednisone": D(1),
-    "prednisolone": D(1),
-    "methylprednisolone": D("1.25"),
-    "triamcinolone": D("1.25"),
-    "hydrocortisone": D("0.25"),
-    "cortisone": D("0.2"),
-    "dexamethasone": D("6.67"),
-    "betamethasone": D("8.33"),
+# mg of prednisone per mg of drug (DOMAIN.md §3): exact fractions, never rounded decimals
+# (dexamethasone 0.75 mg = betamethasone 0.6 mg = 5 mg prednisone).
+PREDNISONE_EQUIVALENTS: dict[str, Fraction] = {
+    "prednisone": Fraction(1),
+    "prednisolone": Fraction(1),
+    "methylprednisolone": Fraction(5, 4),
+    "triamcinolone": Fraction(5, 4),
+    "hydrocortisone": Fraction(1, 4),
+    "cortisone": Fraction(1, 5),
+    "dexamethasone": Fraction(20, 3),
+    "betamethasone": Fraction(25, 3),
 }
 
 # Analytes the eligibility criteria read.

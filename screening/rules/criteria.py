@@ -11,11 +11,15 @@ import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from fractions import Fraction
 
 from edc.rules import D, age_in_years
 from screening.rules.calculations import (
+    HIGH_DOSE_WINDOW_DAYS,
     cockcroft_gault,
+    course_start,
     creatinine_mg_dl,
+    high_dose_steroid_days,
     months_before,
     num,
     prednisone_equivalent,
@@ -131,18 +135,22 @@ def inc_regimen(inputs: EligibilityInputs, on: dt.date) -> CriterionResult:
     if None in equivalents:
         check.judge(False, "a corticosteroid without a prednisone equivalent")
         return check.result()
-    dose = sum(equivalents, D(0))
-    on_steroid_days = (on - min(m.start_date for _, m in steroids)).days
+    dose = sum(equivalents, Fraction(0))
+    courses = [(m.start_date, m.stop_date) for m in inputs.medications if m.category == CORTICOSTEROID]
+    since = min(course_start(m.start_date, courses) for _, m in steroids)
+    on_steroid_days = (on - since).days
     stable_days = (on - max(m.dose_stable_since or m.start_date for _, m in steroids)).days
     waived = any(m.category == IMMUNOSUPPRESSANT for _, m in current)
-    low_ok = waived or dose >= D("7.5")
+    low_ok = waived or dose >= Fraction("7.5")
     bounds = "≤ 60 (no lower bound with an immunosuppressant)" if waived else "within 7.5–60"
     check.judge(
         low_ok and dose <= 60,
         f"prednisone-equivalent {num(dose)} mg/day {'' if low_ok and dose <= 60 else 'not '}{bounds}",
     )
     check.judge(
-        on_steroid_days >= 56, f"corticosteroid for {on_steroid_days} days {'≥' if on_steroid_days >= 56 else '<'} 56"
+        on_steroid_days >= 56,
+        f"corticosteroid since {since} (continuous across switches of agent) for {on_steroid_days} days "
+        f"{'≥' if on_steroid_days >= 56 else '<'} 56",
     )
     check.judge(stable_days >= 15, f"dose unchanged for {stable_days} days {'≥' if stable_days >= 15 else '<'} 15")
     return check.result()
@@ -393,15 +401,43 @@ def exc_nephritis(inputs: EligibilityInputs, on: dt.date) -> CriterionResult:
     for flag, present, absent in (
         ("haemodialysis", "on haemodialysis", "no haemodialysis"),
         (
+            "active_nephritis_prohibited_drug",
+            "active nephritis treated with a drug the protocol prohibits (investigator)",
+            "no active nephritis treated with a prohibited drug (investigator)",
+        ),
+        (
             "high_dose_steroid_14d_in_8w",
-            "prednisone-equivalent ≥ 100 mg/day for ≥ 14 days within 8 weeks",
-            "no prednisone-equivalent ≥ 100 mg/day for ≥ 14 days within 8 weeks",
+            "prednisone-equivalent ≥ 100 mg/day for ≥ 14 days within 8 weeks (investigator)",
+            "no prednisone-equivalent ≥ 100 mg/day for ≥ 14 days within 8 weeks (investigator)",
         ),
     ):
         value = exam_flag(check, exam, flag)
         if value is not None:
             check.judge(not value, present if value else absent)
+    _high_dose_steroid_in_log(check, inputs, on)
     return check.result()
+
+
+def _high_dose_steroid_in_log(check: Check, inputs: EligibilityInputs, on: dt.date) -> None:
+    """EXC_NEPHRITIS's steroid clause from the medication log: ≥ 14 days at ≥ 100 mg/day in the 8 weeks before."""
+    window_start = on - dt.timedelta(days=HIGH_DOSE_WINDOW_DAYS)
+    courses = []
+    for i, m in enumerate(inputs.medications):
+        if m.category != CORTICOSTEROID or prednisone_equivalent(m.drug, D(0)) is None:
+            continue
+        if m.start_date >= on or (m.stop_date is not None and m.stop_date < window_start):
+            continue  # not taken in the window
+        if m.dose_mg_per_day is None:
+            check.need(f"medications[{i}].dose_mg_per_day")
+            continue
+        courses.append((m.drug, m.dose_mg_per_day, m.start_date, m.dose_stable_since, m.stop_date))
+    days = high_dose_steroid_days(courses, on)
+    ok = days < 14
+    check.judge(
+        ok,
+        f"medication log: prednisone-equivalent ≥ 100 mg/day on {days} days {'<' if ok else '≥'} 14 days "
+        f"of the 8 weeks {window_start} – {on - dt.timedelta(days=1)}",
+    )
 
 
 def exc_crisis(inputs: EligibilityInputs, on: dt.date) -> CriterionResult:

@@ -65,6 +65,7 @@ class ExamFacts:
     bone_or_liver_metastasis: bool | None = None
     haemodialysis: bool | None = None
     high_dose_steroid_14d_in_8w: bool | None = None
+    active_nephritis_prohibited_drug: bool | None = None
     lupus_crises: tuple[str, ...] = ()
     non_lupus_cns_disease: bool | None = None
     other_autoimmune_systemic: bool | None = None

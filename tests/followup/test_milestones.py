@@ -38,7 +38,8 @@ def test_pcr_negativity_confirmed_and_rescan_changes_nothing(
     treated, staff_with_email, django_capture_on_commit_callbacks
 ):
     pcr(treated, staff_with_email, day_after_infusion(treated, 90), not_detected=True)
-    pcr(treated, staff_with_email, day_after_infusion(treated, 180), value="20")  # below LLOQ 50
+    # not detected (DOMAIN.md §7 as revised: a value below the LLOQ 50 is no longer negative)
+    pcr(treated, staff_with_email, day_after_infusion(treated, 180), not_detected=True)
     with django_capture_on_commit_callbacks(execute=True):
         first = services.scan_milestones(TODAY)
     confirmed = Milestone.objects.get(subject=treated, kind="PCR_NEGATIVE_CONFIRMED")
@@ -55,6 +56,33 @@ def test_pcr_negativity_confirmed_and_rescan_changes_nothing(
     assert {m.kind for m in first.raised} == {"PCR_NEGATIVE_CONFIRMED", "CONTRACEPTION_END"}
     assert len(mail.outbox) == 1  # one e-mail for the first scan, none for the re-runs
     assert treated.subject_id in mail.outbox[0].body and "PCR_NEGATIVE_CONFIRMED" in mail.outbox[0].body
+
+
+def test_negatives_before_expansion_confirm_nothing_and_the_peak_raises_no_reemergence(treated, staff):
+    # issue 15: not detected on D1 and D4, then the D7 peak
+    pcr(treated, staff, day_after_infusion(treated, 1), not_detected=True)
+    pcr(treated, staff, day_after_infusion(treated, 4), not_detected=True)
+    pcr(treated, staff, day_after_infusion(treated, 7), value="25000")
+    services.scan_milestones(TODAY)
+    assert not Milestone.objects.filter(subject=treated, kind__startswith="PCR_").exists()
+    pcr(treated, staff, day_after_infusion(treated, 90), not_detected=True)
+    pcr(treated, staff, day_after_infusion(treated, 180), not_detected=True)
+    services.scan_milestones(TODAY)
+    confirmed = Milestone.objects.get(subject=treated, kind="PCR_NEGATIVE_CONFIRMED")
+    assert confirmed.date == day_after_infusion(treated, 180).astimezone(SHANGHAI).date()
+    assert confirmed.revoked_at is None
+    assert not Milestone.objects.filter(subject=treated, kind="PCR_REEMERGENCE").exists()
+
+
+def test_results_detected_below_the_lloq_confirm_nothing_and_end_no_contraception(treated, staff):
+    # issue 15: CAR-T DNA still detectable (below the LLOQ 50) does not end contraception
+    pcr(treated, staff, day_after_infusion(treated, 7), value="25000")
+    pcr(treated, staff, day_after_infusion(treated, 90), value="20")
+    pcr(treated, staff, day_after_infusion(treated, 180), value="10")
+    services.scan_milestones(TODAY)
+    assert not Milestone.objects.filter(
+        subject=treated, kind__in=["PCR_NEGATIVE_CONFIRMED", "CONTRACEPTION_END"]
+    ).exists()
 
 
 def test_negatives_with_a_positive_between_do_not_confirm(treated, staff):

@@ -17,7 +17,8 @@ FEVER = Decimal("38.0")
         (Decimal("40.5"), "NONE", "NONE", 1),
         (37.9, "NONE", "NONE", 0),  # float as typed
         (38.0, "NONE", "NONE", 1),
-        # Without fever, hypotension or hypoxia alone is not CRS (ASTCT; masked fever not modelled).
+        # Without fever and without tocilizumab or a corticosteroid for the CRS, hypotension or hypoxia alone
+        # is not graded (a query asks about it; DOMAIN.md §6).
         (Decimal("37.9"), "MULTIPLE_VASOPRESSORS", "POSITIVE_PRESSURE", 0),
         (None, "ONE_VASOPRESSOR", "NONE", 0),
         # Each hypotension code with fever.
@@ -182,3 +183,81 @@ ALL_FIELDS = {
 )
 def test_astct_grade_dispatches_on_category(category, fields, grade):
     assert rules.astct_grade(category, **fields) == grade
+
+
+# --- Issue 15: fever masked by treatment for the CRS, and grade 5 ------------------------------------
+
+MASKED = Decimal("37.2")
+
+
+@pytest.mark.parametrize(
+    "temperature, hypotension, hypoxia, grade",
+    [
+        # the case of issue 15: 37.2 °C under tocilizumab/steroids, several vasopressors and BiPAP → 4
+        (MASKED, "MULTIPLE_VASOPRESSORS", "POSITIVE_PRESSURE", 4),
+        # then the worse of hypotension and hypoxia alone
+        (MASKED, "NO_VASOPRESSOR", "NONE", 2),
+        (MASKED, "ONE_VASOPRESSOR", "LOW_FLOW", 3),
+        (MASKED, "NONE", "HIGH_FLOW", 3),
+        (None, "NONE", "LOW_FLOW", 2),  # no temperature recorded: fever is not required
+        # neither hypotension nor hypoxia: nothing to grade on (0, the query asks)
+        (MASKED, "NONE", "NONE", 0),
+        # fever still recorded: the usual grades, grade 1 on fever alone
+        (Decimal("38.0"), "NONE", "NONE", 1),
+        (Decimal("38.0"), "ONE_VASOPRESSOR", "NONE", 3),
+    ],
+)
+def test_crs_grade_with_fever_masked_by_treatment(temperature, hypotension, hypoxia, grade):
+    assert rules.crs_grade(temperature, hypotension, hypoxia, fever_masked=True) == grade
+
+
+def test_the_issue_case_without_treatment_is_still_not_graded():
+    assert rules.crs_grade(MASKED, "MULTIPLE_VASOPRESSORS", "POSITIVE_PRESSURE") == 0
+
+
+@pytest.mark.parametrize(
+    "category, fields, grade",
+    [
+        ("CRS", {"max_temperature_c": Decimal("38.5"), "hypotension": "NO_VASOPRESSOR", "outcome": "FATAL"}, 5),
+        ("CRS", {"max_temperature_c": MASKED, "outcome": "FATAL"}, 5),  # fatal decides whatever the findings
+        ("CRS", {"max_temperature_c": Decimal("38.5"), "hypotension": "MULTIPLE_VASOPRESSORS",
+                 "outcome": "NOT_RECOVERED"}, 4),
+        ("CRS", {"max_temperature_c": Decimal("38.5"), "outcome": "RECOVERED_WITH_SEQUELAE"}, 1),
+        ("CRS", {"max_temperature_c": Decimal("38.5"), "outcome": "UNKNOWN"}, 1),
+        ("CRS", {"max_temperature_c": Decimal("38.5"), "outcome": ""}, 1),
+        ("ICANS", {"ice_score": 2, "outcome": "FATAL"}, 5),
+        ("ICANS", {"ice_score": 2, "outcome": "RECOVERING"}, 3),
+        ("ICANS", {"seizure": "PROLONGED", "outcome": "RECOVERED"}, 4),
+        ("CRS", {"max_temperature_c": MASKED, "hypotension": "ONE_VASOPRESSOR", "fever_masked": True}, 3),
+        ("INFECTION", {"outcome": "FATAL"}, None),
+    ],
+)  # fmt: skip
+def test_grade_5_when_the_outcome_is_fatal(category, fields, grade):
+    assert rules.astct_grade(category, **fields) == grade
+
+
+@pytest.mark.parametrize(
+    "medications, masked",
+    [
+        # tocilizumab (ANTI_IL6) or a corticosteroid given for the CRS, on or after its onset (2028-01-12)
+        ([("ANTI_IL6", "CRS", "2028-01-12")], True),
+        ([("CORTICOSTEROID", "CRS", "2028-01-14")], True),
+        ([("ANTI_IL6", "CRS", "2028-01-11")], False),  # before this CRS began: not for it
+        ([("ANTI_IL6", "CRS", "2028-01-16")], True),  # on the resolution day
+        ([("ANTI_IL6", "CRS", "2028-01-17")], False),  # after it resolved
+        ([("CORTICOSTEROID", "SLE", "2028-01-13")], False),  # the lupus steroid is not for the CRS
+        ([("ANTI_IL6", "ICANS", "2028-01-13")], False),
+        ([("ANAKINRA", "CRS", "2028-01-13")], False),  # neither tocilizumab nor a corticosteroid
+        ([], False),
+    ],
+)
+def test_fever_masked_by_treatment_for_the_crs(medications, masked):
+    import datetime as dt
+
+    log = [
+        rules.CrsTreatment(category, indication, dt.date.fromisoformat(day))
+        for category, indication, day in medications
+    ]
+    assert rules.crs_fever_masked(log, dt.date(2028, 1, 12), dt.date(2028, 1, 16)) is masked
+    if masked:  # an unresolved CRS: any time from its onset
+        assert rules.crs_fever_masked(log, dt.date(2028, 1, 12), None) is True

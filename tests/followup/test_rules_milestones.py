@@ -49,8 +49,9 @@ def kinds(facts):
     [
         (None, Decimal("50"), True, True),  # not detected
         (None, None, True, True),  # not detected needs no LLOQ
-        (Decimal("49.99"), Decimal("50"), False, True),  # BLQ: below the LLOQ
-        (Decimal("0"), Decimal("50"), False, True),
+        # DOMAIN.md §7 (revised, issue 15): detected below the LLOQ is not negative (was True)
+        (Decimal("49.99"), Decimal("50"), False, False),
+        (Decimal("0"), Decimal("50"), False, False),
         (Decimal("50"), Decimal("50"), False, False),  # equal to the LLOQ is quantifiable
         (Decimal("50.01"), Decimal("50"), False, False),
         (Decimal("10"), None, False, False),  # no LLOQ: nothing is below it
@@ -78,7 +79,7 @@ def test_negatives_at_visits_1_and_3_with_a_positive_between_are_not_confirmed()
 @pytest.mark.parametrize(
     "second, confirmed",
     [
-        (PcrResult(on(M6), Decimal("49.9"), LLOQ, False), True),  # BLQ counts as negative
+        (PcrResult(on(M6), Decimal("49.9"), LLOQ, False), False),  # BLQ is not negative (§7 revised; was True)
         (PcrResult(on(M6), None, LLOQ, True), True),  # not detected
         (PcrResult(on(M6), Decimal("50"), LLOQ, False), False),  # equal to LLOQ: positive
         (PcrResult(on(M6), None, LLOQ, False), False),  # no result: not negative
@@ -92,7 +93,7 @@ def test_kinds_of_negative_result(second, confirmed):
 
 
 def test_the_first_pair_dates_the_confirmation_not_a_later_negative():
-    facts = rules.pcr_milestones(INFUSION, [negative(D28), negative(M3), negative(M6), negative(M9)], TZ)
+    facts = rules.pcr_milestones(INFUSION, [positive(D7), negative(D28), negative(M3), negative(M6), negative(M9)], TZ)
     assert [(f.kind, f.date) for f in facts] == [("PCR_NEGATIVE_CONFIRMED", M3)]
 
 
@@ -109,8 +110,9 @@ def test_pre_infusion_results_do_not_count():
 
 def test_a_missing_result_between_negatives_breaks_the_pair_but_does_not_revoke():
     pending = PcrResult(on(M3), None, LLOQ, False)
-    assert rules.pcr_milestones(INFUSION, [negative(D28), pending, negative(M6)], TZ) == []
-    facts = rules.pcr_milestones(INFUSION, [negative(D28), negative(M3), PcrResult(on(M6), None, LLOQ, False)], TZ)
+    assert rules.pcr_milestones(INFUSION, [positive(D7), negative(D28), pending, negative(M6)], TZ) == []
+    results = [positive(D7), negative(D28), negative(M3), PcrResult(on(M6), None, LLOQ, False)]
+    facts = rules.pcr_milestones(INFUSION, results, TZ)
     assert [(f.kind, f.date, f.revoked_on) for f in facts] == [("PCR_NEGATIVE_CONFIRMED", M3, None)]
 
 
@@ -130,7 +132,7 @@ def test_a_second_positive_after_reemergence_changes_nothing():
 
 
 def test_a_new_pair_of_negatives_after_reemergence_confirms_again_with_the_latest_date():
-    results = [negative(D28), negative(M3), positive(M6), negative(M9), negative(M15)]
+    results = [positive(D7), negative(D28), negative(M3), positive(M6), negative(M9), negative(M15)]
     facts = kinds(rules.pcr_milestones(INFUSION, results, TZ))
     assert facts["PCR_NEGATIVE_CONFIRMED"].date == M15
     assert facts["PCR_NEGATIVE_CONFIRMED"].revoked_on is None
@@ -141,7 +143,7 @@ def test_a_new_pair_of_negatives_after_reemergence_confirms_again_with_the_lates
 
 
 def test_reemergence_after_a_second_confirmation_moves_to_the_later_positive():
-    results = [negative(D28), negative(M3), positive(M6), negative(M9), negative(M15), positive(M18)]
+    results = [positive(D7), negative(D28), negative(M3), positive(M6), negative(M9), negative(M15), positive(M18)]
     facts = kinds(rules.pcr_milestones(INFUSION, results, TZ))
     assert (facts["PCR_NEGATIVE_CONFIRMED"].date, facts["PCR_NEGATIVE_CONFIRMED"].revoked_on) == (M15, M18)
     assert facts["PCR_REEMERGENCE"].date == M18
@@ -150,7 +152,7 @@ def test_reemergence_after_a_second_confirmation_moves_to_the_later_positive():
 def test_the_milestone_date_is_the_site_date_of_the_sample():
     # 00:30 on 1 March in Hangzhou is 16:30 UTC on 29 February: the site date is 1 March.
     second = PcrResult(dt.datetime(2028, 2, 29, 16, 30, tzinfo=dt.UTC), None, LLOQ, True)
-    facts = rules.pcr_milestones(INFUSION, [negative(D28), second], TZ)
+    facts = rules.pcr_milestones(INFUSION, [positive(D7), negative(D28), second], TZ)
     assert facts[0].date == dt.date(2028, 3, 1)
 
 
@@ -369,8 +371,99 @@ def test_subject_milestones_combines_and_orders_by_date():
 
 
 def test_pcr_negativity_episodes_list_each_confirmation_and_its_revocation():
-    results = [negative(D28), negative(M3), positive(M6, "300"), negative(M9), negative(M15)]
+    results = [positive(D7), negative(D28), negative(M3), positive(M6, "300"), negative(M9), negative(M15)]
     assert rules.pcr_negativity_episodes(INFUSION, results, TZ) == [
-        rules.NegativityEpisode(M3, M6, Decimal("300")),
+        rules.NegativityEpisode(M3, M6, Decimal("300"), LLOQ),
         rules.NegativityEpisode(M15, None),
     ]
+
+
+# --- qPCR negativity, DOMAIN.md §7 as revised (issue 15) -----------------------------------------
+
+D1, D4 = dt.date(2028, 1, 11), dt.date(2028, 1, 14)
+
+
+def blq(day: dt.date, value: str = "20") -> PcrResult:
+    """Detected below the LLOQ: not quantifiable, but CAR-T DNA is still there."""
+    return PcrResult(on(day), Decimal(value), LLOQ, not_detected=False)
+
+
+def day_n(n: int, hour: int = 10) -> dt.date:
+    return INFUSION.date() + dt.timedelta(days=n)
+
+
+def test_negatives_before_expansion_confirm_nothing_and_the_peak_is_no_reemergence():
+    # the case of issue 15: not detected on D1 and D4, before expansion; the D7 peak
+    results = [negative(D1), negative(D4), positive(D7, "25000"), positive(D14, "8000")]
+    assert rules.pcr_milestones(INFUSION, results, TZ) == []
+    # negativity is confirmed by two negatives after the first detected result
+    facts = rules.pcr_milestones(INFUSION, [*results, negative(M3), negative(M6)], TZ)
+    assert [(f.kind, f.date, f.revoked_on) for f in facts] == [("PCR_NEGATIVE_CONFIRMED", M6, None)]
+
+
+def test_a_result_detected_below_the_lloq_is_not_negative_and_ends_no_contraception():
+    # the case of issue 15: BLQ results after the peak do not confirm negativity
+    results = [positive(D7), blq(M3), blq(M6), blq(M9)]
+    assert rules.pcr_milestones(INFUSION, results, TZ) == []
+    facts = kinds(milestones(sex="M", pcr=results, today=M18))
+    assert "CONTRACEPTION_END" not in facts and "PCR_NEGATIVE_CONFIRMED" not in facts
+    assert rules.contraception_required_until(MONTH_12, None, "M", False, M18).status == "REQUIRED_UNTIL_PCR_NEGATIVE"
+
+
+@pytest.mark.parametrize(
+    "value, lloq, not_detected, is_negative",
+    [
+        (None, LLOQ, True, True),  # not detected
+        (None, None, True, True),  # not detected needs no LLOQ
+        (Decimal("49.99"), LLOQ, False, False),  # detected below the LLOQ: not negative
+        (Decimal("0.01"), LLOQ, False, False),
+        (Decimal("50"), LLOQ, False, False),
+        (None, LLOQ, False, False),  # no result
+    ],
+)
+def test_only_not_detected_is_negative(value, lloq, not_detected, is_negative):
+    assert rules.is_pcr_negative(PcrResult(on(M3), value, lloq, not_detected)) is is_negative
+
+
+@pytest.mark.parametrize(
+    "results, confirmed_on",
+    [
+        # both negatives follow the first detected result: the first two after it confirm
+        ([positive(D7), negative(D14), negative(D28)], D28),
+        # a negative before the first detected result does not pair with one after it
+        ([negative(D4), positive(D7), negative(D14)], None),
+        # a BLQ between two negatives breaks the pair (they are no longer adjacent)
+        ([positive(D7), negative(D28), blq(M3), negative(M6)], None),
+        ([positive(D7), negative(D28), blq(M3), negative(M6), negative(M9)], M9),
+        # never detected: two adjacent negatives both after day 28 (site calendar days from the infusion)
+        ([negative(day_n(28)), negative(day_n(29))], None),
+        ([negative(day_n(29)), negative(day_n(30))], day_n(30)),
+        ([negative(D1), negative(D4), negative(day_n(28)), negative(day_n(29)), negative(day_n(30))], day_n(30)),
+    ],
+)
+def test_which_negatives_confirm(results, confirmed_on):
+    facts = kinds(rules.pcr_milestones(INFUSION, results, TZ))
+    assert (facts["PCR_NEGATIVE_CONFIRMED"].date if facts else None) == confirmed_on
+
+
+def test_day_28_is_counted_in_site_calendar_days():
+    # 23:00 in Hangzhou on day 28 is 28.58 days after the 09:00 infusion, but still day 28: not after it
+    late_on_day_28 = PcrResult(dt.datetime.combine(day_n(28), dt.time(23, 0), SHANGHAI), None, LLOQ, True)
+    assert rules.pcr_milestones(INFUSION, [late_on_day_28, negative(day_n(29))], TZ) == []
+    # 00:30 on day 29 in Hangzhou (16:30 UTC on day 28) is day 29
+    early_on_day_29 = PcrResult(dt.datetime.combine(day_n(29), dt.time(0, 30), SHANGHAI), None, LLOQ, True)
+    facts = rules.pcr_milestones(INFUSION, [late_on_day_28, early_on_day_29, negative(day_n(30))], TZ)
+    assert [(f.kind, f.date) for f in facts] == [("PCR_NEGATIVE_CONFIRMED", day_n(30))]
+
+
+def test_a_later_result_detected_below_the_lloq_revokes_negativity():
+    results = [positive(D7), negative(M3), negative(M6), blq(M9, "12")]
+    facts = kinds(rules.pcr_milestones(INFUSION, results, TZ))
+    assert (facts["PCR_NEGATIVE_CONFIRMED"].date, facts["PCR_NEGATIVE_CONFIRMED"].revoked_on) == (M6, M9)
+    assert facts["PCR_REEMERGENCE"].date == M9
+    assert "below the LLOQ" in facts["PCR_REEMERGENCE"].detail
+
+
+def test_confirmed_without_any_detection_then_detected_is_a_reemergence():
+    facts = kinds(rules.pcr_milestones(INFUSION, [negative(M3), negative(M6), positive(M9)], TZ))
+    assert (facts["PCR_NEGATIVE_CONFIRMED"].revoked_on, facts["PCR_REEMERGENCE"].date) == (M9, M9)

@@ -39,6 +39,7 @@ SCREENING_EXAM = {
     "sao2_room_air_pct": "98.0", "lvef_pct": "60.0", "lvef_method": "ECHO", "cd19_positive": True,
     "bridging_chemotherapy": False, "transfusion_or_growth_factor_7d": False, "gilbert_syndrome": False,
     "bone_or_liver_metastasis": False, "haemodialysis": False, "high_dose_steroid_14d_in_8w": False,
+    "active_nephritis_prohibited_drug": False,
     "lupus_crises": [], "non_lupus_cns_disease": False, "other_autoimmune_systemic": False,
     "transplant_history": False, "contraception_agreed": True, "investigator_exclusion": False,
     "investigator_exclusion_reason": "",

@@ -105,3 +105,13 @@ def test_admin_sledai_score_is_computed(browser, subject):
 )
 def test_changelists_open(browser, screened, name):
     assert browser.get(reverse(f"admin:screening_{name}_changelist")).status_code == 200
+
+
+def test_admin_exam_stores_the_prohibited_drug_question(browser, subject):
+    # issue 15: the investigator's yes/no on active nephritis treated with a drug the protocol prohibits
+    add = browser.get(reverse("admin:screening_screeningexam_add"))
+    assert 'name="active_nephritis_prohibited_drug"' in add.content.decode()
+    form = exam_form(subject, active_nephritis_prohibited_drug="true")
+    response = browser.post(reverse("admin:screening_screeningexam_add"), form)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert ScreeningExam.objects.get().active_nephritis_prohibited_drug is True

@@ -362,6 +362,7 @@ EXAM_INPUTS = [
     ("transfusion_or_growth_factor_7d", "INC_CBC"),
     ("haemodialysis", "EXC_NEPHRITIS"),
     ("high_dose_steroid_14d_in_8w", "EXC_NEPHRITIS"),
+    ("active_nephritis_prohibited_drug", "EXC_NEPHRITIS"),
     ("non_lupus_cns_disease", "EXC_CNS"),
     ("other_autoimmune_systemic", "EXC_AUTOIMMUNE"),
     ("transplant_history", "EXC_TRANSPLANT"),
@@ -416,7 +417,10 @@ def test_missing_crfs_are_named():
 
 def test_missing_steroid_dose_names_the_medication():
     inputs = with_meds(base_inputs(), HCQ, steroid(None))
-    assert missing_by_code(inputs) == {"INC_REGIMEN": ("medications[1].dose_mg_per_day",)}
+    # EXC_NEPHRITIS reads the log's doses of the 8 weeks before screening too (DOMAIN.md §3, issue 15)
+    assert missing_by_code(inputs) == dict.fromkeys(
+        ("INC_REGIMEN", "EXC_NEPHRITIS"), ("medications[1].dose_mg_per_day",)
+    )
 
 
 def test_a_failure_wins_over_missing_and_makes_the_subject_ineligible():
@@ -442,3 +446,176 @@ def test_a_failure_wins_over_missing_and_makes_the_subject_ineligible():
 )  # fmt: skip
 def test_field_checks_name_the_field(check, expected_field):
     assert list(check()) == [expected_field]
+
+
+# --- Issue 15 corrections -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "criteria, expected",
+    [
+        # the case of issue 15: DIRECT_COOMBS does not count beside HAEMOLYTIC_ANAEMIA (Petri 2012)
+        (("HAEMOLYTIC_ANAEMIA", "SYNOVITIS", "ORAL_ULCERS", "DIRECT_COOMBS"), NOT_MET),
+        # a fourth criterion (immunological) besides makes it ≥ 4 again
+        (("HAEMOLYTIC_ANAEMIA", "SYNOVITIS", "ORAL_ULCERS", "DIRECT_COOMBS", "ANA"), MET),
+        # DIRECT_COOMBS as the only immunological criterion beside HAEMOLYTIC_ANAEMIA: no immunological left
+        (("HAEMOLYTIC_ANAEMIA", "SYNOVITIS", "ORAL_ULCERS", "ALOPECIA", "DIRECT_COOMBS"), NOT_MET),
+        # without HAEMOLYTIC_ANAEMIA, DIRECT_COOMBS counts (and is the one immunological criterion)
+        (("SYNOVITIS", "ORAL_ULCERS", "ALOPECIA", "DIRECT_COOMBS"), MET),
+        # HAEMOLYTIC_ANAEMIA itself still counts as clinical
+        (("HAEMOLYTIC_ANAEMIA", "SYNOVITIS", "ORAL_ULCERS", "ANA"), MET),
+    ],
+)
+def test_slicc_direct_coombs_does_not_count_with_haemolytic_anaemia(criteria, expected):
+    result = outcome_of("INC_SLICC", with_history(base_inputs(), slicc_criteria=criteria))
+    assert result.outcome == expected, result.reason
+
+
+@pytest.mark.parametrize(
+    "drug, dose, expected",
+    [
+        # the cases of issue 15: exact factors 20/3 and 25/3 put these on the bounds, inside them
+        ("dexamethasone", "9", MET),  # = 60 mg prednisone exactly
+        ("dexamethasone", "9.001", NOT_MET),  # > 60
+        ("dexamethasone", "1.125", MET),  # = 7.5 exactly
+        ("dexamethasone", "1.124", NOT_MET),  # < 7.5
+        ("betamethasone", "0.9", MET),  # = 7.5 mg prednisone exactly
+        ("betamethasone", "0.899", NOT_MET),
+        ("betamethasone", "7.2", MET),  # = 60 exactly
+        ("betamethasone", "7.201", NOT_MET),
+        ("methylprednisolone", "48", MET),  # 5/4 × 48 = 60
+        ("methylprednisolone", "48.01", NOT_MET),
+        ("triamcinolone", "6", MET),  # 7.5
+        ("hydrocortisone", "30", MET),  # 1/4 × 30 = 7.5
+        ("hydrocortisone", "29.9", NOT_MET),
+        ("cortisone", "37.5", MET),  # 1/5 × 37.5 = 7.5
+        ("cortisone", "300", MET),  # 60
+        ("cortisone", "300.1", NOT_MET),
+        ("prednisolone", "60", MET),
+    ],
+)
+def test_prednisone_equivalents_are_exact_fractions_at_the_dose_bounds(drug, dose, expected):
+    result = outcome_of("INC_REGIMEN", with_meds(base_inputs(), HCQ, steroid(dose, drug=drug)))
+    assert result.outcome == expected, result.reason
+
+
+@pytest.mark.parametrize(
+    "drug, dose, prednisone",
+    [("dexamethasone", "0.75", 5), ("dexamethasone", "9", 60), ("betamethasone", "0.6", 5),
+     ("betamethasone", "0.9", D("7.5")), ("methylprednisolone", "4", 5), ("hydrocortisone", "20", 5),
+     ("cortisone", "25", 5), ("triamcinolone", "4", 5)],
+)  # fmt: skip
+def test_prednisone_equivalent_is_exact(drug, dose, prednisone):
+    assert rules.prednisone_equivalent(drug, D(dose)) == prednisone
+
+
+def _switch(stop, start, dose="12", drug="methylprednisolone"):
+    """Prednisone 15 mg since 2025-06-01 (stopped `stop`), then `drug` from `start`."""
+    first = med("CORTICOSTEROID", "prednisone", "15", dt.date(2025, 6, 1), None, stop)
+    return first, med("CORTICOSTEROID", drug, dose, start)
+
+
+SWITCH_SCREENING = dt.date(2026, 3, 10)
+
+
+@pytest.mark.parametrize(
+    "stop, start, expected",
+    [
+        # the case of issue 15: methylprednisolone 12 mg (= 15 mg prednisone) from 2026-02-02, 36 days before
+        # screening, after prednisone since 2025-06: one continuous course of 282 days
+        (dt.date(2026, 2, 1), dt.date(2026, 2, 2), MET),
+        (dt.date(2026, 2, 2), dt.date(2026, 2, 2), MET),  # overlap of a day
+        (dt.date(2026, 2, 10), dt.date(2026, 2, 2), MET),  # overlap of days
+        (dt.date(2026, 1, 31), dt.date(2026, 2, 2), NOT_MET),  # a day without steroid: only 36 days
+    ],
+)
+def test_corticosteroid_course_is_continuous_across_a_switch(stop, start, expected):
+    inputs = with_meds(base_inputs(), HCQ, *_switch(stop, start))
+    result = outcome_of("INC_REGIMEN", inputs, SWITCH_SCREENING)
+    assert result.outcome == expected, result.reason
+
+
+@pytest.mark.parametrize(
+    "chain_start, expected",
+    [
+        # 56 days through the switch: the course starts on 2026-01-13 (56 days before 2026-03-10)
+        (dt.date(2026, 1, 13), MET),
+        (dt.date(2026, 1, 14), NOT_MET),  # 55 days
+    ],
+)
+def test_the_56_days_count_from_the_first_agent_of_a_continuous_course(chain_start, expected):
+    first = med("CORTICOSTEROID", "prednisone", "15", chain_start, None, dt.date(2026, 2, 1))
+    second = med("CORTICOSTEROID", "prednisolone", "15", dt.date(2026, 2, 2))
+    result = outcome_of("INC_REGIMEN", with_meds(base_inputs(), HCQ, first, second), SWITCH_SCREENING)
+    assert result.outcome == expected, result.reason
+
+
+def test_a_course_links_through_several_switches():
+    a = med("CORTICOSTEROID", "prednisone", "15", dt.date(2025, 6, 1), None, dt.date(2025, 12, 31))
+    b = med("CORTICOSTEROID", "prednisolone", "15", dt.date(2026, 1, 1), None, dt.date(2026, 2, 1))
+    c = med("CORTICOSTEROID", "methylprednisolone", "12", dt.date(2026, 2, 2))
+    result = outcome_of("INC_REGIMEN", with_meds(base_inputs(), HCQ, a, b, c), SWITCH_SCREENING)
+    assert result.outcome == MET, result.reason
+    assert "since 2025-06-01" in result.reason
+
+
+def pulse(first, last, dose="120", drug="prednisone", stable=None):
+    return med("CORTICOSTEROID", drug, dose, first, stable, last)
+
+
+# The 8 weeks before the screening date 2025-03-10: 2025-01-13 … 2025-03-09 (56 days).
+@pytest.mark.parametrize(
+    "courses, expected",
+    [
+        # the case of issue 15: prednisone 120 mg/day for 21 days in the log excludes
+        ((pulse(dt.date(2025, 2, 1), dt.date(2025, 2, 21)),), NOT_MET),
+        # ≥ 14 days: 14 excludes, 13 does not
+        ((pulse(dt.date(2025, 2, 1), dt.date(2025, 2, 14)),), NOT_MET),
+        ((pulse(dt.date(2025, 2, 1), dt.date(2025, 2, 13)),), MET),
+        # ≥ 100 mg/day: 100 counts, 99.99 does not
+        ((pulse(dt.date(2025, 2, 1), dt.date(2025, 2, 14), "100"),), NOT_MET),
+        ((pulse(dt.date(2025, 2, 1), dt.date(2025, 2, 14), "99.99"),), MET),
+        # exact equivalents: dexamethasone 15 mg = 100 mg prednisone; 14.99 mg is less
+        ((pulse(dt.date(2025, 2, 1), dt.date(2025, 2, 14), "15", "dexamethasone"),), NOT_MET),
+        ((pulse(dt.date(2025, 2, 1), dt.date(2025, 2, 14), "14.99", "dexamethasone"),), MET),
+        # days summed, not necessarily consecutive: 7 + 7 excludes, 7 + 6 does not
+        ((pulse(dt.date(2025, 1, 20), dt.date(2025, 1, 26)), pulse(dt.date(2025, 2, 20), dt.date(2025, 2, 26))),
+         NOT_MET),
+        ((pulse(dt.date(2025, 1, 20), dt.date(2025, 1, 26)), pulse(dt.date(2025, 2, 20), dt.date(2025, 2, 25))),
+         MET),
+        # the base prednisone 15 mg/day adds to an overlapping 85 mg/day course: 100 mg/day on each day
+        ((steroid("15"), pulse(dt.date(2025, 2, 1), dt.date(2025, 2, 14), "85")), NOT_MET),
+        ((steroid("15"), pulse(dt.date(2025, 2, 1), dt.date(2025, 2, 14), "84.99")), MET),
+        # the window: 2025-01-13 is its first day, 2025-03-09 its last (the screening day is not before it)
+        ((pulse(dt.date(2025, 1, 13), dt.date(2025, 1, 26)),), NOT_MET),
+        ((pulse(dt.date(2025, 1, 12), dt.date(2025, 1, 25)),), MET),  # 13 days in the window
+        ((pulse(dt.date(2025, 2, 24), dt.date(2025, 3, 9)),), NOT_MET),
+        ((pulse(dt.date(2025, 2, 25), dt.date(2025, 3, 10)),), MET),  # 13 days before the screening day
+        # a course still going on counts every day from its start up to the day before screening
+        ((pulse(dt.date(2025, 2, 24), None),), NOT_MET),
+        ((pulse(dt.date(2025, 2, 25), None),), MET),
+        # the recorded dose holds from `dose_stable_since`; earlier days of that course have no recorded dose
+        ((pulse(dt.date(2025, 1, 1), None, stable=dt.date(2025, 2, 25)),), MET),
+        ((pulse(dt.date(2025, 1, 1), None, stable=dt.date(2025, 2, 24)),), NOT_MET),
+    ],
+)  # fmt: skip
+def test_nephritis_high_dose_steroid_is_computed_from_the_medication_log(courses, expected):
+    result = outcome_of("EXC_NEPHRITIS", with_meds(base_inputs(), HCQ, *courses))
+    assert result.outcome == expected, result.reason
+
+
+def test_nephritis_log_and_both_questions_are_all_read():
+    high = pulse(dt.date(2025, 2, 1), dt.date(2025, 2, 21))
+    # the log excludes even when the investigator answers no
+    assert outcome_of("EXC_NEPHRITIS", with_meds(base_inputs(), HCQ, high)).outcome == NOT_MET
+    # the investigator's yes excludes even when the log shows nothing
+    assert outcome_of("EXC_NEPHRITIS", with_exam(base_inputs(), high_dose_steroid_14d_in_8w=True)).outcome == NOT_MET
+    prohibited = outcome_of("EXC_NEPHRITIS", with_exam(base_inputs(), active_nephritis_prohibited_drug=True))
+    assert prohibited.outcome == NOT_MET
+    assert "prohibit" in prohibited.reason
+    assert "14 days" in outcome_of("EXC_NEPHRITIS", with_meds(base_inputs(), HCQ, high)).reason
+
+
+def test_nephritis_needs_the_dose_of_a_corticosteroid_in_the_window():
+    inputs = with_meds(base_inputs(), HCQ, steroid("15"), pulse(dt.date(2025, 2, 1), dt.date(2025, 2, 21), None))
+    assert missing_by_code(inputs)["EXC_NEPHRITIS"] == ("medications[2].dose_mg_per_day",)
