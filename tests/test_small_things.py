@@ -63,3 +63,12 @@ def test_other_errors_keep_their_traceback():
     except RuntimeError:
         record = logging.LogRecord("django.request", logging.ERROR, __file__, 1, "boom", (), sys.exc_info())
     assert RefusalWithoutTraceback().filter(record) and record.exc_info is not None
+
+
+def test_a_refusal_is_a_page_in_the_admins_look(client, make_user, site, subject):
+    client.force_login(make_user(roles.SPONSOR_VIEWER, site))
+    page = client.get(reverse("admin:edc_subject_audit_trail", args=[subject.pk]))
+    assert page.status_code == 403
+    html = page.content.decode()
+    assert "This page is not open to your role (403)" in html and "your role does not allow this page" in html
+    assert "Traceback" not in html and subject.initials not in html
