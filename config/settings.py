@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and Redoc from the package (no CDN)
     "simple_history",
     "edc",
     "screening",
@@ -135,6 +136,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Data capture for NCT06711146 (Meta10-19 CD19 CAR-T in SLE).",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # /api/docs/ and /api/redoc/ load their scripts from this server: a hospital network may block a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "VisitCodeEnum": "edc.rules.VISIT_CODE_CHOICES",
@@ -206,6 +211,9 @@ if not DEBUG:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    # A refusal (403) is one warning line naming the path, not a traceback (edc.log_filters).
+    "filters": {"refusal_without_traceback": {"()": "edc.log_filters.RefusalWithoutTraceback"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"django.request": {"filters": ["refusal_without_traceback"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }

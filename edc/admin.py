@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
+from functools import partial, wraps
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -23,7 +23,7 @@ from edc.models import DataQuery, LabResult, Lock, Signature, Site, SourceVerifi
 # The extension points of the kernel's screens: later apps fill them from their `hooks` module (layers: edc may
 # not import them), in the order of INSTALLED_APPS.
 SubjectPanel = Callable[[HttpRequest, Subject], str]
-VisitPageView = Callable[["VisitAdmin", HttpRequest, int], HttpResponse]
+VisitPageView = Callable[["VisitAdmin", HttpRequest, Visit], HttpResponse]
 _subject_inlines: list[type[admin.options.InlineModelAdmin]] = []
 _subject_panels: list[tuple[str, SubjectPanel]] = []
 _visit_pages: list[tuple[str, str, VisitPageView]] = []
@@ -41,7 +41,8 @@ def register_subject_panel(title: str, render: SubjectPanel) -> None:
 
 def register_visit_page(slug: str, link_text: str, view: VisitPageView) -> None:
     """A page of one visit at `<pk>/<slug>/` (url name `edc_visit_<slug>`), linked from the visit list and form;
-    `view(model_admin, request, pk)` answers it."""
+    `view(model_admin, request, visit)` answers it, with the visit admin's roles and site scope already checked
+    (`AdminPagesMixin.admin_page`): reads need its read roles, a POST its write roles."""
     _visit_pages.append((slug, link_text, view))
 
 
@@ -91,11 +92,45 @@ class CrfInlineForm(forms.ModelForm):
                 self._update_errors(error)
 
 
-class ScopedAdminMixin:
-    """Site scoping and role checks shared by model admins and inlines."""
+class AdminPagesMixin:
+    """The one policy of every admin page beyond Django's own, the API's: `roles.may_request` (reads need one of
+    `read_roles`, writes one of `write_roles`, else 403), then the admin's site-scoped queryset (another site's
+    row is a 404, as is a row that does not exist; Django's admin would redirect to the index)."""
 
     read_roles = roles.CLINICAL_READERS
     write_roles = roles.DATA_ENTRY
+
+    def admin_page(self, route: str, view, name: str, *, read_roles=None, write_roles=None):
+        """A custom page of this admin: `view(request, **kwargs)`, or `view(request, row, **kwargs)` when the route
+        takes a `<pk>`; the admin's own `read_roles`/`write_roles` unless the page names its own."""
+        return path(route, self.admin_site.admin_view(self.checked(view, read_roles, write_roles)), name=name)
+
+    def checked(self, view, read_roles=None, write_roles=None):
+        @wraps(view)
+        def checked_view(request, pk=None, **kwargs):
+            self.check_roles(request, read_roles, write_roles)
+            if pk is None:
+                return view(request, **kwargs)
+            return view(request, self.scoped_object(request, pk), **kwargs)
+
+        return checked_view
+
+    def check_roles(self, request, read_roles=None, write_roles=None) -> None:
+        read = self.read_roles if read_roles is None else read_roles
+        write = self.write_roles if write_roles is None else write_roles
+        if not roles.may_request(request.user, request.method, read, write):
+            raise PermissionDenied(f"your role does not allow this page ({request.method} {request.path})")
+
+    def scoped_object(self, request, pk):
+        return get_object_or_404(self.get_queryset(request), pk=pk)
+
+    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
+        # Django's change, delete and history pages redirect to the index for a row they cannot load.
+        raise Http404(f"no {opts.verbose_name} {object_id} at your sites")
+
+
+class ScopedAdminMixin(AdminPagesMixin):
+    """Site scoping and role checks shared by model admins and inlines."""
 
     def get_queryset(self, request):
         return roles.scope(super().get_queryset(request), request.user)
@@ -124,6 +159,21 @@ class ScopedAdminMixin:
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
+class ScopedHistoryAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
+    """django-simple-history's pages read the history table directly (a row of another site, or one no longer
+    in the queryset, would show): they first pass the same role and site check as every other page."""
+
+    def history_view(self, request, object_id, extra_context=None):
+        self.check_roles(request, write_roles=frozenset())
+        self.scoped_object(request, object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        self.check_roles(request, write_roles=frozenset())  # history is looked at, never restored here
+        self.scoped_object(request, object_id)
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+
 class CrfInline(ScopedAdminMixin, admin.TabularInline):
     form = CrfInlineForm
     extra = 0
@@ -145,7 +195,7 @@ class SignForm(forms.Form):
     password = forms.CharField(widget=forms.PasswordInput, help_text="Your password, asked again for every signature.")
 
 
-class CrfAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
+class CrfAdmin(ScopedHistoryAdmin):
     form = CrfAdminForm
     readonly_fields = ("version", "created", "modified")
     list_select_related = ("subject",)
@@ -197,16 +247,15 @@ class CrfAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
 
     def get_urls(self):
         prefix = f"{self.model._meta.app_label}_{self.model._meta.model_name}"
-        return [
-            path(
-                "<int:pk>/raise-query/", self.admin_site.admin_view(self.raise_query_view), name=f"{prefix}_raise_query"
-            ),
-            path("<int:pk>/sign/", self.admin_site.admin_view(self.sign_view), name=f"{prefix}_sign"),
-            *super().get_urls(),
-        ]
+        raisers, signers = roles.QUERY_RAISERS, roles.SIGNERS
+        pages = [self.admin_page("<int:pk>/raise-query/", self.raise_query_view, f"{prefix}_raise_query",
+                                 read_roles=raisers, write_roles=raisers)]  # fmt: skip
+        if self.signable:
+            pages.append(self.admin_page("<int:pk>/sign/", self.sign_view, f"{prefix}_sign", read_roles=signers,
+                                         write_roles=signers))  # fmt: skip
+        return [*pages, *super().get_urls()]
 
-    def raise_query_view(self, request, pk):
-        row = get_object_or_404(self.get_queryset(request), pk=pk)
+    def raise_query_view(self, request, row):
         field_names = [f.name for f in row._meta.concrete_fields if f.name not in services.BOOKKEEPING_FIELDS]
         form = RaiseQueryForm(request.POST or None, field_names=field_names)
         if request.method == "POST" and form.is_valid():
@@ -220,10 +269,7 @@ class CrfAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
             return redirect(_change_url(row))
         return self._action_page(request, row, form, f"Raise a query on {row}")
 
-    def sign_view(self, request, pk):
-        row = get_object_or_404(self.get_queryset(request), pk=pk)
-        if not self.signable:
-            raise PermissionDenied("this record is not signed on its own")
+    def sign_view(self, request, row):
         form = SignForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
@@ -279,18 +325,13 @@ def _change_url(row) -> str:
 
 
 @admin.register(Site)
-class SiteAdmin(admin.ModelAdmin):
+class SiteAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    """Every role sees its own sites; only a superuser adds or changes one (its users)."""
+
     list_display = ("code", "name", "timezone")
     filter_horizontal = ("users",)
-
-    def get_queryset(self, request):
-        return roles.scope(super().get_queryset(request), request.user)
-
-    def has_module_permission(self, request):
-        return request.user.is_active and request.user.is_staff
-
-    def has_view_permission(self, request, obj=None):
-        return roles.has_any_role(request.user, roles.ALL_ROLES)
+    read_roles = roles.ALL_ROLES
+    write_roles = frozenset()
 
 
 class VisitInline(CrfInline):
@@ -320,7 +361,8 @@ class SubjectAdmin(CrfAdmin):
     list_filter = ("site", "status", "sex")
     search_fields = ("subject_id", "initials")
     list_select_related = ("site",)
-    readonly_fields = ("subject_id", *CrfAdmin.readonly_fields)
+    # The status changes only through its services (eligibility confirmation, the infusion), never typed.
+    readonly_fields = ("subject_id", "status", *CrfAdmin.readonly_fields)
     fields = (
         "subject_id", "site", "sex", "date_of_birth", "childbearing_potential", "initials", "status",
         "voided", "void_reason", "version", "created", "modified", "change_reason", "opened_version",
@@ -334,7 +376,8 @@ class SubjectAdmin(CrfAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         subject = self.get_object(request, object_id)
-        panels = [(title, render(request, subject)) for title, render in _subject_panels] if subject else []
+        readable = subject is not None and self.has_view_or_change_permission(request, subject)
+        panels = [(title, render(request, subject)) for title, render in _subject_panels] if readable else []
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), "panels": panels})
 
     def save_model(self, request, obj, form, change):
@@ -348,11 +391,11 @@ class SubjectAdmin(CrfAdmin):
         return format_html('<a href="{}">audit trail</a>', reverse("admin:edc_subject_audit_trail", args=[subject.pk]))
 
     def get_urls(self):
-        view = self.admin_site.admin_view(self.audit_trail_view)
-        return [path("<int:pk>/audit-trail/", view, name="edc_subject_audit_trail"), *super().get_urls()]
+        audit_trail = self.admin_page("<int:pk>/audit-trail/", self.audit_trail_view, "edc_subject_audit_trail",
+                                      write_roles=frozenset())  # fmt: skip
+        return [audit_trail, *super().get_urls()]
 
-    def audit_trail_view(self, request, pk):
-        subject = get_object_or_404(self.get_queryset(request), pk=pk)
+    def audit_trail_view(self, request, subject):
         context = {
             **self.admin_site.each_context(request),
             "title": f"Audit trail of {subject}",
@@ -396,10 +439,8 @@ class VisitAdmin(CrfAdmin):
         return format_html_join(" ", '<a href="{1}">{0}</a>', links)
 
     def get_urls(self):
-        pages = [
-            path(f"<int:pk>/{slug}/", self.admin_site.admin_view(partial(view, self)), name=f"edc_visit_{slug}")
-            for slug, _, view in _visit_pages
-        ]
+        pages = [self.admin_page(f"<int:pk>/{slug}/", partial(view, self), f"edc_visit_{slug}")
+                 for slug, _, view in _visit_pages]  # fmt: skip
         return [*pages, *super().get_urls()]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -454,7 +495,7 @@ class QueryForm(forms.ModelForm):
 
 
 @admin.register(DataQuery)
-class DataQueryAdmin(DescribedTargetsMixin, ScopedAdminMixin, SimpleHistoryAdmin):
+class DataQueryAdmin(DescribedTargetsMixin, ScopedHistoryAdmin):
     """Staff answer through an answer-only form; monitors and data managers close or re-open. Who answered or
     closed, and when, are the services' to set."""
 
@@ -487,6 +528,7 @@ class DataQueryAdmin(DescribedTargetsMixin, ScopedAdminMixin, SimpleHistoryAdmin
             return super().change_view(request, object_id, form_url, extra_context)
         transition = next((t for t in ("_close", "_reopen") if t in request.POST), None)
         if request.method == "POST" and transition:
+            self.check_roles(request)
             return self._transition(request, query, transition)
         is_raiser = roles.has_any_role(request.user, roles.QUERY_RAISERS)
         extra = {
@@ -539,7 +581,7 @@ class DataQueryAdmin(DescribedTargetsMixin, ScopedAdminMixin, SimpleHistoryAdmin
 
 
 @admin.register(Signature)
-class SignatureAdmin(DescribedTargetsMixin, ScopedAdminMixin, SimpleHistoryAdmin):
+class SignatureAdmin(DescribedTargetsMixin, ScopedHistoryAdmin):
     list_display = ("subject", "about", "meaning", "signed_by", "signed_at")
     list_filter = ("meaning",)
     list_select_related = ("subject", "signed_by")
@@ -547,7 +589,7 @@ class SignatureAdmin(DescribedTargetsMixin, ScopedAdminMixin, SimpleHistoryAdmin
 
 
 @admin.register(SourceVerification)
-class SourceVerificationAdmin(DescribedTargetsMixin, ScopedAdminMixin, SimpleHistoryAdmin):
+class SourceVerificationAdmin(DescribedTargetsMixin, ScopedHistoryAdmin):
     list_display = ("subject", "about", "verified_version", "verified_by", "verified_at", "voided")
     list_filter = ("voided",)
     list_select_related = ("subject", "verified_by")
@@ -561,7 +603,7 @@ class LockForm(forms.ModelForm):
 
 
 @admin.register(Lock)
-class LockAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
+class LockAdmin(ScopedHistoryAdmin):
     """Data managers lock here; unlocking is a change with the unlock reason filled in."""
 
     form = LockForm
@@ -589,3 +631,4 @@ class LockAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
 admin.site.site_header = "Meta10-19 EDC"
 admin.site.site_title = "Meta10-19 EDC"
 admin.site.index_title = "NCT06711146 data capture"
+admin.site.site_url = None  # no "View site" link: the admin is the site (the API has no pages to view)

@@ -16,7 +16,7 @@ from rest_framework.exceptions import APIException
 from rest_framework.exceptions import ValidationError as DrfValidationError
 from rest_framework.filters import OrderingFilter, SearchFilter
 from rest_framework.parsers import FormParser
-from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
+from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -73,8 +73,7 @@ class RolePermission(BasePermission):
     message = "your role does not allow this"
 
     def has_permission(self, request, view):
-        needed = view.read_roles if request.method in SAFE_METHODS else getattr(view, "write_roles", ())
-        return roles.has_any_role(request.user, needed)
+        return roles.may_request(request.user, request.method, view.read_roles, getattr(view, "write_roles", ()))
 
 
 def change_reason(request) -> str:

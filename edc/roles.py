@@ -15,6 +15,9 @@ DATA_ENTRY = frozenset({SITE_STAFF, INVESTIGATOR})
 QUERY_RAISERS = frozenset({MONITOR, DATA_MANAGER})
 SIGNERS = frozenset({INVESTIGATOR})
 
+# Requests that only read: they need a view's read roles; every other method needs its write roles.
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
 # The named user that Celery jobs and automatic queries write as.
 SYSTEM_USERNAME = "edc-system"
 
@@ -33,6 +36,11 @@ def has_any_role(user, roles) -> bool:
     if user and user.is_authenticated and user.is_superuser:
         return True
     return bool(roles_of(user) & set(roles))
+
+
+def may_request(user, method: str, read_roles, write_roles) -> bool:
+    """The role check of every API view and admin page: reads need a read role, writes a write role."""
+    return has_any_role(user, read_roles if method in READ_METHODS else write_roles)
 
 
 def site_ids_of(user) -> list[int]:

@@ -4,14 +4,13 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import widgets
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.html import format_html
-from simple_history.admin import SimpleHistoryAdmin
 
-from edc.admin import CrfAdmin, ScopedAdminMixin
+from edc.admin import CrfAdmin, ScopedHistoryAdmin
 from edc.models import DataQuery, Visit
 from followup import services
 from followup.models import AdverseEvent, Milestone, PrednisoneDose
@@ -75,7 +74,7 @@ class PrednisoneDoseAdmin(CrfAdmin):
 
 
 @admin.register(Milestone)
-class MilestoneAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
+class MilestoneAdmin(ScopedHistoryAdmin):
     list_display = ("subject", "kind", "date", "visit", "raised_at", "revoked_at", "detail")
     list_filter = ("kind", ("revoked_at", admin.EmptyFieldListFilter))
     search_fields = ("subject__subject_id",)
@@ -128,10 +127,9 @@ class VisitCrfForm(forms.Form):
         return line, fields[0], fields[1:], badge
 
 
-def visit_crf_view(visit_admin, request, pk):
+def visit_crf_view(visit_admin, request, visit):
     """The follow-up visit CRF (`<pk>/crf/` of the kernel's visit admin), where site staff key a whole visit at
-    once; saving goes through the services like every other page."""
-    visit = get_object_or_404(visit_admin.get_queryset(request).select_related("subject__site"), pk=pk)
+    once; saving goes through the services like every other page. The kernel has checked role and site."""
     own, previous = services.visit_crf_rows(visit)
     can_edit = visit_admin.has_change_permission(request, visit)
     form = VisitCrfForm(request.POST if request.method == "POST" else None, initial=_initial(visit, own, previous))

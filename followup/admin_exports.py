@@ -1,12 +1,12 @@
 """The export log (read-only) and the investigator's PK/PD pages: a plot on each subject's page and a cohort overlay."""
 
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 
 from edc import roles
+from edc.admin import AdminPagesMixin
 from followup import exports
 from followup.models import ExportLog
 
@@ -14,15 +14,18 @@ PLOT_READERS = roles.CLINICAL_READERS | exports.EXPORT_ROLES
 
 
 @admin.register(ExportLog)
-class ExportLogAdmin(admin.ModelAdmin):
+class ExportLogAdmin(AdminPagesMixin, admin.ModelAdmin):
     list_display = ("started_at", "user", "dataset", "format", "filters", "pseudonymised", "row_count", "channel")
     list_filter = ("dataset", "format", "pseudonymised", "channel")
     search_fields = ("user__username", "dataset")
     list_select_related = ("user",)
     date_hierarchy = "started_at"
 
+    read_roles = frozenset({roles.DATA_MANAGER})
+    write_roles = frozenset()  # the log is an audit record
+
     def has_view_permission(self, request, obj=None):
-        return roles.has_any_role(request.user, {roles.DATA_MANAGER})
+        return roles.has_any_role(request.user, self.read_roles)
 
     def has_module_permission(self, request):
         return roles.has_any_role(request.user, PLOT_READERS)
@@ -37,12 +40,10 @@ class ExportLogAdmin(admin.ModelAdmin):
         return False  # the log is an audit record
 
     def get_urls(self):
-        cohort = path("investigator/", self.admin_site.admin_view(self.cohort_view), name="followup_investigator")
+        cohort = self.admin_page("investigator/", self.cohort_view, "followup_investigator", read_roles=PLOT_READERS)
         return [cohort, *super().get_urls()]
 
     def cohort_view(self, request):
-        if not roles.has_any_role(request.user, PLOT_READERS):
-            raise PermissionDenied
         from followup import plots  # matplotlib is loaded by the pages that draw, not by every process
 
         svg = plots.cohort_svg(exports.cohort_car_profiles(request.user))

@@ -93,7 +93,7 @@ def test_admin_is_scoped_to_the_users_sites(client, make_user, other_site, subje
     from edc import roles
 
     client.force_login(make_user(roles.SITE_STAFF, other_site))
-    assert client.get(reverse("admin:edc_subject_change", args=[subject.pk])).status_code == 302  # "doesn't exist"
+    assert client.get(reverse("admin:edc_subject_change", args=[subject.pk])).status_code == 404  # as in the API
     listing = client.get(reverse("admin:edc_subject_changelist"))
     assert subject.subject_id not in listing.content.decode()
 
@@ -160,3 +160,36 @@ def test_visit_list_marks_a_visit_in_its_window(staff_browser, staff, subject):
     services.save_crf(Visit(subject=subject, code="D7", visit_datetime=moment, status="DONE", **window), user=staff)
     content = staff_browser.get(reverse("admin:edc_visit_changelist")).content.decode()
     assert '<span style="color:#2e7d32">✔ in window</span>' in content
+
+
+def subject_form(browser, subject, **overrides) -> dict:
+    """The subject change form as the page sends it (no inline rows yet: each inline's management form only)."""
+    page = browser.get(reverse("admin:edc_subject_change", args=[subject.pk]))
+    data = {
+        "site": subject.site_id, "sex": subject.sex, "date_of_birth": subject.date_of_birth.isoformat(),
+        "childbearing_potential": "on", "initials": subject.initials, "opened_version": subject.version,
+    }  # fmt: skip
+    for inline in page.context["inline_admin_formsets"]:
+        formset = inline.formset
+        assert not formset.initial_forms, f"{formset.prefix} has rows: the form below does not send them"
+        data |= {f"{formset.prefix}-{key}": value for key, value in formset.management_form.initial.items()}
+    return data | overrides
+
+
+def test_subject_status_is_read_only_in_the_admin(staff_browser, staff, subject, staff_api):
+    page = staff_browser.get(reverse("admin:edc_subject_change", args=[subject.pk]))
+    assert "status" not in page.context["adminform"].form.fields
+    assert "status" in page.context["adminform"].readonly_fields
+    assert "status" not in staff_browser.get(reverse("admin:edc_subject_add")).context["adminform"].form.fields
+
+    url = reverse("admin:edc_subject_change", args=[subject.pk])
+    response = staff_browser.post(url, subject_form(staff_browser, subject, status="ENROLLED", change_reason="x"))
+    assert response.status_code == 302, response.context and response.context["adminform"].form.errors
+    subject.refresh_from_db()
+    assert subject.status == Subject.Status.SCREENING  # every criterion still MISSING: nothing enrols it here
+
+    from tests.infusion.factories import apheresis_values, payload
+
+    refused = staff_api.post("/api/v1/apheresis/", payload(apheresis_values(subject, timezone.localdate())))
+    assert refused.status_code == 400
+    assert "only for an ENROLLED subject" in str(refused.json())
