@@ -7,10 +7,9 @@ from zoneinfo import ZoneInfo
 
 from django.contrib import admin
 from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils import timezone
 
-from edc.admin import CrfAdmin
+from edc.admin import CrfAdmin, change_url
 from infusion import services
 from infusion.models import Apheresis, Infusion, LymphodepletionDose, ProductLot
 
@@ -90,10 +89,6 @@ class TimelineStep:
     url: str
 
 
-def _change_url(row) -> str:
-    return reverse(f"admin:infusion_{row._meta.model_name}_change", args=[row.pk])
-
-
 def _local(moment, tz) -> str:
     return timezone.localtime(moment, tz).strftime("%Y-%m-%d %H:%M")
 
@@ -108,7 +103,7 @@ def timeline_steps(subject) -> list[TimelineStep]:
             f"{_local(a.start_datetime, tz)} → {_local(a.end_datetime, tz)}",
             f"{a.processed_volume_l} L processed; CD3+ {a.cd3_cells if a.cd3_cells is not None else '—'}",
             "collected",
-            _change_url(a),
+            change_url(a),
         )
         for a in treatment.aphereses
     ]
@@ -119,7 +114,7 @@ def timeline_steps(subject) -> list[TimelineStep]:
             f"viability {lot.viability_pct or '—'} %, CAR+ {lot.car_positive_pct or '—'} %, "
             f"sterility {_passed(lot.sterility_pass)}, endotoxin {_passed(lot.endotoxin_pass)}",
             "released" if lot.released else "not released",
-            _change_url(lot),
+            change_url(lot),
         )
         for lot in treatment.lots
     ]
@@ -130,7 +125,7 @@ def timeline_steps(subject) -> list[TimelineStep]:
             f"BSA {dose.bsa_m2} m²; fludarabine {dose.fludarabine_mg} mg ({dose.fludarabine_mg_per_m2} mg/m²), "
             f"cyclophosphamide {dose.cyclophosphamide_mg} mg ({dose.cyclophosphamide_mg_per_m2} mg/m²)",
             "given",
-            _change_url(dose),
+            change_url(dose),
         )
         for dose in treatment.doses
     ]
@@ -143,7 +138,7 @@ def timeline_steps(subject) -> list[TimelineStep]:
                 f"{_cells(infusion.dose_car_cells_per_kg)} CAR+ cells/kg × {infusion.weight_kg} kg; "
                 f"total {_cells(infusion.total_car_cells)} CAR+ cells",
                 "infused",
-                _change_url(infusion),
+                change_url(infusion),
             )
         )
     return steps

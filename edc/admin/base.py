@@ -1,29 +1,28 @@
-"""The site staff's screens. Every save goes through `edc.services`, like the API."""
+"""What every screen of the trial is built from: the kernel's extension points (later apps fill them from their
+`hooks` module), the one page policy (role, then site), and the CRF admin whose saves go through `edc.services`."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial, wraps
+from functools import wraps
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from edc import roles, services
-from edc.models import DataQuery, LabResult, Lock, Signature, Site, SourceVerification, Subject, Visit
+from edc.models import Signature, Subject, Visit
 
 # The extension points of the kernel's screens: later apps fill them from their `hooks` module (layers: edc may
 # not import them), in the order of INSTALLED_APPS.
 SubjectPanel = Callable[[HttpRequest, Subject], str]
-VisitPageView = Callable[["VisitAdmin", HttpRequest, Visit], HttpResponse]
+VisitPageView = Callable[[admin.ModelAdmin, HttpRequest, Visit], HttpResponse]  # the visit admin, request, visit
 _subject_inlines: list[type[admin.options.InlineModelAdmin]] = []
 _subject_panels: list[tuple[str, SubjectPanel]] = []
 _visit_pages: list[tuple[str, str, VisitPageView]] = []
@@ -266,7 +265,7 @@ class CrfAdmin(ScopedHistoryAdmin):
             except PermissionDenied as error:
                 raise PermissionDenied(str(error)) from None
             messages.success(request, "Query raised.")
-            return redirect(_change_url(row))
+            return redirect(change_url(row))
         return self._action_page(request, row, form, f"Raise a query on {row}")
 
     def sign_view(self, request, row):
@@ -280,7 +279,7 @@ class CrfAdmin(ScopedHistoryAdmin):
                 form.add_error(None, error.messages)
             else:
                 messages.success(request, f"{row} signed.")
-                return redirect(_change_url(row))
+                return redirect(change_url(row))
         return self._action_page(request, row, form, f"Sign {row}")
 
     def _action_page(self, request, row, form, title):
@@ -320,315 +319,5 @@ class CrfAdmin(ScopedHistoryAdmin):
                 formset.changed_objects.append((row, inline_form.changed_data))
 
 
-def _change_url(row) -> str:
+def change_url(row) -> str:
     return reverse(f"admin:{row._meta.app_label}_{row._meta.model_name}_change", args=[row.pk])
-
-
-@admin.register(Site)
-class SiteAdmin(ScopedAdminMixin, admin.ModelAdmin):
-    """Every role sees its own sites; only a superuser adds or changes one (its users)."""
-
-    list_display = ("code", "name", "timezone")
-    filter_horizontal = ("users",)
-    read_roles = roles.ALL_ROLES
-    write_roles = frozenset()
-
-
-class VisitInline(CrfInline):
-    model = Visit
-    fields = ("code", "planned_date", "window_start", "window_end", "visit_datetime", "status", "version")
-
-
-class LabResultInline(CrfInline):
-    """Read-only under the subject (results are keyed on their own page or by the visit form): a
-    visit dropdown per row would cost one query per result."""
-
-    model = LabResult
-    fields = ("analyte", "value", "result_text", "unit", "lln", "uln", "sample_datetime", "visit", "version")
-    readonly_fields = fields
-    ordering = ("sample_datetime",)
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("visit__subject")
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-
-@admin.register(Subject)
-class SubjectAdmin(CrfAdmin):
-    list_display = ("subject_id", "site", "sex", "date_of_birth", "status", "audit_trail_link")
-    list_filter = ("site", "status", "sex")
-    search_fields = ("subject_id", "initials")
-    list_select_related = ("site",)
-    # The status changes only through its services (eligibility confirmation, the infusion), never typed.
-    readonly_fields = ("subject_id", "status", *CrfAdmin.readonly_fields)
-    fields = (
-        "subject_id", "site", "sex", "date_of_birth", "childbearing_potential", "initials", "status",
-        "voided", "void_reason", "version", "created", "modified", "change_reason", "opened_version",
-    )  # fmt: skip
-    inlines = [VisitInline, LabResultInline]
-    change_form_template = "admin/edc/subject/change_form.html"
-    signable = True
-
-    def get_inlines(self, request, obj):
-        return [*self.inlines, *_subject_inlines]
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        subject = self.get_object(request, object_id)
-        readable = subject is not None and self.has_view_or_change_permission(request, subject)
-        panels = [(title, render(request, subject)) for title, render in _subject_panels] if readable else []
-        return super().change_view(request, object_id, form_url, {**(extra_context or {}), "panels": panels})
-
-    def save_model(self, request, obj, form, change):
-        if change:
-            super().save_model(request, obj, form, change)
-        else:
-            services.register_subject(obj, user=request.user)
-
-    @admin.display(description="audit trail")
-    def audit_trail_link(self, subject):
-        return format_html('<a href="{}">audit trail</a>', reverse("admin:edc_subject_audit_trail", args=[subject.pk]))
-
-    def get_urls(self):
-        audit_trail = self.admin_page("<int:pk>/audit-trail/", self.audit_trail_view, "edc_subject_audit_trail",
-                                      write_roles=frozenset())  # fmt: skip
-        return [audit_trail, *super().get_urls()]
-
-    def audit_trail_view(self, request, subject):
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Audit trail of {subject}",
-            "subject": subject,
-            "opts": self.model._meta,
-            "events": services.audit_trail(subject),
-            "site_timezone": subject.site.timezone,
-            "csv_url": reverse("subject-audit-trail", kwargs={"subject_id": subject.subject_id}),
-        }
-        return TemplateResponse(request, "admin/edc/audit_trail.html", context)
-
-
-@admin.register(Visit)
-class VisitAdmin(CrfAdmin):
-    signable = True
-    list_display = (
-        "subject", "code", "planned_date", "window_start", "window_end", "visit_datetime", "window_mark", "status",
-    )  # fmt: skip
-    list_filter = ("code", "status", "subject__site")
-    list_select_related = ("subject__site",)
-
-    @admin.display(description="window")
-    def window_mark(self, visit):
-        window = visit.window
-        if window is None:
-            return "—"
-        if window.status == "IN_WINDOW":
-            return format_html('<span style="color:#2e7d32">{}</span>', "✔ in window")
-        return format_html(
-            '<span style="color:#ba2121">✘ {} by {} d</span>', window.status.lower(), window.days_outside
-        )
-
-    search_fields = ("subject__subject_id",)
-
-    def get_list_display(self, request):
-        return (*super().get_list_display(request), *(["page_links"] if _visit_pages else []))
-
-    @admin.display(description="pages")
-    def page_links(self, visit):
-        links = ((text, reverse(f"admin:edc_visit_{slug}", args=[visit.pk])) for slug, text, _ in _visit_pages)
-        return format_html_join(" ", '<a href="{1}">{0}</a>', links)
-
-    def get_urls(self):
-        pages = [self.admin_page(f"<int:pk>/{slug}/", partial(view, self), f"edc_visit_{slug}")
-                 for slug, _, view in _visit_pages]  # fmt: skip
-        return [*pages, *super().get_urls()]
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        pages = [(text, reverse(f"admin:edc_visit_{slug}", args=[object_id])) for slug, text, _ in _visit_pages]
-        return super().change_view(request, object_id, form_url, {**(extra_context or {}), "visit_pages": pages})
-
-
-@admin.register(LabResult)
-class LabResultAdmin(CrfAdmin):
-    list_display = ("subject", "analyte", "value", "result_text", "unit", "lln", "uln", "sample_datetime", "voided")
-    list_filter = ("analyte", "voided", "subject__site")
-    search_fields = ("subject__subject_id", "lab_name")
-    date_hierarchy = "sample_datetime"
-
-
-class DescribedTargetsChangeList(ChangeList):
-    """A list of queries, signatures or verifications whose page names what each is about (one query per kind of
-    row, whatever the page size)."""
-
-    def get_results(self, request):
-        super().get_results(request)
-        targets = services.describe_targets(self.result_list)
-        for item in self.result_list:
-            item.target = targets[(item.target_model, item.target_id)]
-
-
-class DescribedTargetsMixin:
-    """`about` in a list or on a page: subject's visit, CRF or test, and for a query the field with its value,
-    linked to the field on the record's page."""
-
-    def get_changelist(self, request, **kwargs):
-        return DescribedTargetsChangeList
-
-    @admin.display(description="about")
-    def about(self, item):
-        target = getattr(item, "target", None) or services.describe_targets([item])[(item.target_model, item.target_id)]
-        field = getattr(item, "target_field", "")
-        words = " · ".join(w for w in (target.visit, target.record) if w)
-        if field:
-            words = f"{words} · {target.field_label(field)} = {target.field_value(field)}"
-        if target.row is None:
-            return words
-        anchor = f"#id_{field}" if field else ""
-        return format_html('<a href="{}{}">{}</a>', _change_url(target.row), anchor, words)
-
-
-class QueryForm(forms.ModelForm):
-    class Meta:
-        model = DataQuery
-        fields = ("answer",)
-        widgets = {"answer": forms.Textarea(attrs={"rows": 3})}
-
-
-@admin.register(DataQuery)
-class DataQueryAdmin(DescribedTargetsMixin, ScopedHistoryAdmin):
-    """Staff answer through an answer-only form; monitors and data managers close or re-open. Who answered or
-    closed, and when, are the services' to set."""
-
-    form = QueryForm
-    list_display = ("subject", "about", "text", "status", "raised_by", "age_days", "answer")
-    list_select_related = ("subject", "raised_by")
-    list_filter = ("status", "auto", "subject__site")
-    search_fields = ("subject__subject_id", "text")
-    fields = (
-        "subject", "about", "text", "status", "auto", "raised_by", "created", "answer", "answered_by", "answered_at",
-        "closed_by", "closed_at",
-    )  # fmt: skip
-    actions = ["close_queries", "reopen_queries"]
-    write_roles = roles.CLINICAL_READERS
-    change_form_template = "admin/edc/dataquery/change_form.html"
-
-    def has_add_permission(self, request, obj=None):
-        return False  # queries are opened on a field (API or the CRF page), not from a blank form
-
-    def may_answer(self, request, query) -> bool:
-        return roles.has_any_role(request.user, roles.DATA_ENTRY) and query.status != DataQuery.Status.CLOSED
-
-    def get_readonly_fields(self, request, obj=None):
-        answerable = obj is not None and self.may_answer(request, obj)
-        return [name for name in self.fields if not (answerable and name == "answer")]
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        query = self.get_object(request, object_id)
-        if query is None:
-            return super().change_view(request, object_id, form_url, extra_context)
-        transition = next((t for t in ("_close", "_reopen") if t in request.POST), None)
-        if request.method == "POST" and transition:
-            self.check_roles(request)
-            return self._transition(request, query, transition)
-        is_raiser = roles.has_any_role(request.user, roles.QUERY_RAISERS)
-        extra = {
-            "can_answer": self.may_answer(request, query),
-            "can_close": is_raiser and query.status != DataQuery.Status.CLOSED,
-            "can_reopen": is_raiser and query.status != DataQuery.Status.OPEN,
-            **(extra_context or {}),
-        }
-        return super().change_view(request, object_id, form_url, extra)
-
-    def _transition(self, request, query, transition):
-        service = services.close_query if transition == "_close" else services.reopen_query
-        try:
-            service(query, user=request.user)
-        except (PermissionDenied, ValidationError) as error:
-            messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
-        else:
-            messages.success(request, f"Query {'closed' if transition == '_close' else 're-opened'}.")
-        return redirect(request.path)
-
-    @admin.display(description="age (days)")
-    def age_days(self, query):
-        return (timezone.now() - query.created).days
-
-    def save_model(self, request, obj, form, change):
-        try:
-            services.answer_query(obj, form.cleaned_data.get("answer", ""), user=request.user)
-        except (PermissionDenied, ValidationError) as error:  # shown to the user, nothing saved
-            messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
-
-    @admin.action(description="Close the selected queries")
-    def close_queries(self, request, queryset):
-        self._each(request, queryset, services.close_query, "closed")
-
-    @admin.action(description="Re-open the selected queries")
-    def reopen_queries(self, request, queryset):
-        self._each(request, queryset, services.reopen_query, "re-opened")
-
-    def _each(self, request, queryset, service, done):
-        count = 0
-        for query in queryset:
-            try:
-                service(query, user=request.user)
-            except (PermissionDenied, ValidationError) as error:  # one refusal does not stop the others
-                messages.error(request, f"{query}: {error}")
-            else:
-                count += 1
-        if count:
-            messages.success(request, f"{count} query(ies) {done}.")
-
-
-@admin.register(Signature)
-class SignatureAdmin(DescribedTargetsMixin, ScopedHistoryAdmin):
-    list_display = ("subject", "about", "meaning", "signed_by", "signed_at")
-    list_filter = ("meaning",)
-    list_select_related = ("subject", "signed_by")
-    write_roles = frozenset()
-
-
-@admin.register(SourceVerification)
-class SourceVerificationAdmin(DescribedTargetsMixin, ScopedHistoryAdmin):
-    list_display = ("subject", "about", "verified_version", "verified_by", "verified_at", "voided")
-    list_filter = ("voided",)
-    list_select_related = ("subject", "verified_by")
-    write_roles = frozenset()
-
-
-class LockForm(forms.ModelForm):
-    class Meta:
-        model = Lock
-        fields = ("level", "subject", "visit", "reason", "unlock_reason")
-
-
-@admin.register(Lock)
-class LockAdmin(ScopedHistoryAdmin):
-    """Data managers lock here; unlocking is a change with the unlock reason filled in."""
-
-    form = LockForm
-    list_display = ("__str__", "level", "active", "reason", "locked_by", "locked_at", "unlocked_by", "unlock_reason")
-    list_filter = ("level", "active")
-    list_select_related = ("subject", "visit__subject", "locked_by", "unlocked_by")
-    write_roles = frozenset({roles.DATA_MANAGER})
-
-    def get_queryset(self, request):
-        queryset = admin.ModelAdmin.get_queryset(self, request)
-        return roles.scope(queryset, request.user) | queryset.filter(level=Lock.Level.STUDY)
-
-    def get_readonly_fields(self, request, obj=None):
-        return ("level", "subject", "visit", "reason") if obj else ("unlock_reason",)
-
-    def save_model(self, request, obj, form, change):
-        if change:
-            services.unlock(obj, reason=form.cleaned_data.get("unlock_reason", ""), user=request.user)
-        else:
-            data = form.cleaned_data
-            services.lock(data["level"], subject=data.get("subject"), visit=data.get("visit"), reason=data["reason"],
-                          user=request.user)  # fmt: skip
-
-
-admin.site.site_header = "Meta10-19 EDC"
-admin.site.site_title = "Meta10-19 EDC"
-admin.site.index_title = "NCT06711146 data capture"
-admin.site.site_url = None  # no "View site" link: the admin is the site (the API has no pages to view)

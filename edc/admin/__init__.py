@@ -1,0 +1,40 @@
+"""The site staff's screens. Every save goes through `edc.services`, like the API.
+
+- `base`: the extension points later apps fill from their `hooks` module, the page policy (`AdminPagesMixin`:
+  role, then site, as the API), and the CRF admin and inline every app's screens are built from.
+- `subjects`: sites, subjects (with the registered inlines and panels), visits (with the registered visit
+  pages) and lab results.
+- `data_management`: data queries, signatures, source verification and locks.
+"""
+
+from django.contrib import admin
+
+from edc.admin import data_management, subjects  # noqa: F401 - registers the kernel's model admins
+from edc.admin.base import (
+    AdminPagesMixin,
+    CrfAdmin,
+    CrfInline,
+    ScopedAdminMixin,
+    ScopedHistoryAdmin,
+    change_url,
+    register_subject_inlines,
+    register_subject_panel,
+    register_visit_page,
+)
+
+__all__ = [
+    "AdminPagesMixin",
+    "CrfAdmin",
+    "CrfInline",
+    "ScopedAdminMixin",
+    "ScopedHistoryAdmin",
+    "change_url",
+    "register_subject_inlines",
+    "register_subject_panel",
+    "register_visit_page",
+]
+
+admin.site.site_header = "Meta10-19 EDC"
+admin.site.site_title = "Meta10-19 EDC"
+admin.site.index_title = "NCT06711146 data capture"
+admin.site.site_url = None  # no "View site" link: the admin is the site (the API has no pages to view)

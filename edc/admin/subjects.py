@@ -1,0 +1,153 @@
+"""Sites, subjects, visits and lab results."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from django.contrib import admin
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+
+from edc import roles, services
+from edc.admin.base import (
+    CrfAdmin,
+    CrfInline,
+    ScopedAdminMixin,
+    _subject_inlines,
+    _subject_panels,
+    _visit_pages,
+)
+from edc.models import LabResult, Site, Subject, Visit
+
+
+@admin.register(Site)
+class SiteAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    """Every role sees its own sites; only a superuser adds or changes one (its users)."""
+
+    list_display = ("code", "name", "timezone")
+    filter_horizontal = ("users",)
+    read_roles = roles.ALL_ROLES
+    write_roles = frozenset()
+
+
+class VisitInline(CrfInline):
+    model = Visit
+    fields = ("code", "planned_date", "window_start", "window_end", "visit_datetime", "status", "version")
+
+
+class LabResultInline(CrfInline):
+    """Read-only under the subject (results are keyed on their own page or by the visit form): a
+    visit dropdown per row would cost one query per result."""
+
+    model = LabResult
+    fields = ("analyte", "value", "result_text", "unit", "lln", "uln", "sample_datetime", "visit", "version")
+    readonly_fields = fields
+    ordering = ("sample_datetime",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("visit__subject")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Subject)
+class SubjectAdmin(CrfAdmin):
+    list_display = ("subject_id", "site", "sex", "date_of_birth", "status", "audit_trail_link")
+    list_filter = ("site", "status", "sex")
+    search_fields = ("subject_id", "initials")
+    list_select_related = ("site",)
+    # The status changes only through its services (eligibility confirmation, the infusion), never typed.
+    readonly_fields = ("subject_id", "status", *CrfAdmin.readonly_fields)
+    fields = (
+        "subject_id", "site", "sex", "date_of_birth", "childbearing_potential", "initials", "status",
+        "voided", "void_reason", "version", "created", "modified", "change_reason", "opened_version",
+    )  # fmt: skip
+    inlines = [VisitInline, LabResultInline]
+    change_form_template = "admin/edc/subject/change_form.html"
+    signable = True
+
+    def get_inlines(self, request, obj):
+        return [*self.inlines, *_subject_inlines]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        subject = self.get_object(request, object_id)
+        readable = subject is not None and self.has_view_or_change_permission(request, subject)
+        panels = [(title, render(request, subject)) for title, render in _subject_panels] if readable else []
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), "panels": panels})
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+        else:
+            services.register_subject(obj, user=request.user)
+
+    @admin.display(description="audit trail")
+    def audit_trail_link(self, subject):
+        return format_html('<a href="{}">audit trail</a>', reverse("admin:edc_subject_audit_trail", args=[subject.pk]))
+
+    def get_urls(self):
+        audit_trail = self.admin_page("<int:pk>/audit-trail/", self.audit_trail_view, "edc_subject_audit_trail",
+                                      write_roles=frozenset())  # fmt: skip
+        return [audit_trail, *super().get_urls()]
+
+    def audit_trail_view(self, request, subject):
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Audit trail of {subject}",
+            "subject": subject,
+            "opts": self.model._meta,
+            "events": services.audit_trail(subject),
+            "site_timezone": subject.site.timezone,
+            "csv_url": reverse("subject-audit-trail", kwargs={"subject_id": subject.subject_id}),
+        }
+        return TemplateResponse(request, "admin/edc/audit_trail.html", context)
+
+
+@admin.register(Visit)
+class VisitAdmin(CrfAdmin):
+    signable = True
+    list_display = (
+        "subject", "code", "planned_date", "window_start", "window_end", "visit_datetime", "window_mark", "status",
+    )  # fmt: skip
+    list_filter = ("code", "status", "subject__site")
+    list_select_related = ("subject__site",)
+
+    @admin.display(description="window")
+    def window_mark(self, visit):
+        window = visit.window
+        if window is None:
+            return "—"
+        if window.status == "IN_WINDOW":
+            return format_html('<span style="color:#2e7d32">{}</span>', "✔ in window")
+        return format_html(
+            '<span style="color:#ba2121">✘ {} by {} d</span>', window.status.lower(), window.days_outside
+        )
+
+    search_fields = ("subject__subject_id",)
+
+    def get_list_display(self, request):
+        return (*super().get_list_display(request), *(["page_links"] if _visit_pages else []))
+
+    @admin.display(description="pages")
+    def page_links(self, visit):
+        links = ((text, reverse(f"admin:edc_visit_{slug}", args=[visit.pk])) for slug, text, _ in _visit_pages)
+        return format_html_join(" ", '<a href="{1}">{0}</a>', links)
+
+    def get_urls(self):
+        pages = [self.admin_page(f"<int:pk>/{slug}/", partial(view, self), f"edc_visit_{slug}")
+                 for slug, _, view in _visit_pages]  # fmt: skip
+        return [*pages, *super().get_urls()]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        pages = [(text, reverse(f"admin:edc_visit_{slug}", args=[object_id])) for slug, text, _ in _visit_pages]
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), "visit_pages": pages})
+
+
+@admin.register(LabResult)
+class LabResultAdmin(CrfAdmin):
+    list_display = ("subject", "analyte", "value", "result_text", "unit", "lln", "uln", "sample_datetime", "voided")
+    list_filter = ("analyte", "voided", "subject__site")
+    search_fields = ("subject__subject_id", "lab_name")
+    date_hierarchy = "sample_datetime"
