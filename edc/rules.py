@@ -188,6 +188,18 @@ def ana_titre(text: str) -> int | None:
     return None
 
 
+def reference_flag(value: Decimal | None, lln: Decimal | None, uln: Decimal | None) -> str | None:
+    """LOW, HIGH or NORMAL against the result's own reference range (the lab's, that day); None without a value
+    or without a range."""
+    if value is None or (lln is None and uln is None):
+        return None
+    if lln is not None and value < lln:
+        return "LOW"
+    if uln is not None and value > uln:
+        return "HIGH"
+    return "NORMAL"
+
+
 def check_limits(values: dict, limits: dict[str, Limit]) -> tuple[dict[str, str], dict[str, str]]:
     """Apply a CRF's declared field limits to its values (None is left to 'required' checks)."""
     errors, warnings = {}, {}

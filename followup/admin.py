@@ -1,5 +1,8 @@
 """Follow-up screens: adverse events, milestones, and the subject page's milestone panel."""
 
+from dataclasses import dataclass
+from decimal import Decimal
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import widgets
@@ -7,15 +10,19 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from edc import roles
+from edc import rules as edc_rules
+from edc import services as edc_services
 from edc.admin import CrfAdmin, ScopedHistoryAdmin
 from edc.models import DataQuery, Visit
 from followup import services
 from followup.models import AdverseEvent, Milestone, PrednisoneDose
-from followup.visit_crf import CRF_LINES, VISIT_CRF
-from screening.rules.sledai import SLEDAI_WEIGHTS
+from followup.visit_crf import CRF_LINES, VISIT_CRF, CrfLine
+from screening.rules.sledai import descriptor_choices
 
 
 @admin.register(AdverseEvent)
@@ -92,39 +99,82 @@ def follow_up_panel(request, subject):
     return render_to_string("admin/followup/follow_up_grid.html", {"rows": rows, "analytes": services.GRID_ANALYTES})
 
 
+RANGE_LABELS = {"lln": "LLN", "uln": "ULN", "lloq": "LLOQ"}
+FLAG_MARKS = {"LOW": "L", "HIGH": "H"}
+
+
+def as_typed(value):
+    """A stored number as site staff typed it: 1500, not 1500.000000 (the column keeps six decimals)."""
+    return format(value.normalize(), "f") if isinstance(value, Decimal) else value
+
+
+def _number_field(**kwargs) -> forms.DecimalField:
+    # Text, not <input type=number>: the browser would round, and refuse a comma before the server names the field.
+    return forms.DecimalField(
+        required=False, widget=forms.TextInput(attrs={"size": 8, "inputmode": "decimal"}), **kwargs
+    )
+
+
+@dataclass(frozen=True)
+class CrfRow:
+    line: CrfLine
+    result: forms.BoundField
+    others: list[forms.BoundField]
+    query: DataQuery | None  # the open query on the value, if any
+    flag: str  # "H" or "L" against the stored result's own reference range
+
+
 class VisitCrfForm(forms.Form):
     """One visit's paper CRF: the visit, each result with its reference range, SLEDAI, prednisone."""
 
     visit_datetime = forms.SplitDateTimeField(required=False, widget=widgets.AdminSplitDateTime)
     status = forms.ChoiceField(choices=Visit.Status.choices)
     descriptors = forms.MultipleChoiceField(
-        required=False, widget=forms.CheckboxSelectMultiple, choices=[(c, c) for c in SLEDAI_WEIGHTS],
+        required=False, widget=forms.CheckboxSelectMultiple, choices=descriptor_choices(),
         label="SELENA-SLEDAI descriptors present",
     )  # fmt: skip
-    pga = forms.DecimalField(required=False, max_digits=2, decimal_places=1, label="PGA (0–3)")
-    prednisone_mg_per_day = forms.DecimalField(required=False, max_digits=6, decimal_places=2)
+    pga = _number_field(max_digits=2, decimal_places=1, label="PGA (0–3)")
+    prednisone_mg_per_day = _number_field(max_digits=6, decimal_places=2, label="Prednisone-equivalent (mg/day)")
     change_reason = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for line in CRF_LINES:
             for field in line.fields:
-                name = f"{line.analyte}__{field}"
-                if field == "not_detected":
-                    self.fields[name] = forms.BooleanField(required=False, label="not detected")
-                elif field == "result_text":
-                    self.fields[name] = forms.CharField(required=False, max_length=20)
-                else:
-                    self.fields[name] = forms.DecimalField(required=False, max_digits=20, decimal_places=6)
-                self.fields[name].widget.attrs["size"] = 8
+                self.fields[f"{line.analyte}__{field}"] = self._line_field(line, field)
 
-    def sections(self, badges: dict):
-        """(title, [(line, result field, [other fields], open query)]) in the paper form's order."""
-        return [(title, [self._line(line, badges.get(line.analyte)) for line in lines]) for title, lines in VISIT_CRF]
+    @staticmethod
+    def _line_field(line: CrfLine, field: str) -> forms.Field:
+        if field == "not_detected":
+            return forms.BooleanField(required=False, label="not detected")
+        if field == "result_text":
+            return forms.CharField(required=False, max_length=20, label=line.label,
+                                   widget=forms.TextInput(attrs={"size": 8}))  # fmt: skip
+        return _number_field(max_digits=20, decimal_places=6, label=RANGE_LABELS.get(field, line.label))
 
-    def _line(self, line, badge):
+    def sections(self, own: dict, queries: dict) -> list[tuple[str, list[CrfRow]]]:
+        """(title, rows) in the paper form's order; a row's flag is its stored result's (not what was just typed)."""
+        return [
+            (title, [self._row(line, own.get(line.analyte), queries) for line in lines]) for title, lines in VISIT_CRF
+        ]
+
+    def _row(self, line, stored, queries) -> CrfRow:
         fields = [self[f"{line.analyte}__{field}"] for field in line.fields]
-        return line, fields[0], fields[1:], badge
+        flag = edc_rules.reference_flag(stored.value, stored.lln, stored.uln) if stored else None
+        query = queries.get(stored.pk) if stored else None
+        return CrfRow(line, fields[0], fields[1:], query, FLAG_MARKS.get(flag, ""))
+
+    def error_summary(self) -> list[tuple[str, str, str]]:
+        """(field id, what, message) for each refused field, in the page's order, for the links at the top."""
+        summary = []
+        for name, errors in self.errors.items():
+            if name == "__all__":
+                continue
+            field = self[name]
+            line = next((line for line in CRF_LINES if name.startswith(f"{line.analyte}__")), None)
+            what = f"{line.label} — {field.label}" if line and field.label != line.label else field.label
+            summary.extend((field.auto_id or "", what, message) for message in errors)
+        return summary
 
 
 def visit_crf_view(visit_admin, request, visit):
@@ -147,9 +197,9 @@ def visit_crf_view(visit_admin, request, visit):
                 messages.success(request, f"{visit} saved.")
                 return redirect(request.path)
     open_queries = DataQuery.objects.filter(
-        target_model="edc.labresult", target_id__in=[r.pk for r in own.values()]
+        target_model="edc.labresult", target_id__in=[r.pk for r in own.values()], target_field="value"
     ).exclude(status=DataQuery.Status.CLOSED)
-    by_result = {(q.target_id, q.target_field): q for q in open_queries}
+    is_signer = roles.has_any_role(request.user, roles.SIGNERS)
     context = {
         **visit_admin.admin_site.each_context(request),
         "title": f"{visit.subject} — visit {visit.code}",
@@ -158,7 +208,10 @@ def visit_crf_view(visit_admin, request, visit):
         "form": form,
         "window": visit.window,
         "can_edit": can_edit,
-        "sections": form.sections({a: by_result.get((r.pk, "value")) for a, r in own.items()}),
+        "sections": form.sections(own, {q.target_id: q for q in open_queries}),
+        "error_summary": form.error_summary() if form.is_bound else [],
+        "attestation": edc_services.visit_attestation(visit),
+        "sign_url": reverse("admin:edc_visit_sign", args=[visit.pk]) if is_signer else "",
     }
     return TemplateResponse(request, "admin/followup/visit_crf.html", context)
 
@@ -171,15 +224,15 @@ def _initial(visit, own, previous) -> dict:
         source = own.get(line.analyte)
         for field in line.fields:
             if source is not None:
-                initial[f"{line.analyte}__{field}"] = getattr(source, field)
+                initial[f"{line.analyte}__{field}"] = as_typed(getattr(source, field))
             elif field in ("lln", "uln", "lloq") and line.analyte in previous:
-                initial[f"{line.analyte}__{field}"] = getattr(previous[line.analyte], field)  # the lab's last range
+                initial[f"{line.analyte}__{field}"] = as_typed(getattr(previous[line.analyte], field))  # lab's last
     assessment = SledaiAssessment.objects.filter(visit=visit, voided=False).first()
     if assessment:
-        initial.update(descriptors=assessment.descriptors, pga=assessment.pga)
+        initial.update(descriptors=assessment.descriptors, pga=as_typed(assessment.pga))
     dose = PrednisoneDose.objects.filter(visit=visit, voided=False).first()
     if dose:
-        initial["prednisone_mg_per_day"] = dose.prednisone_mg_per_day
+        initial["prednisone_mg_per_day"] = as_typed(dose.prednisone_mg_per_day)
     return initial
 
 

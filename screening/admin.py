@@ -25,9 +25,9 @@ from screening.models import (
 )
 
 CODE_LISTS = {
-    "slicc_criteria": rules.SLICC_CODES,
-    "descriptors": tuple(rules.SLEDAI_WEIGHTS),
-    "lupus_crises": rules.LUPUS_CRISES,
+    "slicc_criteria": code_choices(rules.SLICC_CODES),
+    "descriptors": rules.descriptor_choices(),  # by organ, with their weights
+    "lupus_crises": code_choices(rules.LUPUS_CRISES),
 }
 STACKED = "admin/edit_inline/stacked.html"
 CHANGE_FIELDSET = ("Reason for change", {"fields": ("change_reason", "opened_version")})
@@ -39,7 +39,7 @@ class CodeListMixin:
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         if db_field.name in CODE_LISTS:
             return forms.MultipleChoiceField(
-                choices=code_choices(CODE_LISTS[db_field.name]),
+                choices=CODE_LISTS[db_field.name],
                 widget=forms.CheckboxSelectMultiple,
                 required=False,
                 label=db_field.verbose_name.capitalize(),

@@ -24,6 +24,7 @@ from edc.services.crf import (
 )
 from edc.services.data_management import (
     Target,
+    VisitAttestation,
     answer_query,
     close_query,
     describe_targets,
@@ -36,6 +37,7 @@ from edc.services.data_management import (
     sign,
     unlock,
     verify_source,
+    visit_attestation,
 )
 from edc.services.subjects import (
     BULK_LIMIT,
@@ -58,6 +60,7 @@ __all__ = [
     "REASON_REQUIRED",
     "StaleVersion",
     "Target",
+    "VisitAttestation",
     "answer_query",
     "audit_trail",
     "audited_models_of_subject",
@@ -84,6 +87,7 @@ __all__ = [
     "unlock",
     "validate_crf",
     "verify_source",
+    "visit_attestation",
     "visits_with_infusion_start",
     "void_crf",
 ]

@@ -10,12 +10,14 @@ from decimal import Decimal
 
 from django.apps import apps
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models
 from django.utils import timezone
 
 from edc import roles
 from edc.models import (
     AuditedModel,
     DataQuery,
+    LabResult,
     Lock,
     Signature,
     SourceVerification,
@@ -177,6 +179,26 @@ def reopen_query(query: DataQuery, *, user, reason: str = "query re-opened") -> 
 
 
 # --- Signatures ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VisitAttestation:
+    """Where a visit stands for sign-off: the signatures over it, and how many of its rows (the visit and its
+    results) a monitor has verified as they are now (a change voids a verification)."""
+
+    signatures: list[Signature]
+    verified: int
+    rows: int
+
+
+def visit_attestation(visit: Visit) -> VisitAttestation:
+    signatures = Signature.objects.filter(target_model="edc.visit", target_id=visit.pk, voided=False)
+    result_ids = list(LabResult.objects.filter(visit=visit, voided=False).values_list("pk", flat=True))
+    verified = SourceVerification.objects.filter(voided=False).filter(
+        models.Q(target_model="edc.visit", target_id=visit.pk)
+        | models.Q(target_model="edc.labresult", target_id__in=result_ids)
+    )
+    return VisitAttestation(list(signatures.select_related("signed_by")), verified.count(), 1 + len(result_ids))
 
 
 def sign(target: AuditedModel, meaning: str, *, user, password: str) -> Signature:

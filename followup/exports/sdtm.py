@@ -43,13 +43,7 @@ def _dy(on: dt.date | None, infusion_date: dt.date | None) -> int | None:
 
 
 def _nrind(sample: Sample) -> str | None:
-    if sample.value is None:
-        return None
-    if sample.lln is not None and sample.value < sample.lln:
-        return "LOW"
-    if sample.uln is not None and sample.value > sample.uln:
-        return "HIGH"
-    return "NORMAL" if sample.lln is not None or sample.uln is not None else None
+    return edc_rules.reference_flag(sample.value, sample.lln, sample.uln)
 
 
 def _orres(sample: Sample, blq_as_text: bool) -> str:

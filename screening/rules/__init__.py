@@ -63,10 +63,12 @@ from screening.rules.inputs import (
 from screening.rules.sledai import (
     SLEDAI_LIMITS,
     SLEDAI_LOOKBACK_DAYS,
+    SLEDAI_ORGANS,
     SLEDAI_WEIGHTS,
     SledaiScore,
     Suggestion,
     activity_band,
+    descriptor_choices,
     possible_flare,
     sledai_score,
     suggest_sledai_descriptors,
@@ -109,6 +111,8 @@ __all__ = [
     "Suggestion",
     "activity_band",
     "possible_flare",
+    "SLEDAI_ORGANS",
+    "descriptor_choices",
     "sledai_score",
     "suggest_sledai_descriptors",
     # field_checks

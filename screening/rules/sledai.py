@@ -29,6 +29,35 @@ SLEDAI_WEIGHTS: dict[str, int] = {
 }
 SEROLOGICAL_DESCRIPTORS = ("LOW_COMPLEMENT", "DNA_BINDING")
 
+# The descriptors as the SELENA-SLEDAI form prints them, by organ (DOMAIN.md §4 lists the same codes by weight).
+SLEDAI_ORGANS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
+    ("Central nervous system", (
+        ("SEIZURE", "Seizure"), ("PSYCHOSIS", "Psychosis"), ("ORGANIC_BRAIN", "Organic brain syndrome"),
+        ("VISUAL", "Visual disturbance"), ("CRANIAL_NERVE", "Cranial nerve disorder"),
+        ("LUPUS_HEADACHE", "Lupus headache"), ("CVA", "Cerebrovascular accident"),
+    )),
+    ("Vascular", (("VASCULITIS", "Vasculitis"),)),
+    ("Musculoskeletal", (("ARTHRITIS", "Arthritis"), ("MYOSITIS", "Myositis"))),
+    ("Renal", (
+        ("URINARY_CASTS", "Urinary casts"), ("HEMATURIA", "Haematuria"), ("PROTEINURIA", "Proteinuria"),
+        ("PYURIA", "Pyuria"),
+    )),
+    ("Mucocutaneous", (("RASH", "Rash"), ("ALOPECIA", "Alopecia"), ("MUCOSAL_ULCERS", "Mucosal ulcers"))),
+    ("Serosal", (("PLEURISY", "Pleurisy"), ("PERICARDITIS", "Pericarditis"))),
+    ("Immunological", (("LOW_COMPLEMENT", "Low complement"), ("DNA_BINDING", "Increased DNA binding"))),
+    ("Constitutional", (("FEVER", "Fever"),)),
+    ("Haematological", (("THROMBOCYTOPENIA", "Thrombocytopenia"), ("LEUKOPENIA", "Leukopenia"))),
+)  # fmt: skip
+
+
+def descriptor_choices() -> list[tuple[str, list[tuple[str, str]]]]:
+    """Grouped choices for a form: organ → [(code, "Seizure (8)")], the weight beside each name."""
+    return [
+        (organ, [(code, f"{label} ({SLEDAI_WEIGHTS[code]})") for code, label in descriptors])
+        for organ, descriptors in SLEDAI_ORGANS
+    ]
+
+
 WEIGHT_8_DESCRIPTORS = frozenset(code for code, weight in SLEDAI_WEIGHTS.items() if weight == 8)  # CNS, vasculitis
 RENAL_DESCRIPTORS = frozenset({"URINARY_CASTS", "HEMATURIA", "PROTEINURIA", "PYURIA"})
 # Weight-8 descriptors plus the renal ones: "major-organ activity" of LLDAS.

@@ -159,7 +159,7 @@ class TestQueriesInTheAdmin:
         assert raised.status_code == 302
         client.force_login(staff)
         page = client.get(reverse("admin:edc_labresult_change", args=[result.pk])).content.decode()
-        assert "query-badge" in page and "Check source" in page
+        assert 'class="query-badge"' in page and "Check source" in page
 
     def test_close_action_reports_what_it_closed_and_what_it_refused(self, client, make_user, site, monitor, result):
         other_monitor = make_user("monitor", site, username="other-monitor")

@@ -151,3 +151,16 @@ def test_not_in_future():
     assert rules.not_in_future("d", dt.date(2026, 1, 1), now) == {}
     assert "d" in rules.not_in_future("d", dt.date(2026, 1, 2), now)
     assert "t" in rules.not_in_future("t", now + dt.timedelta(seconds=1), now)
+
+
+@pytest.mark.parametrize(
+    ("value", "lln", "uln", "flag"),
+    [
+        ("0.89", "0.9", "1.8", "LOW"), ("0.9", "0.9", "1.8", "NORMAL"), ("1.8", "0.9", "1.8", "NORMAL"),
+        ("1.81", "0.9", "1.8", "HIGH"), ("150", None, "100", "HIGH"), ("100", None, "100", "NORMAL"),
+        ("0.1", "0.2", None, "LOW"), ("1", None, None, None), (None, "0.9", "1.8", None),
+    ],
+)  # fmt: skip
+def test_reference_flag_against_the_results_own_range(value, lln, uln, flag):
+    as_decimal = lambda text: None if text is None else Decimal(text)  # noqa: E731
+    assert rules.reference_flag(as_decimal(value), as_decimal(lln), as_decimal(uln)) == flag

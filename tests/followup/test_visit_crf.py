@@ -8,6 +8,7 @@ from edc import services as edc_services
 from edc.models import DataQuery, LabResult, Visit
 from followup.models import PrednisoneDose
 from screening.models import SledaiAssessment
+from tests.factories import PASSWORD
 from tests.followup.conftest import SHANGHAI
 
 pytestmark = pytest.mark.django_db
@@ -81,7 +82,7 @@ def test_a_soft_limit_is_stored_and_its_query_shows_on_the_page(client, staff, d
     query = DataQuery.objects.get(target_field="value", auto=True)
     assert LabResult.objects.get(pk=query.target_id).analyte == "HGB"
     page = client.get(crf_url(d7)).content.decode()
-    assert "query-badge" in page and "below the expected 60" in page
+    assert 'class="query-badge"' in page and "below the expected 60" in page
 
 
 def test_changing_an_entered_value_needs_a_reason(client, staff, d7):
@@ -104,7 +105,7 @@ def test_the_reference_range_is_proposed_from_the_last_result(client, staff, tre
     )  # fmt: skip
     client.force_login(staff)
     form = client.get(crf_url(d7)).context["form"]
-    assert (form.initial["C3__lln"], form.initial["C3__uln"]) == (Decimal("0.88"), Decimal("1.77"))
+    assert (form.initial["C3__lln"], form.initial["C3__uln"]) == ("0.88", "1.77")  # as typed, not 0.880000
 
 
 def test_a_monitor_reads_but_cannot_save(client, monitor, d7):
@@ -136,4 +137,47 @@ def test_correcting_a_queried_value_on_the_page_closes_its_query(client, staff, 
     query.refresh_from_db()
     assert query.status == DataQuery.Status.CLOSED and query.closed_by == staff
     assert query.answer == "corrected by staff: value 55 → 125 (typo)"
-    assert "query-badge" not in client.get(crf_url(d7)).content.decode()
+    assert 'class="query-badge"' not in client.get(crf_url(d7)).content.decode()
+
+
+def test_numbers_show_as_typed_with_flags_from_their_own_range(client, staff, d7):
+    client.force_login(staff)
+    client.post(crf_url(d7), visit_form(d7, CARPCR__value="1500"))
+    page = client.get(crf_url(d7)).content.decode()
+    assert 'value="1500"' in page and "1500.000000" not in page and 'value="0.82"' in page
+    rows = {row.line.analyte: row for _, rows in client.get(crf_url(d7)).context["sections"] for row in rows}
+    assert (rows["C3"].flag, rows["DSDNA"].flag, rows["HGB"].flag, rows["CARPCR"].flag) == ("L", "H", "", "")
+
+
+def test_sledai_descriptors_are_named_with_their_weights_by_organ(client, staff, d7):
+    client.force_login(staff)
+    page = client.get(crf_url(d7)).content.decode()
+    for text in ("Central nervous system", "Organic brain syndrome (8)", "Renal", "Increased DNA binding (2)"):
+        assert text in page
+    assert ">ORGANIC_BRAIN<" not in page and "NOT_DETECTED" not in page
+
+
+def test_refused_fields_are_listed_at_the_top_with_links_and_nothing_says_saved(client, staff, d7):
+    client.force_login(staff)
+    typed_badly = client.post(crf_url(d7), visit_form(d7, HGB__uln="abc"), follow=True).content.decode()
+    assert "Nothing was saved" in typed_badly and '<a href="#id_HGB__uln">haemoglobin — ULN</a>' in typed_badly
+    over_the_limit = client.post(crf_url(d7), visit_form(d7, C3__value="11"), follow=True).content.decode()
+    assert "Nothing was saved" in over_the_limit and '<a href="#id_C3__value">C3</a>: ' in over_the_limit
+    for page in (typed_badly, over_the_limit):
+        assert "saved." not in page.replace("Nothing was saved", "")
+    assert LabResult.objects.filter(visit=d7).count() == 0
+
+
+def test_signatures_and_sdv_show_on_the_page_with_a_sign_link_for_investigators(client, staff, investigator, monitor,
+                                                                                  d7):  # fmt: skip
+    client.force_login(staff)
+    client.post(crf_url(d7), visit_form(d7))
+    page = client.get(crf_url(d7)).content.decode()
+    assert "not signed" in page and "Sign this visit" not in page and "0 of 14 record(s)" in page
+    edc_services.verify_source(LabResult.objects.get(visit=d7, analyte="C3"), user=monitor)
+    d7.refresh_from_db()
+    edc_services.sign(d7, "REVIEWED", user=investigator, password=PASSWORD)
+    client.force_login(investigator)
+    page = client.get(crf_url(d7)).content.decode()
+    assert "Reviewed by" in page and "1 of 14 record(s)" in page
+    assert f'href="{reverse("admin:edc_visit_sign", args=[d7.pk])}"' in page

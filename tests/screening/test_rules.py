@@ -619,3 +619,11 @@ def test_nephritis_log_and_both_questions_are_all_read():
 def test_nephritis_needs_the_dose_of_a_corticosteroid_in_the_window():
     inputs = with_meds(base_inputs(), HCQ, steroid("15"), pulse(dt.date(2025, 2, 1), dt.date(2025, 2, 21), None))
     assert missing_by_code(inputs)["EXC_NEPHRITIS"] == ("medications[2].dose_mg_per_day",)
+
+
+def test_sledai_descriptors_by_organ_name_every_descriptor_once_with_its_weight():
+    grouped = [(code, label) for _, choices in rules.descriptor_choices() for code, label in choices]
+    assert sorted(code for code, _ in grouped) == sorted(rules.SLEDAI_WEIGHTS)
+    assert dict(grouped)["ORGANIC_BRAIN"] == "Organic brain syndrome (8)"
+    assert dict(grouped)["DNA_BINDING"] == "Increased DNA binding (2)"
+    assert [organ for organ, _ in rules.SLEDAI_ORGANS][0] == "Central nervous system"
