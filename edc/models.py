@@ -84,6 +84,9 @@ class Subject(AuditedModel):
     childbearing_potential = models.BooleanField(default=False)
     initials = models.CharField(max_length=4)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.SCREENING)
+    # Set by `services.take_off_study` only (the investigator's decision, with its reason).
+    off_study_date = models.DateField(null=True, blank=True, editable=False)
+    off_study_reason = models.TextField(blank=True, editable=False)
 
     site_lookup = "site"
 

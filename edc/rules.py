@@ -234,6 +234,24 @@ def implausible_date(value: dt.date | dt.datetime | None) -> str | None:
     return f"{day.isoformat()} is outside {EARLIEST_DATE.isoformat()} … {LATEST_DATE.isoformat()} (hard limit)"
 
 
+# A subject leaves the study from screening, enrolment or follow-up; a screen failure never entered it.
+OFF_STUDY_FROM = ("SCREENING", "ENROLLED", "TREATED")
+
+
+def off_study_errors(status: str, on: dt.date, reason: str, today: dt.date) -> dict[str, str]:
+    """Why a subject cannot be taken off study on `on` (site date) with this reason; empty when it can."""
+    errors = {}
+    if status not in OFF_STUDY_FROM:
+        errors["status"] = f"a subject {status.replace('_', ' ').lower()} cannot be taken off study"
+    if on > today:
+        errors["date"] = f"{on.isoformat()} is in the future (hard limit: not after {today.isoformat()})"
+    elif error := implausible_date(on):
+        errors["date"] = error
+    if not reason.strip():
+        errors["reason"] = "a reason is required to take a subject off study"
+    return errors
+
+
 def not_in_future(field: str, value: dt.date | dt.datetime | None, now: dt.datetime) -> dict[str, str]:
     if value is None:
         return {}

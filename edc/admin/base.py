@@ -45,6 +45,19 @@ def register_visit_page(slug: str, link_text: str, view: VisitPageView) -> None:
     _visit_pages.append((slug, link_text, view))
 
 
+# What the kernel's screens read back; through these, so that what is registered at call time is what shows.
+def subject_inlines() -> list[type[admin.options.InlineModelAdmin]]:
+    return _subject_inlines
+
+
+def subject_panels() -> list[tuple[str, SubjectPanel]]:
+    return _subject_panels
+
+
+def visit_pages() -> list[tuple[str, str, VisitPageView]]:
+    return _visit_pages
+
+
 STALE_FORM = (
     "This record was changed by someone else (now version {current}, you opened version {opened}). "
     "Reload the page, check their change and enter yours again."

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from functools import partial
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import widgets
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from edc import roles, services
@@ -14,9 +19,10 @@ from edc.admin.base import (
     CrfAdmin,
     CrfInline,
     ScopedAdminMixin,
-    _subject_inlines,
-    _subject_panels,
-    _visit_pages,
+    change_url,
+    subject_inlines,
+    subject_panels,
+    visit_pages,
 )
 from edc.models import LabResult, Site, Subject, Visit
 
@@ -52,29 +58,38 @@ class LabResultInline(CrfInline):
         return False
 
 
+class OffStudyForm(forms.Form):
+    date = forms.DateField(widget=widgets.AdminDateWidget, help_text="the day the subject left the study")
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="withdrawal of consent, lost to follow-up, investigator's decision, death…",
+    )
+
+
 @admin.register(Subject)
 class SubjectAdmin(CrfAdmin):
     list_display = ("subject_id", "site", "sex", "date_of_birth", "status", "audit_trail_link")
     list_filter = ("site", "status", "sex")
     search_fields = ("subject_id", "initials")
     list_select_related = ("site",)
-    # The status changes only through its services (eligibility confirmation, the infusion), never typed.
-    readonly_fields = ("subject_id", "status", *CrfAdmin.readonly_fields)
+    # The status changes only through its services (eligibility confirmation, the infusion, off study), never typed.
+    readonly_fields = ("subject_id", "status", "off_study_date", "off_study_reason", *CrfAdmin.readonly_fields)
     fields = (
         "subject_id", "site", "sex", "date_of_birth", "childbearing_potential", "initials", "status",
-        "voided", "void_reason", "version", "created", "modified", "change_reason", "opened_version",
+        "off_study_date", "off_study_reason", "voided", "void_reason", "version", "created", "modified",
+        "change_reason", "opened_version",
     )  # fmt: skip
     inlines = [VisitInline, LabResultInline]
     change_form_template = "admin/edc/subject/change_form.html"
     signable = True
 
     def get_inlines(self, request, obj):
-        return [*self.inlines, *_subject_inlines]
+        return [*self.inlines, *subject_inlines()]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         subject = self.get_object(request, object_id)
         readable = subject is not None and self.has_view_or_change_permission(request, subject)
-        panels = [(title, render(request, subject)) for title, render in _subject_panels] if readable else []
+        panels = [(title, render(request, subject)) for title, render in subject_panels()] if readable else []
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), "panels": panels})
 
     def save_model(self, request, obj, form, change):
@@ -90,7 +105,23 @@ class SubjectAdmin(CrfAdmin):
     def get_urls(self):
         audit_trail = self.admin_page("<int:pk>/audit-trail/", self.audit_trail_view, "edc_subject_audit_trail",
                                       write_roles=frozenset())  # fmt: skip
-        return [audit_trail, *super().get_urls()]
+        off_study = self.admin_page("<int:pk>/off-study/", self.off_study_view, "edc_subject_off_study",
+                                    read_roles=roles.SIGNERS, write_roles=roles.SIGNERS)  # fmt: skip
+        return [audit_trail, off_study, *super().get_urls()]
+
+    def off_study_view(self, request, subject):
+        form = OffStudyForm(request.POST or None, initial={"date": timezone.localdate()})
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.take_off_study(subject, user=request.user, on=form.cleaned_data["date"],
+                                        reason=form.cleaned_data["reason"])  # fmt: skip
+            except ValidationError as error:
+                for field, messages_ in error.message_dict.items():
+                    form.add_error(field if field in form.fields else None, messages_)
+            else:
+                messages.success(request, f"{subject} taken off study.")
+                return redirect(change_url(subject))
+        return self._action_page(request, subject, form, f"Take {subject} off study")
 
     def audit_trail_view(self, request, subject):
         context = {
@@ -128,20 +159,20 @@ class VisitAdmin(CrfAdmin):
     search_fields = ("subject__subject_id",)
 
     def get_list_display(self, request):
-        return (*super().get_list_display(request), *(["page_links"] if _visit_pages else []))
+        return (*super().get_list_display(request), *(["page_links"] if visit_pages() else []))
 
     @admin.display(description="pages")
     def page_links(self, visit):
-        links = ((text, reverse(f"admin:edc_visit_{slug}", args=[visit.pk])) for slug, text, _ in _visit_pages)
+        links = ((text, reverse(f"admin:edc_visit_{slug}", args=[visit.pk])) for slug, text, _ in visit_pages())
         return format_html_join(" ", '<a href="{1}">{0}</a>', links)
 
     def get_urls(self):
         pages = [self.admin_page(f"<int:pk>/{slug}/", partial(view, self), f"edc_visit_{slug}")
-                 for slug, _, view in _visit_pages]  # fmt: skip
+                 for slug, _, view in visit_pages()]  # fmt: skip
         return [*pages, *super().get_urls()]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        pages = [(text, reverse(f"admin:edc_visit_{slug}", args=[object_id])) for slug, text, _ in _visit_pages]
+        pages = [(text, reverse(f"admin:edc_visit_{slug}", args=[object_id])) for slug, text, _ in visit_pages()]
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), "visit_pages": pages})
 
 

@@ -17,6 +17,7 @@ from edc.api.base import (
     ScopedViewSetMixin,
     crf_fields,
 )
+from edc.api_fields import PlausibleDateField
 from edc.models import LabResult, Site, Subject, Visit
 
 
@@ -40,14 +41,26 @@ class SubjectSerializer(CrfSerializer):
         model = Subject
         fields = (
             "id", "subject_id", "site", "sex", "date_of_birth", "childbearing_potential", "initials", "status",
-            "version", "created", "modified", "voided", "void_reason", "change_reason",
+            "off_study_date", "off_study_reason", "version", "created", "modified", "voided", "void_reason",
+            "change_reason",
         )  # fmt: skip
-        read_only_fields = (*CrfSerializer.Meta.read_only_fields, "subject_id", "status")
+        read_only_fields = (
+            *CrfSerializer.Meta.read_only_fields,
+            "subject_id",
+            "status",
+            "off_study_date",
+            "off_study_reason",
+        )
 
     def validate_site(self, site):
         if not roles.scope(Site.objects.filter(pk=site.pk), self.context["request"].user).exists():
             raise serializers.ValidationError(f"you are not a member of site {site.code}")
         return site
+
+
+class OffStudySerializer(serializers.Serializer):
+    date = PlausibleDateField(help_text="the day the subject left the study (site calendar)")
+    reason = serializers.CharField(help_text="why: withdrawal of consent, lost to follow-up, investigator's decision…")
 
 
 class SubjectViewSet(CrfViewSet):
@@ -61,6 +74,16 @@ class SubjectViewSet(CrfViewSet):
         if instance.pk is None:
             return services.register_subject(instance, user=self.request.user)
         return super().save(instance, reason, version)
+
+    @extend_schema(request=OffStudySerializer, responses=SubjectSerializer)
+    @action(detail=True, methods=["post"], url_path="off-study")
+    def off_study(self, request, subject_id=None):
+        """An investigator takes the subject off study, with the date and the reason (the only way to OFF_STUDY)."""
+        body = OffStudySerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        subject = services.take_off_study(self.get_object(), user=request.user, on=body.validated_data["date"],
+                                          reason=body.validated_data["reason"])  # fmt: skip
+        return Response(self.get_serializer(subject).data)
 
     @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
     @action(detail=True, url_path="audit-trail")

@@ -47,6 +47,7 @@ from edc.services.subjects import (
     register_subject,
     schedule_follow_up,
     site_time,
+    take_off_study,
     visits_with_infusion_start,
 )
 
@@ -84,6 +85,7 @@ __all__ = [
     "site_time",
     "study_audit_trail",
     "system_user",
+    "take_off_study",
     "unlock",
     "validate_crf",
     "verify_source",

@@ -45,6 +45,18 @@ def register_subject(subject: Subject, *, user) -> Subject:
         return save_crf(subject, user=user)
 
 
+def take_off_study(subject: Subject, *, on: dt.date, reason: str, user) -> Subject:
+    """The investigator's decision that a subject leaves the study, dated (site calendar) and explained; the
+    status, the date and the reason go to the history together."""
+    if not roles.has_any_role(user, roles.SIGNERS):
+        raise PermissionDenied("only investigators take a subject off study")
+    today = site_time(timezone.now(), subject.site).date()
+    if errors := rules.off_study_errors(subject.status, on, reason, today):
+        raise ValidationError({field: [message] for field, message in errors.items()})
+    subject.status, subject.off_study_date, subject.off_study_reason = Subject.Status.OFF_STUDY, on, reason.strip()
+    return save_crf(subject, user=user, reason=f"taken off study: {reason.strip()}")
+
+
 def schedule_follow_up(subject: Subject, infusion_date: dt.date, *, user) -> list[Visit]:
     """Create the scheduled follow-up visits with their windows (idempotent per visit code)."""
     existing = set(Visit.objects.filter(subject=subject, voided=False).values_list("code", flat=True))

@@ -21,9 +21,9 @@ def test_seed_demo_loads_the_cohort_once_and_prints_logins(capsys):
 
 
 def test_subject_page_shows_registered_panels(client, staff, subject, monkeypatch):
-    from edc import admin as edc_admin
+    from edc.admin import base
 
-    monkeypatch.setattr(edc_admin, "_subject_panels", [("Test panel", lambda request, s: f"panel of {s}")])
+    monkeypatch.setattr(base, "_subject_panels", [("Test panel", lambda request, s: f"panel of {s}")])
     client.force_login(staff)
     response = client.get(f"/admin/edc/subject/{subject.pk}/change/")
     assert response.status_code == 200
