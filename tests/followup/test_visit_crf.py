@@ -137,3 +137,19 @@ def test_correcting_a_queried_value_on_the_page_closes_its_query(client, staff, 
     assert query.status == DataQuery.Status.CLOSED and query.closed_by == staff
     assert query.answer == "corrected by staff: value 55 → 125 (typo)"
     assert "query-badge" not in client.get(crf_url(d7)).content.decode()
+
+
+def test_anc_in_the_blood_count_and_igg_in_serology_with_their_units(client, staff, d7):
+    client.force_login(staff)
+    page = client.get(crf_url(d7)).content.decode()
+    assert "neutrophils (ANC)" in page and "immunoglobulin G" in page and "10^9/L" in page
+    form = visit_form(d7, ANC__value="1.8", ANC__lln="1.8", ANC__uln="6.3", IGG__value="3.9", IGG__lln="7",
+                      IGG__uln="16")  # fmt: skip
+    assert client.post(crf_url(d7), form).status_code == 302
+    results = {r.analyte: r for r in LabResult.objects.filter(visit=d7)}
+    assert (results["ANC"].value, results["ANC"].unit) == (Decimal("1.8"), "10^9/L")
+    assert (results["IGG"].value, results["IGG"].unit) == (Decimal("3.9"), "g/L")
+    # IgG below 4 g/L (severe hypogammaglobulinaemia) opens a query; ANC 1.8 does not.
+    queries = DataQuery.objects.filter(target_model="edc.labresult", auto=True)
+    assert [(q.target_id, q.target_field) for q in queries] == [(results["IGG"].pk, "value")]
+    assert "below the expected 4" in queries.get().text
