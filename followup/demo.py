@@ -83,12 +83,12 @@ def draw_course(rng) -> Course:
         descriptors=BASELINE_DESCRIPTORS[: rng.randint(4, 8)],
         prednisone_baseline=rng.choice([10, 15, 20, 25, 30]),
         anc_baseline=rng.uniform(2.2, 5.5),
-        anc_nadir=rng.uniform(0.03, 0.12) if rng.random() < 0.2 else rng.uniform(0.15, 0.9),
-        anc_recovery_day=rng.uniform(9, 20) if rng.random() < 0.85 else rng.uniform(22, 28),
-        anc_late_neutropenia=rng.random() < 0.12,
+        anc_nadir=rng.uniform(0.05, 0.1) if rng.random() < 0.08 else rng.uniform(0.2, 1.0),
+        anc_recovery_day=rng.uniform(8, 16) if rng.random() < 0.85 else rng.uniform(18, 26),
+        anc_late_neutropenia=rng.random() < 0.15,
         igg_baseline=rng.uniform(8, 15),
-        igg_floor=rng.uniform(0.3, 0.6),
-        ivig_when_low=rng.random() < 0.5,
+        igg_floor=rng.uniform(0.2, 0.5),
+        ivig_when_low=rng.random() < 0.6,
     )
 
 
