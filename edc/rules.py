@@ -40,6 +40,8 @@ ANALYTE_UNITS: dict[str, str | None] = {
     "CD19": "cells/µL",
     "CARPCR": "copies/µg",
     "CARFLOW": "cells/µL",
+    "ANC": "10^9/L",
+    "IGG": "g/L",
 }
 ANALYTE_CHOICES = [(code, code) for code in ANALYTE_UNITS]
 
@@ -105,6 +107,8 @@ ANALYTE_LIMITS: dict[str, Limit] = {
     "C4": Limit(D(0), D(5), unit="g/L"),
     "CD19": Limit(D(0), D(5000), None, D(1500), "cells/µL"),
     "CARPCR": Limit(D(0), D("1e8"), None, D("1e6"), "copies/µg"),
+    "ANC": Limit(D(0), D(100), D("0.5"), D(30), "10^9/L"),
+    "IGG": Limit(D(0), D(100), D(4), D(30), "g/L"),
 }
 NON_NEGATIVE = Limit(hard_min=D(0))
 

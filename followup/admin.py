@@ -124,6 +124,39 @@ class CrfRow:
     flag: str  # "H" or "L" against the stored result's own reference range
 
 
+def safety_panel(request, subject):
+    """CAR-T safety (DOMAIN.md §9): the numbers as typed, each code spelt out."""
+    summary = services.subject_safety(subject)
+    return render_to_string("admin/followup/safety_panel.html", {"lines": safety_lines(summary)})
+
+
+def _grade(grade, onset_day, what) -> str:
+    if not grade:
+        return f"no {what}"
+    return f"grade {grade}" + ("" if onset_day is None else f", onset day {onset_day}")
+
+
+def safety_lines(summary) -> list[tuple[str, str]]:
+    """(label, text) per line of the safety panel; none before the infusion."""
+    if summary is None:
+        return []
+    s = summary
+    early = "no ANC result in days 0–30" if s.icaht_early_grade is None else f"grade {s.icaht_early_grade}"
+    late = "no ANC result after day 30" if s.icaht_late_grade is None else f"grade {s.icaht_late_grade}"
+    lowest_igg = "no IgG after infusion" if s.igg_min is None else f"{as_typed(s.igg_min)} g/L on day {s.igg_min_day}"
+    return [
+        ("CRS (ASTCT)", _grade(s.crs_max_grade, s.crs_onset_day, "CRS")),
+        ("ICANS (ASTCT)", _grade(s.icans_max_grade, s.icans_onset_day, "ICANS")),
+        ("Early ICAHT (days 0–30)", early),
+        ("Days with ANC ≤ 0.5 × 10^9/L", "—" if s.anc_le_0_5_days is None else str(s.anc_le_0_5_days)),
+        ("Late ICAHT (after day 30)", late),
+        ("Lowest IgG", lowest_igg),
+        ("IVIG given", "yes" if s.ivig_given else "no"),
+        ("Infections", f"{s.infections} ({s.infections_grade3plus} of grade ≥ 3)"),
+        ("PCR negativity", f"confirmed on {s.pcr_negative_date}" if s.pcr_negative_date else "not confirmed"),
+    ]
+
+
 class VisitCrfForm(forms.Form):
     """One visit's paper CRF: the visit, each result with its reference range, SLEDAI, prednisone."""
 

@@ -3,8 +3,10 @@
 CAR transgene expansion peaking on days 7–14 then contracting below the LLOQ over months; B-cell
 aplasia within a week and return near day 110 ± 40; anti-dsDNA falling and C3/C4 normalising
 within about three months; SELENA-SLEDAI falling from 8–20 to 0–4 by months 3–6 with a prednisone
-taper; grade 1–2 CRS in most, ICANS rarely. Deterministic for a given seed. Everything is written
-through the services (lab results through the bulk import), so history, checks and queries apply.
+taper; grade 1–2 CRS in most, ICANS rarely; neutrophils (ANC) falling after lymphodepletion to a nadir in week 1
+and recovering by days 14–21 in most (later in some, a late neutropenia after day 30 in a few); IgG falling during
+B-cell aplasia, below 4 g/L in some, a few of whom get IVIG (medication log). Deterministic for a given seed.
+Everything is written through the services (lab results through the bulk import), so history, checks and queries apply.
 """
 
 from __future__ import annotations
@@ -22,15 +24,17 @@ from edc.models import LabResult, Subject, Visit
 from edc.rules import SCHEDULE
 from followup import services
 from followup.models import AdverseEvent, PrednisoneDose
-from screening.models import SledaiAssessment
+from screening.models import Medication, SledaiAssessment
 
 # Reference ranges the demo lab reports (LLN, ULN); CD19 and the CAR assays carry none.
 RANGES = {
     "C3": ("0.9", "1.8"), "C4": ("0.1", "0.4"), "DSDNA": (None, "100"), "PROT24": (None, "0.15"),
     "LYM": ("1.1", "3.2"), "PLAT": ("125", "350"), "HGB": ("115", "150"), "WBC": ("3.5", "9.5"),
+    "ANC": ("1.8", "6.3"), "IGG": ("7", "16"),
 }  # fmt: skip
 LLOQ = {"CARPCR": Decimal("50"), "CARFLOW": Decimal("0.5")}
 CBC_CODES = {"D1", "D4", "D7", "D10", "D14", "D21", "D28", "M2", "M3", "M6", "M9", "M12"}
+IGG_CODES = {"BL", "D28", "M2", "M3", "M6", "M9", "M12", "M15", "M18", "M21", "M24"}
 SLEDAI_CODES = {"D28", "M3", "M6", "M9", "M12", "M15", "M18", "M21", "M24"}
 # Descriptors in the order they resolve: the serological ones and the milder ones last.
 BASELINE_DESCRIPTORS = ["ARTHRITIS", "PROTEINURIA", "RASH", "ALOPECIA", "MUCOSAL_ULCERS", "LOW_COMPLEMENT",
@@ -54,6 +58,13 @@ class Course:
     protein_baseline: float
     descriptors: list[str]
     prednisone_baseline: float
+    anc_baseline: float
+    anc_nadir: float
+    anc_recovery_day: float
+    anc_late_neutropenia: bool
+    igg_baseline: float
+    igg_floor: float  # the fraction of baseline IgG reached during B-cell aplasia
+    ivig_when_low: bool
 
 
 def draw_course(rng) -> Course:
@@ -71,6 +82,13 @@ def draw_course(rng) -> Course:
         protein_baseline=rng.uniform(0.3, 2.5),
         descriptors=BASELINE_DESCRIPTORS[: rng.randint(4, 8)],
         prednisone_baseline=rng.choice([10, 15, 20, 25, 30]),
+        anc_baseline=rng.uniform(2.2, 5.5),
+        anc_nadir=rng.uniform(0.05, 0.1) if rng.random() < 0.08 else rng.uniform(0.2, 1.0),
+        anc_recovery_day=rng.uniform(8, 16) if rng.random() < 0.85 else rng.uniform(18, 26),
+        anc_late_neutropenia=rng.random() < 0.15,
+        igg_baseline=rng.uniform(8, 15),
+        igg_floor=rng.uniform(0.2, 0.5),
+        ivig_when_low=rng.random() < 0.6,
     )
 
 
@@ -85,6 +103,32 @@ def b_cells(course: Course, day: float) -> float:
         return course.cd19_baseline * math.exp(-day / 1.2) + 0.2
     recovered = 1 - math.exp(-(day - course.b_cell_return_day) / 45)
     return max(1.0, 0.7 * course.cd19_baseline * recovered)
+
+
+def neutrophils(course: Course, day: float) -> float:
+    """ANC × 10^9/L: lymphodepletion takes it to its nadir by day 3–7, recovery over a few days from the recovery day;
+    a late neutropenia (ANC 0.6–1.4) from month 2 to month 4 in a few."""
+    if day <= 0:
+        return course.anc_baseline
+    if day < 4:
+        return course.anc_baseline + (course.anc_nadir - course.anc_baseline) * day / 4
+    if day < course.anc_recovery_day:
+        return course.anc_nadir
+    if course.anc_late_neutropenia and 45 <= day <= 120:
+        return 0.6 + 0.8 * (day - 45) / 75
+    recovered = 1 - math.exp(-(day - course.anc_recovery_day) / 4)
+    return course.anc_nadir + (max(2.0, 0.8 * course.anc_baseline) - course.anc_nadir) * recovered
+
+
+def immunoglobulin_g(course: Course, day: float) -> float:
+    """IgG g/L: falls towards its floor during B-cell aplasia (plasma cells wane over months), then recovers."""
+    low = course.igg_baseline * course.igg_floor
+    if day <= 0:
+        return course.igg_baseline
+    if day < course.b_cell_return_day:
+        return towards(course.igg_baseline, low, day, tau=50)
+    at_return = towards(course.igg_baseline, low, course.b_cell_return_day, tau=50)
+    return towards(at_return, 0.85 * course.igg_baseline, day - course.b_cell_return_day, tau=90)
 
 
 def towards(baseline: float, target: float, day: float, tau: float = 30) -> float:
@@ -131,8 +175,9 @@ def follow_subject(cohort: DemoCohort, subject: Subject) -> int:
         actual_day = (visit.visit_datetime - infusion).total_seconds() / 86400
         labs += _labs(subject, visit, actual_day, course, rng, tz)
     edc_services.import_lab_results(labs, user=staff)
+    _ivig_when_igg_low(subject, course, labs, tz, staff, cohort.today)
     _disease_activity(subject, baseline_visit, done, course, infusion, rng, staff)
-    _adverse_events(subject, infusion.astimezone(tz).date(), rng, staff)
+    _adverse_events(subject, infusion.astimezone(tz).date(), rng, staff, cohort.today)
     return len(labs)
 
 
@@ -185,8 +230,27 @@ def _labs(subject, visit, day: float, course: Course, rng, tz) -> list[LabResult
         rows += [
             result("LYM", rng.uniform(1.1, 2.2) * nadir), result("WBC", rng.uniform(3.8, 7.5) * max(nadir, 0.6)),
             result("PLAT", rng.uniform(140, 300)), result("HGB", rng.uniform(108, 140)),
+            result("ANC", max(0.01, neutrophils(course, day) * noise())),
         ]  # fmt: skip
+    if visit.code in IGG_CODES:
+        rows.append(result("IGG", immunoglobulin_g(course, day) * noise()))
     return rows
+
+
+def _ivig_when_igg_low(subject, course: Course, labs: list[LabResult], tz, staff, today: dt.date) -> None:
+    """A few subjects whose IgG falls below 4 g/L get IVIG replacement the week after (medication log)."""
+    low = [r for r in labs if r.analyte == "IGG" and r.value < 4]
+    if not (low and course.ivig_when_low):
+        return
+    given = low[0].sample_datetime.astimezone(tz).date() + dt.timedelta(days=7)
+    if given >= today:
+        return
+    edc_services.save_crf(
+        Medication(subject=subject, drug="intravenous immunoglobulin", category=Medication.Category.IVIG,
+                   indication=Medication.Indication.PROPHYLAXIS, dose_mg_per_day=Decimal("10000"), start_date=given,
+                   stop_date=given),
+        user=staff,
+    )  # fmt: skip
 
 
 def _disease_activity(subject, baseline_visit, done, course, infusion, rng, staff) -> None:
@@ -208,7 +272,7 @@ def _disease_activity(subject, baseline_visit, done, course, infusion, rng, staf
         )
 
 
-def _adverse_events(subject, infusion_date: dt.date, rng, staff) -> None:
+def _adverse_events(subject, infusion_date: dt.date, rng, staff, today: dt.date) -> None:
     if rng.random() < 0.8:
         onset = infusion_date + dt.timedelta(days=rng.randint(1, 4))
         grade_2 = rng.random() < 0.3
@@ -231,6 +295,17 @@ def _adverse_events(subject, infusion_date: dt.date, rng, staff) -> None:
                 onset_date=onset, resolution_date=onset + dt.timedelta(days=rng.randint(1, 3)), serious=False,
                 relatedness=AdverseEvent.Relatedness.PROBABLE, ice_score=rng.randint(7, 9),
                 consciousness="AWAKENS_SPONTANEOUSLY",
+            ),
+            user=staff,
+        )  # fmt: skip
+    infection_day = infusion_date + dt.timedelta(days=rng.randint(20, 200))
+    if rng.random() < 0.3 and infection_day < today:
+        severe = rng.random() < 0.25
+        edc_services.save_crf(
+            AdverseEvent(
+                subject=subject, term="Pneumonia" if severe else "Upper respiratory tract infection",
+                category=AdverseEvent.Category.INFECTION, onset_date=infection_day, ctcae_grade=3 if severe else 2,
+                serious=severe, relatedness=AdverseEvent.Relatedness.POSSIBLE,
             ),
             user=staff,
         )  # fmt: skip

@@ -1,5 +1,5 @@
 """What follow-up plugs into the kernel: its CRFs' validators, the milestone recompute after each save, the
-visit CRF page and the subject page's milestone, follow-up and PK/PD panels."""
+visit CRF page and the subject page's milestone, follow-up, PK/PD and safety panels."""
 
 from edc.admin import register_subject_panel, register_visit_page
 from edc.services import register_save_listener, register_validator
@@ -15,3 +15,4 @@ register_visit_page("crf", "open CRF", admin.visit_crf_view)
 register_subject_panel("Milestones", admin.milestones_panel)
 register_subject_panel("Follow-up", admin.follow_up_panel)
 register_subject_panel("PK/PD", admin_exports.pkpd_panel)
+register_subject_panel("Safety", admin.safety_panel)

@@ -45,10 +45,12 @@ VISIT_CRF: list[tuple[str, list[CrfLine]]] = [
         CrfLine("C4", "C4"),
         CrfLine("ANA", "ANA (titre)", text=True),
         CrfLine("SM", "anti-Smith", text=True),
+        CrfLine("IGG", "immunoglobulin G"),
     ]),
     ("Renal", [CrfLine("PROT24", "24 h urine protein")]),
     ("Blood count", [
         CrfLine("WBC", "white cells"),
+        CrfLine("ANC", "neutrophils (ANC)"),
         CrfLine("LYM", "lymphocytes"),
         CrfLine("PLAT", "platelets"),
         CrfLine("HGB", "haemoglobin"),

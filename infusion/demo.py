@@ -2,7 +2,9 @@
 
 Apheresis → released lot → lymphodepletion days −5, −4, −3 → infusion, eleven to thirteen weeks after the
 subject's consent (the screening step spreads consents over the enrolment period). Doses are Meta10-19's
-very low range (2 × 10^3 to 2 × 10^4 CAR+ cells/kg, DOMAIN.md §6).
+very low range (2 × 10^3 to 2 × 10^4 CAR+ cells/kg, DOMAIN.md §6). A creatinine is drawn the day before
+lymphodepletion; the pharmacy reduces fludarabine to 80 % (24 mg/m²) when Cockcroft-Gault is below 70 mL/min
+(DOMAIN.md §9), as it does for the one subject (the second treated) whose kidney function is reduced.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from edc import roles
+from edc import rules as edc_rules
 from edc.demo import DemoCohort
 from edc.models import LabResult, Subject
 from edc.services import save_crf
@@ -21,6 +24,8 @@ from screening.models import Consent
 
 FLUDARABINE_MG_PER_M2 = Decimal(30)
 CYCLOPHOSPHAMIDE_MG_PER_M2 = Decimal(300)
+FLUDARABINE_REDUCED_MG_PER_M2 = rules.FLUDARABINE_REDUCED_MAX_MG_PER_M2
+REDUCED_KIDNEY_FUNCTION_NUMBER = 2  # the treated subject whose creatinine is raised
 LATEST_DAYS_AGO = 7
 PREMEDICATION = "paracetamol 650 mg PO, diphenhydramine 25 mg IV, 30 min before infusion"
 
@@ -55,6 +60,27 @@ def _pre_apheresis_cbc(subject: Subject, drawn: dt.datetime, rng, staff) -> None
                       uln=Decimal(uln), sample_datetime=drawn, lab_name="FAH central lab"),
             user=staff,
         )  # fmt: skip
+
+
+def _fludarabine_for_kidney_function(subject: Subject, number: int, weight, drawn: dt.datetime, rng, staff) -> Decimal:
+    """The creatinine drawn before lymphodepletion, and the fludarabine dose the pharmacy gives for it."""
+    age = edc_rules.age_in_years(subject.date_of_birth, drawn.date())
+    sex_factor = Decimal("0.85") if subject.sex == Subject.Sex.FEMALE else 1
+    if number == REDUCED_KIDNEY_FUNCTION_NUMBER:  # a creatinine for a clearance of 45–60 mL/min
+        target = Decimal(rng.randint(45, 60))
+        creatinine = ((140 - age) * weight * sex_factor / (72 * target) * Decimal("88.4")).quantize(Decimal(1))
+    else:
+        creatinine = Decimal(rng.randint(50, 80))
+    save_crf(
+        LabResult(subject=subject, analyte="CREAT", value=creatinine, lln=Decimal("45"), uln=Decimal("84"),
+                  sample_datetime=drawn, lab_name="FAH central lab"),
+        user=staff,
+    )  # fmt: skip
+    crcl = rules.lymphodepletion_clearance(
+        date_of_birth=subject.date_of_birth, female=subject.sex == Subject.Sex.FEMALE, weight_kg=weight,
+        creatinine_umol_l=creatinine, creatinine_date=drawn.date(),
+    )  # fmt: skip
+    return FLUDARABINE_REDUCED_MG_PER_M2 if crcl < rules.CRCL_REDUCE_BELOW else FLUDARABINE_MG_PER_M2
 
 
 def treat(cohort: DemoCohort, subject: Subject, day0: dt.date, *, number: int) -> Infusion:
@@ -96,6 +122,9 @@ def treat(cohort: DemoCohort, subject: Subject, day0: dt.date, *, number: int) -
     height = Decimal(rng.randint(1500, 1750)) / 10
     weight = Decimal(rng.randint(450, 800)) / 10
     bsa = rules.body_surface_area(height, weight)
+    fludarabine = _fludarabine_for_kidney_function(
+        subject, number, weight, at(day0 - dt.timedelta(days=6), 8), rng, staff
+    )
     for day in rules.LYMPHODEPLETION_DAYS:
         services.record_lymphodepletion_dose(
             LymphodepletionDose(
@@ -104,8 +133,8 @@ def treat(cohort: DemoCohort, subject: Subject, day0: dt.date, *, number: int) -
                 date=day0 + dt.timedelta(days=day),
                 height_cm=height,
                 weight_kg=weight,
-                fludarabine_mg_per_m2=FLUDARABINE_MG_PER_M2,
-                fludarabine_mg=(FLUDARABINE_MG_PER_M2 * bsa).quantize(Decimal("0.1")),
+                fludarabine_mg_per_m2=fludarabine,
+                fludarabine_mg=(fludarabine * bsa).quantize(Decimal("0.1")),
                 cyclophosphamide_mg_per_m2=CYCLOPHOSPHAMIDE_MG_PER_M2,
                 cyclophosphamide_mg=(CYCLOPHOSPHAMIDE_MG_PER_M2 * bsa).quantize(Decimal("1")),
             ),

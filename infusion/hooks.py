@@ -10,6 +10,7 @@ from screening.services import register_apheresis_start_provider
 register_validator(Apheresis, services.validate_apheresis)
 register_validator(ProductLot, services.validate_product_lot)
 register_validator(LymphodepletionDose, services.validate_lymphodepletion_dose)
+register_validator(LymphodepletionDose, services.validate_fludarabine_for_kidney_function)
 register_validator(Infusion, services.validate_infusion)
 
 register_apheresis_start_provider(services.apheresis_start)

@@ -7,9 +7,10 @@ of CAR+ cells, the order of the pathway's dates and the chain-of-identity messag
 from __future__ import annotations
 
 import datetime as dt
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
-from edc.rules import D, Limit
+from edc.rules import D, Limit, age_in_years
+from screening.rules import cockcroft_gault
 
 
 def _fmt(value) -> str:
@@ -99,6 +100,48 @@ def check_lymphodepletion_dose(
         if warning:
             warnings[field] = warning
     return errors, warnings, bsa
+
+
+# --- Fludarabine and kidney function (DOMAIN.md §9) ---------------------------------------------
+
+FLUDARABINE_FULL_MG_PER_M2 = D(30)
+# Below this clearance the dose is reduced to at most 80 % of 30 mg/m² (24 mg/m²).
+CRCL_REDUCE_BELOW = D(70)
+FLUDARABINE_REDUCED_MAX_MG_PER_M2 = FLUDARABINE_FULL_MG_PER_M2 * D("0.8")
+# Below this clearance fludarabine is normally avoided.
+CRCL_AVOID_BELOW = D(30)
+
+
+def _clearance_shown(crcl: Decimal) -> str:
+    """One decimal, cut rather than rounded, so that 69.96 mL/min never reads as the 70.0 it is below."""
+    return _fmt(D(crcl).quantize(D("0.1"), rounding=ROUND_DOWN))
+
+
+def fludarabine_kidney_warning(crcl_ml_min: Decimal, fludarabine_mg_per_m2: Decimal) -> str | None:
+    """A query, never a refusal (the investigator decides): CrCl < 70 mL/min with fludarabine > 24 mg/m² (80 % of
+    30 mg/m²) is "not reduced for CrCl N mL/min"; CrCl < 30 mL/min: fludarabine is normally avoided."""
+    crcl, dose = D(crcl_ml_min), D(fludarabine_mg_per_m2)
+    shown = _clearance_shown(crcl)
+    messages = []
+    if crcl < CRCL_REDUCE_BELOW and dose > FLUDARABINE_REDUCED_MAX_MG_PER_M2:
+        messages.append(
+            f"fludarabine {_fmt(dose)} mg/m² not reduced for CrCl {shown} mL/min (Cockcroft-Gault < "
+            f"{_fmt(CRCL_REDUCE_BELOW)}: at most {_fmt(FLUDARABINE_REDUCED_MAX_MG_PER_M2)} mg/m², 80 % of "
+            f"{_fmt(FLUDARABINE_FULL_MG_PER_M2)})"
+        )
+    if crcl < CRCL_AVOID_BELOW and dose > 0:
+        messages.append(
+            f"CrCl {shown} mL/min is below {_fmt(CRCL_AVOID_BELOW)} mL/min: fludarabine is normally avoided"
+        )
+    return "; ".join(messages) + "; please confirm" if messages else None
+
+
+def lymphodepletion_clearance(
+    *, date_of_birth: dt.date, female: bool, weight_kg: Decimal, creatinine_umol_l: Decimal, creatinine_date: dt.date
+) -> Decimal:
+    """Cockcroft-Gault (DOMAIN.md §3) with the age in whole years on the creatinine's sample date."""
+    age = age_in_years(date_of_birth, creatinine_date)
+    return cockcroft_gault(age, D(weight_kg), female, D(creatinine_umol_l))
 
 
 def total_car_cells_warning(dose_per_kg: Decimal, weight_kg: Decimal, total: Decimal) -> str | None:

@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 
 from edc import roles
 from edc import rules as edc_rules
-from edc.models import Subject, Visit
+from edc.models import LabResult, Subject, Visit
 from edc.services import save_crf, schedule_follow_up
 from infusion import rules
 from infusion.models import Apheresis, Infusion, LymphodepletionDose, ProductLot
@@ -173,6 +173,45 @@ def validate_lymphodepletion_dose(dose: LymphodepletionDose, now: dt.datetime):
     errors.update(_lymphodepletion_order_errors(dose, subject))
     errors.update(edc_rules.not_in_future("date", dose.date, _site_now(now, subject)))
     return errors, warnings
+
+
+def validate_fludarabine_for_kidney_function(dose: LymphodepletionDose, now: dt.datetime):
+    """A query on `fludarabine_mg_per_m2` when the dose is not reduced for the kidney function, or when the
+    clearance is so low that fludarabine is normally avoided (DOMAIN.md §9): Cockcroft-Gault from the latest
+    creatinine sampled on or before the first lymphodepletion day (site date), with that day's weight. Never
+    a refusal: the investigator decides."""
+    if dose.voided or dose.date is None or dose.fludarabine_mg_per_m2 is None:
+        return {}, {}
+    first = _first_lymphodepletion_day(dose)
+    if first.weight_kg is None:
+        return {}, {}
+    subject = dose.subject
+    creatinine = _latest_creatinine(subject, on_or_before=first.date)
+    if creatinine is None:
+        return {}, {}
+    taken_on = site_date(creatinine.sample_datetime, subject)
+    crcl = rules.lymphodepletion_clearance(
+        date_of_birth=subject.date_of_birth, female=subject.sex == Subject.Sex.FEMALE, weight_kg=first.weight_kg,
+        creatinine_umol_l=creatinine.value, creatinine_date=taken_on,
+    )  # fmt: skip
+    warning = rules.fludarabine_kidney_warning(crcl, dose.fludarabine_mg_per_m2)
+    return {}, ({"fludarabine_mg_per_m2": warning} if warning else {})
+
+
+def _first_lymphodepletion_day(dose: LymphodepletionDose) -> LymphodepletionDose:
+    """The subject's earliest lymphodepletion day, this one (as edited) included."""
+    others = LymphodepletionDose.objects.filter(subject_id=dose.subject_id, voided=False, date__lt=dose.date)
+    return others.exclude(pk=dose.pk).order_by("date", "id").first() or dose
+
+
+def _latest_creatinine(subject: Subject, *, on_or_before: dt.date) -> LabResult | None:
+    """The latest creatinine with a value sampled on or before `on_or_before` (site calendar)."""
+    tz = ZoneInfo(subject.site.timezone)
+    before = dt.datetime.combine(on_or_before + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
+    results = LabResult.objects.filter(
+        subject_id=subject.pk, analyte="CREAT", voided=False, value__isnull=False, sample_datetime__lt=before
+    )
+    return results.order_by("-sample_datetime", "-id").first()
 
 
 def _lymphodepletion_order_errors(dose: LymphodepletionDose, subject: Subject) -> dict[str, str]:

@@ -6,6 +6,7 @@
     copy_reader PostgreSQL COPY, and the spool that keeps a second reader off its connection
     pkpd        pkpd (long, wide), PK parameters, the investigator's plot profiles
     sdtm        the SDTM domains
+    safety      the CAR-T safety summary per treated subject (DOMAIN.md §9; computed by `followup.services`)
     text        rows as CSV text, the one form every dataset leaves in
     writers     CSV, JSON and Parquet, chunk by chunk
 
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 from django.utils import timezone
 
-from followup.exports import pkpd, sdtm
+from followup.exports import pkpd, safety, sdtm
 from followup.exports.datasets import DATASETS
 from followup.exports.params import (
     EXPORT_ROLES,
@@ -93,6 +94,7 @@ def rows_of(request: ExportRequest) -> Generator[tuple]:
         "sdtm/pc": sdtm.sdtm_pc_rows,
         "sdtm/pp": sdtm.sdtm_pp_rows,
         "sdtm/ae": sdtm.sdtm_ae_rows,
+        "safety": safety.safety_rows,
     }
     rows = builders[request.dataset.name](request)
     return rows if request.dataset.name == "pkpd" else as_text(rows)  # pkpd rows are built as text

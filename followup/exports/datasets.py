@@ -79,5 +79,13 @@ DATASETS: dict[str, Dataset] = {
                 "AEENDY:int"
             ),
         ),
+        Dataset(
+            "safety",
+            _columns(
+                "usubjid crs_max_grade:int crs_onset_day:int icans_max_grade:int icans_onset_day:int "
+                "icaht_early_grade:int icaht_late_grade:int anc_le_0_5_days:int igg_min:float igg_min_day:int "
+                "ivig_given:bool infections:int infections_grade3plus:int pcr_negative_date"
+            ),
+        ),
     )
 }

@@ -5,6 +5,8 @@ one module per job.
   the baselines, NCA, the CD19 PD summary, complement normalisation, the SDTM study day.
 - `astct`: ASTCT grading of CRS and ICANS, with the codes of each finding.
 - `milestones`: qPCR negativity, month 12, the end of contraception, overdue visits (DOMAIN.md §7).
+- `safety`: the CAR-T safety derivations (DOMAIN.md §9): early and late ICAHT, hypogammaglobulinaemia and the IgG
+  nadir, IVIG given, the worst CRS/ICANS grade and its onset, infections, one subject's safety summary.
 
 SELENA-SLEDAI over time (flare, DORIS remission, LLDAS) is not here: it has one home,
 `screening.rules.sledai`, imported from there. Visit windows are the kernel's (`edc.rules`).
@@ -60,6 +62,22 @@ from followup.rules.pkpd import (
     study_day,
     with_baselines,
 )
+from followup.rules.safety import (
+    EarlyIcaht,
+    GradedEvent,
+    LabPoint,
+    SafetySummary,
+    daily_anc,
+    early_icaht,
+    hypogammaglobulinaemia,
+    igg_nadir,
+    infection_counts,
+    ivig_given,
+    late_icaht,
+    safety_summary,
+    severe_hypogammaglobulinaemia,
+    worst_grade,
+)
 
 __all__ = [
     # pkpd
@@ -107,4 +125,19 @@ __all__ = [
     "pcr_milestones",
     "pcr_negativity_episodes",
     "subject_milestones",
+    # safety
+    "EarlyIcaht",
+    "GradedEvent",
+    "LabPoint",
+    "SafetySummary",
+    "daily_anc",
+    "early_icaht",
+    "hypogammaglobulinaemia",
+    "igg_nadir",
+    "infection_counts",
+    "ivig_given",
+    "late_icaht",
+    "safety_summary",
+    "severe_hypogammaglobulinaemia",
+    "worst_grade",
 ]

@@ -13,8 +13,8 @@
 - `check`: `Check` (what one criterion found: `MET`, `NOT_MET`, `MISSING`) and the look-ups the
   criteria share.
 - `inclusion` and `exclusion`: each `inc_*` and `exc_*` criterion of DOMAIN.md §3.
-- `criteria`: `CRITERIA` in protocol order and the one engine, `evaluate` (the stored evaluation and the dry run both build `EligibilityInputs` and call it),
-  `is_eligible`, `Evaluation`.
+- `criteria`: `CRITERIA` in protocol order and the one engine, `evaluate` (the stored evaluation and the
+  dry run both build `EligibilityInputs` and call it), `is_eligible`, `Evaluation`.
 
 The names below are the ones callers use as `rules.X`; anything else is imported from its module.
 """

@@ -58,6 +58,14 @@ def test_units_treat_the_three_micro_letters_alike(given, expected, same):
         ("CARPCR", 100_000_001, True),
         ("ALT", -0.01, True),
         ("ALT", 0, False),
+        ("ANC", -0.01, True),
+        ("ANC", 0, False),
+        ("ANC", 100, False),
+        ("ANC", 100.01, True),
+        ("IGG", -0.01, True),
+        ("IGG", 0, False),
+        ("IGG", 100, False),
+        ("IGG", 100.01, True),
     ],
 )
 def test_hard_limits_per_analyte(analyte, value, refused):
@@ -80,6 +88,14 @@ def test_hard_limits_per_analyte(analyte, value, refused):
         ("CD19", 1501, True),
         ("CARPCR", 1_000_000, False),
         ("CARPCR", 1_000_001, True),
+        ("ANC", 0.49, True),
+        ("ANC", 0.5, False),
+        ("ANC", 30, False),
+        ("ANC", 30.01, True),
+        ("IGG", 3.99, True),  # severe hypogammaglobulinaemia (DOMAIN.md §9) opens a query
+        ("IGG", 4, False),
+        ("IGG", 30, False),
+        ("IGG", 30.01, True),
     ],
 )
 def test_soft_limits_per_analyte(analyte, value, queried):
@@ -95,6 +111,20 @@ def test_soft_limits_per_analyte(analyte, value, queried):
 def test_soft_limit_outside_tenth_of_lln_to_ten_times_uln(value, queried):
     _, warnings = lab("ALT", value, lln=0.9, uln=35)
     assert ("value" in warnings) is queried
+
+
+@pytest.mark.parametrize(
+    "analyte, unit, refused",
+    [
+        ("ANC", "10^9/L", False),
+        ("ANC", "cells/µL", True),  # stored as the lab reports it in 10^9/L (DOMAIN.md §2); no conversion here
+        ("IGG", "g/L", False),
+        ("IGG", "mg/dL", True),
+    ],
+)
+def test_anc_and_igg_units(analyte, unit, refused):
+    errors, _ = lab(analyte, 1, unit=unit)
+    assert ("unit" in errors) is refused
 
 
 def test_wrong_unit_and_unknown_analyte_are_named():

@@ -4,7 +4,7 @@ import pytest
 from django.core.management import call_command
 
 from edc.models import LabResult, Subject, Visit
-from followup import demo
+from followup import demo, services
 from followup.models import AdverseEvent, Milestone, PrednisoneDose
 from screening.models import SledaiAssessment
 
@@ -35,6 +35,25 @@ def test_follow_up_demo_is_realistic():
         assert PrednisoneDose.objects.filter(subject=subject).exists()
     assert AdverseEvent.objects.filter(category="CRS", astct_grade__in=[1, 2]).exists()
     assert Milestone.objects.exists()
+
+
+def test_safety_demo_neutrophils_and_immunoglobulin_g():
+    call_command("seed_demo", "--subjects", "8", "--seed", "11")
+    followed = 0
+    for subject in Subject.objects.filter(status="TREATED"):
+        anc = [(day, r.value) for day, r in by_day(subject, "ANC")]
+        igg = [(day, r.value) for day, r in by_day(subject, "IGG")]
+        assert [value for day, value in anc if day < 0][0] >= 2 and [value for day, value in igg if day < 0][0] >= 7
+        week_one = [value for day, value in anc if 0 < day <= 8]
+        if week_one:
+            assert min(week_one) < 1.5  # the nadir after lymphodepletion
+        late = [value for day, value in igg if 60 <= day <= 120]
+        if late:
+            followed += 1
+            assert max(late) < [value for day, value in igg if day < 0][0]  # falling during B-cell aplasia
+        summary = services.subject_safety(subject)
+        assert summary.icaht_early_grade is not None or not week_one
+    assert followed
 
 
 def test_courses_are_deterministic_for_a_seed():

@@ -78,6 +78,9 @@ SOURCE_ROWS = {
     "sdtm/pc": lambda: _results(PK_ANALYTES).count(),
     "sdtm/pp": lambda: 5 * _pk_profiles(),  # PP_TESTS per profile
     "sdtm/ae": lambda: AdverseEvent.objects.filter(voided=False).count(),
+    "safety": lambda: Visit.objects.filter(
+        code="D0", status=Visit.Status.DONE, voided=False, visit_datetime__isnull=False, subject__voided=False
+    ).count(),  # one row per treated subject
 }
 
 

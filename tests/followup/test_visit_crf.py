@@ -181,3 +181,19 @@ def test_signatures_and_sdv_show_on_the_page_with_a_sign_link_for_investigators(
     page = client.get(crf_url(d7)).content.decode()
     assert "Reviewed by" in page and "1 of 14 record(s)" in page
     assert f'href="{reverse("admin:edc_visit_sign", args=[d7.pk])}"' in page
+
+
+def test_anc_in_the_blood_count_and_igg_in_serology_with_their_units(client, staff, d7):
+    client.force_login(staff)
+    page = client.get(crf_url(d7)).content.decode()
+    assert "neutrophils (ANC)" in page and "immunoglobulin G" in page and "10^9/L" in page
+    form = visit_form(d7, ANC__value="1.8", ANC__lln="1.8", ANC__uln="6.3", IGG__value="3.9", IGG__lln="7",
+                      IGG__uln="16")  # fmt: skip
+    assert client.post(crf_url(d7), form).status_code == 302
+    results = {r.analyte: r for r in LabResult.objects.filter(visit=d7)}
+    assert (results["ANC"].value, results["ANC"].unit) == (Decimal("1.8"), "10^9/L")
+    assert (results["IGG"].value, results["IGG"].unit) == (Decimal("3.9"), "g/L")
+    # IgG below 4 g/L (severe hypogammaglobulinaemia) opens a query; ANC 1.8 does not.
+    queries = DataQuery.objects.filter(target_model="edc.labresult", auto=True)
+    assert [(q.target_id, q.target_field) for q in queries] == [(results["IGG"].pk, "value")]
+    assert "below the expected 4" in queries.get().text

@@ -51,6 +51,9 @@ def test_every_enrolled_subject_is_treated_and_only_they(cohort):
         assert dt.timedelta(days=75) <= weeks_after_consent <= dt.timedelta(days=90)
     assert Visit.objects.filter(code="D0", status="DONE").count() == 4
     assert DataQuery.objects.count() == 0  # the demo's doses are consistent: no automatic query
+    # One subject's kidney function is reduced (Cockcroft-Gault < 70 mL/min): fludarabine is reduced to 24 mg/m².
+    reduced = set(LymphodepletionDose.objects.filter(fludarabine_mg_per_m2=24).values_list("subject", flat=True))
+    assert cohort.subjects[1].pk in reduced and len(reduced) < 4
 
 
 def test_a_subject_consented_lately_waits_enrolled(cohort):

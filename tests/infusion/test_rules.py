@@ -1,4 +1,5 @@
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 
@@ -159,3 +160,46 @@ def test_only_a_released_lot_of_the_subject_is_accepted(released, refused):
 )
 def test_not_before(value, earliest, refused):
     assert bool(rules.not_before("date", value, earliest, "x")) == refused
+
+
+# --- Fludarabine and kidney function (DOMAIN.md §9) -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("crcl", "dose", "not_reduced", "avoided"),
+    [
+        ("69.9", "30", True, False),
+        ("70", "30", False, False),
+        ("69.9", "24", False, False),  # 80 % of 30 mg/m² is the reduction asked for
+        ("69.9", "24.01", True, False),
+        ("29.9", "20", False, True),
+        ("30", "20", False, False),
+        ("29.9", "30", True, True),  # both, in one query on the field
+        ("29.9", "0", False, False),  # none given
+    ],
+)
+def test_fludarabine_against_the_creatinine_clearance(crcl, dose, not_reduced, avoided):
+    warning = rules.fludarabine_kidney_warning(Decimal(crcl), Decimal(dose)) or ""
+    assert (f"not reduced for CrCl {crcl if '.' in crcl else crcl + '.0'} mL/min" in warning) is not_reduced
+    assert ("fludarabine is normally avoided" in warning) is avoided
+
+
+def test_the_clearance_shown_is_cut_not_rounded_up_to_the_limit():
+    warning = rules.fludarabine_kidney_warning(Decimal("69.96"), Decimal("30"))
+    assert "not reduced for CrCl 69.9 mL/min" in warning
+
+
+@pytest.mark.parametrize(
+    ("female", "creatinine_date", "crcl"),
+    [
+        (False, dt.date(2026, 5, 16), Decimal("7000") / 72),  # age 40 the day before the 41st birthday
+        (False, dt.date(2026, 5, 17), Decimal("6930") / 72),  # 41 on the birthday
+        (True, dt.date(2026, 5, 16), Decimal("7000") / 72 * Decimal("0.85")),
+    ],
+)
+def test_lymphodepletion_clearance_is_cockcroft_gault_at_the_creatinine_date(female, creatinine_date, crcl):
+    clearance = rules.lymphodepletion_clearance(
+        date_of_birth=dt.date(1985, 5, 17), female=female, weight_kg=Decimal("70"),
+        creatinine_umol_l=Decimal("88.4"), creatinine_date=creatinine_date,
+    )  # fmt: skip
+    assert round(clearance, 6) == round(crcl, 6)
