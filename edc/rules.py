@@ -372,6 +372,23 @@ def age_in_years(date_of_birth: dt.date, on: dt.date) -> int:
 
 # --- Study status: where each visit stands, and how old a query is ------------------------------
 
+# What the study's screens call the visits whose code is not already their name (follow-up codes, D7 or M3, are).
+VISIT_NAMES = {
+    "SCR": "screening",
+    "BL": "baseline",
+    "LD_M5": "LD day −5",
+    "LD_M4": "LD day −4",
+    "LD_M3": "LD day −3",
+    "D0_PRE": "D0 pre-infusion",
+    "D0": "D0 infusion",
+    "UNS": "unscheduled",
+}
+
+
+def visit_name(code: str) -> str:
+    return VISIT_NAMES.get(code, code)
+
+
 # The states of a visit on the study dashboard, in the order of the legend: (state, label, what it means).
 VISIT_STATES = (
     ("SCHEDULED", "scheduled", "planned; its window has not opened"),

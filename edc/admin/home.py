@@ -8,7 +8,7 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils import timezone
 
-from edc import roles, services
+from edc import roles, rules, services
 from edc.admin.base import WorkItem, WorkList, register_work_list, visit_page_url, work_lists
 from edc.models import DataQuery, Visit
 from edc.services import dashboard
@@ -24,10 +24,11 @@ def _today():
     return timezone.localdate()
 
 
-def visit_list(visits, note=lambda visit: "") -> WorkList:
-    """The first visits of a queryset (two queries: the items and the total)."""
-    items = [WorkItem(str(v.subject), v.get_code_display(), visit_page_url(v.pk), note(v)) for v in visits[:SHOWN]]
-    return WorkList(items, visits.count())
+def visit_list(visits, note=lambda visit: "", **filters) -> WorkList:
+    """The first visits of a queryset (two queries: the items and the total), and the visit list `filters`."""
+    items = [WorkItem(str(v.subject), rules.visit_name(v.code), visit_page_url(v.pk), note(v)) for v in visits[:SHOWN]]
+    more = "&".join(f"{key}={value}" for key, value in filters.items())
+    return WorkList(items, visits.count(), more_url=f"{reverse('admin:edc_visit_changelist')}?{more}")
 
 
 def _window(visit) -> str:
@@ -35,11 +36,13 @@ def _window(visit) -> str:
 
 
 def _done_on(visit) -> str:
-    return f"done {timezone.localtime(visit.visit_datetime):%Y-%m-%d}" if visit.visit_datetime else "done"
+    if visit.visit_datetime:
+        return f"done {timezone.localtime(visit.visit_datetime):%Y-%m-%d}"
+    return f"done (planned {visit.planned_date:%Y-%m-%d})" if visit.planned_date else "done"
 
 
 def due_this_week(request) -> WorkList:
-    return visit_list(dashboard.visits_due(_visits(request), _today()), _window)
+    return visit_list(dashboard.visits_due(_visits(request), _today()), _window, status__exact="SCHEDULED")
 
 
 def overdue(request) -> WorkList:
@@ -48,22 +51,23 @@ def overdue(request) -> WorkList:
     def note(visit) -> str:
         return f"window closed {visit.window_end:%Y-%m-%d} ({(today - visit.window_end).days} d ago)"
 
-    return visit_list(dashboard.visits_overdue(_visits(request), today), note)
+    return visit_list(dashboard.visits_overdue(_visits(request), today), note, status__exact="SCHEDULED")
 
 
 def to_sign(request) -> WorkList:
-    return visit_list(dashboard.visits_to_sign(_visits(request)), _done_on)
+    return visit_list(dashboard.visits_to_sign(_visits(request)), _done_on, status__exact="DONE")
 
 
 def to_verify(request) -> WorkList:
     return visit_list(
         dashboard.visits_to_verify(_visits(request)),
         lambda v: f"{_done_on(v)} · {int(v.visit_verified) + v.results_verified} of {1 + v.result_rows} rows verified",
+        status__exact="DONE",
     )
 
 
 def ready_to_lock(request) -> WorkList:
-    return visit_list(dashboard.visits_ready_to_lock(_visits(request)), _done_on)
+    return visit_list(dashboard.visits_ready_to_lock(_visits(request)), _done_on, status__exact="DONE")
 
 
 def _queries(request):

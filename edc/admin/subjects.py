@@ -214,7 +214,7 @@ class VisitAdmin(CrfAdmin):
             "title": "Study status",
             "opts": self.model._meta,
             "form": form,
-            "codes": grid.codes,
+            "codes": [(code, rules.visit_name(code)) for code in grid.codes],
             "table": table,
             "legend": legend,
             "today": timezone.localdate(),

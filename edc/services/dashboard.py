@@ -150,18 +150,22 @@ def done_visits(visits: models.QuerySet) -> models.QuerySet:
     return with_facts(visits.filter(voided=False, status=Visit.Status.DONE, subject__voided=False))
 
 
+# Done visits in the order they were done (date-only visits, such as lymphodepletion days, by their planned date).
+DONE_ORDER = (F("visit_datetime").asc(nulls_last=True), "planned_date", "pk")
+
+
 def _all_verified() -> Q:
     return Q(visit_verified=True, results_verified__gte=F("result_rows"))
 
 
 def visits_to_sign(visits: models.QuerySet) -> models.QuerySet:
     """Done, not signed, not locked."""
-    return done_visits(visits).filter(signatures=0, locked=False).order_by("visit_datetime")
+    return done_visits(visits).filter(signatures=0, locked=False).order_by(*DONE_ORDER)
 
 
 def visits_to_verify(visits: models.QuerySet) -> models.QuerySet:
     """Done, some row (the visit or a result) not verified, not locked."""
-    return done_visits(visits).filter(locked=False).exclude(_all_verified()).order_by("visit_datetime")
+    return done_visits(visits).filter(locked=False).exclude(_all_verified()).order_by(*DONE_ORDER)
 
 
 def visits_ready_to_lock(visits: models.QuerySet) -> models.QuerySet:
@@ -169,7 +173,7 @@ def visits_ready_to_lock(visits: models.QuerySet) -> models.QuerySet:
     return (
         done_visits(visits)
         .filter(_all_verified(), signatures__gt=0, open_queries=0, locked=False)
-        .order_by("visit_datetime")
+        .order_by(*DONE_ORDER)
     )
 
 

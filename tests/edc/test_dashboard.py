@@ -86,7 +86,7 @@ def test_each_cell_is_the_visits_state_linked_to_its_crf_page(site, people, brow
         "D21": "DUE", "D28": "SCHEDULED", **{code: "SCHEDULED" for code in states if code[0] in "MY"},
     }  # fmt: skip
     codes = re.findall(r'<th scope="col" class="code">([^<]+)</th>', body)
-    assert codes[:3] == ["D0", "D1", "D4"] and codes[-1] == "Y15"  # SCHEDULE order, only codes some subject has
+    assert codes[:3] == ["D0 infusion", "D1", "D4"] and codes[-1] == "Y15"  # SCHEDULE order, codes some subject has
     d7 = Visit.objects.get(subject=subject, code="D7")
     assert f'href="{reverse("admin:edc_visit_crf", args=[d7.pk])}" title="{subject.subject_id} D7: done"' in body
     for label in ("scheduled", "due", "overdue", "done", "open queries", "SDV done", "signed", "locked"):
@@ -180,6 +180,7 @@ def test_investigators_see_eligibility_to_confirm_and_visits_to_sign(site, peopl
     body = browser_for(people[2]).get(HOME).content.decode()
     to_sign = work_list(body, "Visits to sign")
     assert "(3)" in to_sign  # D0, D7, D10 done and not signed; D1 is locked, D4 signed
+    assert ">D0 infusion<" in to_sign  # by name, not code
     assert ">D7<" in to_sign and ">D10<" in to_sign and ">D4<" not in to_sign and ">D1<" not in to_sign
     eligibility = work_list(body, "Eligibility to confirm")
     assert "(1)" in eligibility and ready.subject_id in eligibility and subject.subject_id not in eligibility

@@ -105,3 +105,10 @@ def test_query_age_bands_at_their_boundaries(age, band):
 def test_a_query_cannot_be_raised_in_the_future():
     with pytest.raises(ValueError, match="-1 days"):
         rules.query_age_band(-1)
+
+
+@pytest.mark.parametrize(
+    ("code", "name"), [("LD_M5", "LD day −5"), ("D0_PRE", "D0 pre-infusion"), ("BL", "baseline"), ("M3", "M3")]
+)
+def test_visits_are_named_not_coded(code, name):
+    assert rules.visit_name(code) == name
