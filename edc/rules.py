@@ -372,3 +372,85 @@ def format_subject_id(site_code: str, number: int) -> str:
 def age_in_years(date_of_birth: dt.date, on: dt.date) -> int:
     before_birthday = (on.month, on.day) < (date_of_birth.month, date_of_birth.day)
     return on.year - date_of_birth.year - before_birthday
+
+
+# --- Study status: where each visit stands, and how old a query is ------------------------------
+
+# What the study's screens call the visits whose code is not already their name (follow-up codes, D7 or M3, are).
+VISIT_NAMES = {
+    "SCR": "screening",
+    "BL": "baseline",
+    "LD_M5": "LD day −5",
+    "LD_M4": "LD day −4",
+    "LD_M3": "LD day −3",
+    "D0_PRE": "D0 pre-infusion",
+    "D0": "D0 infusion",
+    "UNS": "unscheduled",
+}
+
+
+def visit_name(code: str) -> str:
+    return VISIT_NAMES.get(code, code)
+
+
+# The states of a visit on the study dashboard, in the order of the legend: (state, label, what it means).
+VISIT_STATES = (
+    ("SCHEDULED", "scheduled", "planned; its window has not opened"),
+    ("DUE", "due", "its window is open today"),
+    ("OVERDUE", "overdue", "its window has closed and it is not done"),
+    ("MISSED", "missed", "recorded as missed"),
+    ("DONE", "done", "done; not yet verified or signed"),
+    ("QUERIES", "open queries", "a query on the visit or one of its results is not closed"),
+    ("VERIFIED", "SDV done", "the visit and every one of its results verified against source"),
+    ("SIGNED", "signed", "signed by the investigator"),
+    ("LOCKED", "locked", "locked by data management (visit, subject or study)"),
+)
+VISIT_STATE_LABELS = {state: label for state, label, _ in VISIT_STATES}
+
+
+def visit_state(
+    *,
+    status: str,
+    window_start: dt.date | None,
+    window_end: dt.date | None,
+    today: dt.date,
+    open_queries: int = 0,
+    verified: int = 0,
+    rows: int = 1,
+    signatures: int = 0,
+    locked: bool = False,
+) -> str:
+    """One state of `VISIT_STATES` for a visit, from its status and window (site dates), today (site date), the
+    queries not closed on it or its results, how many of its `rows` (the visit and its results) are verified, its
+    signatures and whether a lock covers it. The first that holds wins: locked, open queries, then for a done
+    visit signed, SDV done, done; for a scheduled one overdue (today after the window's last day), due (today in
+    the window, both ends included), scheduled (before the window, or no window: pre-infusion visits)."""
+    if locked:
+        return "LOCKED"
+    if open_queries > 0:
+        return "QUERIES"
+    if status == "MISSED":
+        return "MISSED"
+    if status == "DONE":
+        if signatures > 0:
+            return "SIGNED"
+        if verified >= rows:
+            return "VERIFIED"
+        return "DONE"
+    if window_end is not None and today > window_end:
+        return "OVERDUE"
+    if window_start is not None and window_end is not None and window_start <= today:
+        return "DUE"
+    return "SCHEDULED"
+
+
+# Age bands of queries not yet closed, in days since they were raised: (label, first day, last day or None).
+QUERY_AGE_BANDS = (("0–7 days", 0, 7), ("8–30 days", 8, 30), ("over 30 days", 31, None))
+
+
+def query_age_band(age_days: int) -> str:
+    """The band of `QUERY_AGE_BANDS` a query of this age (whole days since it was raised) falls in."""
+    for label, first, last in QUERY_AGE_BANDS:
+        if age_days >= first and (last is None or age_days <= last):
+            return label
+    raise ValueError(f"a query cannot be {age_days} days old")

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.db.models import Exists, OuterRef
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils.html import format_html_join
 
 from edc import admin as edc_admin
 from edc import roles
+from edc.admin import WorkItem, WorkList
+from edc.models import Subject
 from screening import rules, services
 from screening.models import (
     Consent,
@@ -210,3 +214,24 @@ class EligibilityDecisionAdmin(edc_admin.CrfAdmin):
 
     def has_view_permission(self, request, obj=None):
         return roles.has_any_role(request.user, roles.CLINICAL_READERS)
+
+
+# The screening CRFs that eligibility is evaluated from; a subject with all of them recorded is ready for the
+# investigator's confirmation (the eligibility panel on the subject page shows each criterion).
+SCREENING_CRFS = (("consent", Consent), ("SLE history", SleHistory), ("screening exam", ScreeningExam),
+                  ("SELENA-SLEDAI", SledaiAssessment))  # fmt: skip
+
+
+def eligibility_to_confirm(request) -> WorkList:
+    """Subjects in screening with every screening CRF recorded and no eligibility decision yet, in two queries
+    (the criteria themselves are evaluated on the subject page, a fixed number of queries per subject)."""
+    live = {"subject": OuterRef("pk"), "voided": False}
+    subjects = (
+        roles.scope(Subject.objects.filter(status=Subject.Status.SCREENING, voided=False), request.user)
+        .filter(*(Exists(model.objects.filter(**live)) for _, model in SCREENING_CRFS))
+        .exclude(Exists(EligibilityDecision.objects.filter(**live)))
+        .order_by("subject_id")
+    )
+    items = [WorkItem(str(s), "eligibility", reverse("admin:edc_subject_change", args=[s.pk]),
+                      f"{', '.join(name for name, _ in SCREENING_CRFS)} recorded") for s in subjects[:15]]  # fmt: skip
+    return WorkList(items, subjects.count())

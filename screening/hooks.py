@@ -1,7 +1,8 @@
 """What screening plugs into the kernel: its CRFs' validators, the screening CRFs under the subject page and
 the eligibility panel."""
 
-from edc.admin import register_subject_inlines, register_subject_panel
+from edc import roles
+from edc.admin import register_subject_inlines, register_subject_panel, register_work_list
 from edc.models import LabResult
 from edc.services import register_validator
 from screening import admin, services
@@ -18,3 +19,4 @@ register_subject_inlines(
     admin.ConsentInline, admin.SleHistoryInline, admin.MedicationInline, admin.SledaiInline, admin.ScreeningExamInline
 )
 register_subject_panel("Eligibility", admin.eligibility_panel)
+register_work_list(roles.INVESTIGATOR, "Eligibility to confirm", admin.eligibility_to_confirm)

@@ -5,21 +5,26 @@
 - `subjects`: sites, subjects (with the registered inlines and panels), visits (with the registered visit
   pages) and lab results.
 - `data_management`: data queries, signatures, source verification and locks.
+- `home`: the home page (the admin index with each role's work lists) and the kernel's work lists.
 """
 
 from django.contrib import admin
 
-from edc.admin import data_management, subjects  # noqa: F401 - registers the kernel's model admins
+from edc.admin import data_management, home, subjects  # noqa: F401 - registers the kernel's admins and home page
 from edc.admin.base import (
     AdminPagesMixin,
     CrfAdmin,
     CrfInline,
     ScopedAdminMixin,
     ScopedHistoryAdmin,
+    WorkItem,
+    WorkList,
     change_url,
     register_subject_inlines,
     register_subject_panel,
     register_visit_page,
+    register_work_list,
+    visit_page_url,
 )
 
 __all__ = [
@@ -32,6 +37,10 @@ __all__ = [
     "register_subject_inlines",
     "register_subject_panel",
     "register_visit_page",
+    "register_work_list",
+    "visit_page_url",
+    "WorkItem",
+    "WorkList",
 ]
 
 admin.site.site_header = "Meta10-19 EDC"

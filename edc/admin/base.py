@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 
 from django import forms
@@ -28,6 +29,31 @@ _subject_panels: list[tuple[str, SubjectPanel]] = []
 _visit_pages: list[tuple[str, str, VisitPageView]] = []
 
 
+@dataclass(frozen=True)
+class WorkItem:
+    """One thing to do on a home page's work list: whose, what (by the names site staff use) and where."""
+
+    subject: str
+    what: str
+    url: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class WorkList:
+    """What a work-list provider answers: the first items, how many there are in all, and an optional summary
+    line (counts by band) and link to the full list."""
+
+    items: list[WorkItem]
+    total: int
+    summary: str = ""
+    more_url: str = ""
+
+
+WorkListProvider = Callable[[HttpRequest], WorkList]  # the request (its user's sites and roles) -> the list
+_work_lists: list[tuple[str, str, WorkListProvider]] = []
+
+
 def register_subject_inlines(*inlines: type[admin.options.InlineModelAdmin]) -> None:
     """Inlines shown on the subject page after the kernel's own (visits, lab results)."""
     _subject_inlines.extend(inlines)
@@ -45,6 +71,12 @@ def register_visit_page(slug: str, link_text: str, view: VisitPageView) -> None:
     _visit_pages.append((slug, link_text, view))
 
 
+def register_work_list(role: str, title: str, provider: WorkListProvider) -> None:
+    """A titled work list on the home page (the admin index) of users with `role`; `provider(request)` answers a
+    `WorkList` of the user's sites in a fixed number of queries (the home page asserts no query per item)."""
+    _work_lists.append((role, title, provider))
+
+
 # What the kernel's screens read back; through these, so that what is registered at call time is what shows.
 def subject_inlines() -> list[type[admin.options.InlineModelAdmin]]:
     return _subject_inlines
@@ -56,6 +88,18 @@ def subject_panels() -> list[tuple[str, SubjectPanel]]:
 
 def visit_pages() -> list[tuple[str, str, VisitPageView]]:
     return _visit_pages
+
+
+def work_lists() -> list[tuple[str, str, WorkListProvider]]:
+    return _work_lists
+
+
+def visit_page_url(visit_pk: int) -> str:
+    """Where a visit is opened from a list: its CRF page when an app registered one (`register_visit_page("crf",
+    …)`), else the visit's change page."""
+    if any(slug == "crf" for slug, _, _ in visit_pages()):
+        return reverse("admin:edc_visit_crf", args=[visit_pk])
+    return reverse("admin:edc_visit_change", args=[visit_pk])
 
 
 STALE_FORM = (

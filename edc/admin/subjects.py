@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from edc import roles, services
+from edc import roles, rules, services
 from edc.admin.base import (
     CrfAdmin,
     CrfInline,
@@ -22,9 +22,11 @@ from edc.admin.base import (
     change_url,
     subject_inlines,
     subject_panels,
+    visit_page_url,
     visit_pages,
 )
 from edc.models import LabResult, Site, Subject, Visit
+from edc.services import dashboard
 
 
 @admin.register(Site)
@@ -136,6 +138,21 @@ class SubjectAdmin(CrfAdmin):
         return TemplateResponse(request, "admin/edc/audit_trail.html", context)
 
 
+class DashboardFilter(forms.Form):
+    site = forms.ModelChoiceField(queryset=Site.objects.none(), required=False, empty_label="all your sites")
+    status = forms.ChoiceField(choices=[("", "every status"), *Subject.Status.choices], required=False,
+                               label="subject status")  # fmt: skip
+
+    def __init__(self, *args, sites, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["site"].queryset = sites
+
+
+# What a dashboard cell shows besides its colour (the legend says it in words too).
+CELL_TEXT = {"SCHEDULED": "sched", "DUE": "due", "OVERDUE": "late", "MISSED": "missed", "DONE": "done",
+             "QUERIES": "query", "VERIFIED": "SDV", "SIGNED": "signed", "LOCKED": "locked"}  # fmt: skip
+
+
 @admin.register(Visit)
 class VisitAdmin(CrfAdmin):
     signable = True
@@ -169,7 +186,40 @@ class VisitAdmin(CrfAdmin):
     def get_urls(self):
         pages = [self.admin_page(f"<int:pk>/{slug}/", partial(view, self), f"edc_visit_{slug}")
                  for slug, _, view in visit_pages()]  # fmt: skip
-        return [*pages, *super().get_urls()]
+        status = self.admin_page("dashboard/", self.dashboard_view, "edc_visit_dashboard", write_roles=frozenset())
+        return [status, *pages, *super().get_urls()]
+
+    def dashboard_view(self, request):
+        """The study status dashboard: subjects × visit codes, each cell the visit's state, linked to its page."""
+        sites = roles.scope(Site.objects.all(), request.user).order_by("code")
+        form = DashboardFilter(request.GET or None, sites=sites)
+        subjects = roles.scope(Subject.objects.filter(voided=False), request.user)
+        if form.is_valid():
+            if form.cleaned_data["site"] is not None:
+                subjects = subjects.filter(site=form.cleaned_data["site"])
+            if form.cleaned_data["status"]:
+                subjects = subjects.filter(status=form.cleaned_data["status"])
+        grid = dashboard.study_grid(subjects)
+        table = [
+            (row.subject, change_url(row.subject), [
+                None if cell is None else (cell, CELL_TEXT[cell.state], visit_page_url(cell.visit.pk))
+                for cell in row.cells
+            ])
+            for row in grid.rows
+        ]  # fmt: skip
+        legend = [(state, label, meaning, CELL_TEXT[state], grid.counts[state])
+                  for state, label, meaning in rules.VISIT_STATES]  # fmt: skip
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Study status",
+            "opts": self.model._meta,
+            "form": form,
+            "codes": [(code, rules.visit_name(code)) for code in grid.codes],
+            "table": table,
+            "legend": legend,
+            "today": timezone.localdate(),
+        }
+        return TemplateResponse(request, "admin/edc/visit/dashboard.html", context)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         pages = [(text, reverse(f"admin:edc_visit_{slug}", args=[object_id])) for slug, text, _ in visit_pages()]

@@ -86,6 +86,7 @@ MODEL_PAGES = {
     "off_study": lambda read, add: roles.SIGNERS,  # the investigator's decision
     "audit_trail": lambda read, add: read,
     "crf": lambda read, add: read,  # the visit CRF page (followup's register_visit_page)
+    "dashboard": lambda read, add: read,  # the study status dashboard (visits: subjects × visit codes)
 }
 # Pages of a model admin named for themselves (not `<app>_<model>_…`) → who gets 200.
 NAMED_PAGES = {"followup_investigator": PLOT_READERS}  # the cohort PK overlay (pseudonymised)

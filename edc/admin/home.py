@@ -1,0 +1,147 @@
+"""The home page: the admin index with, above Django's app list, a link to the study status dashboard and the
+work lists of the user's roles (`register_work_list`; the kernel's own are below, screening adds eligibility),
+each drawn from a fixed number of queries."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import reverse
+from django.utils import timezone
+
+from edc import roles, rules, services
+from edc.admin.base import WorkItem, WorkList, register_work_list, visit_page_url, work_lists
+from edc.models import DataQuery, Visit
+from edc.services import dashboard
+
+SHOWN = 15  # items drawn per list; the total says how many there are
+
+
+def _visits(request):
+    return roles.scope(Visit.objects.all(), request.user).select_related("subject")
+
+
+def _today():
+    return timezone.localdate()
+
+
+def visit_list(visits, note=lambda visit: "", **filters) -> WorkList:
+    """The first visits of a queryset (two queries: the items and the total), and the visit list `filters`."""
+    items = [WorkItem(str(v.subject), rules.visit_name(v.code), visit_page_url(v.pk), note(v)) for v in visits[:SHOWN]]
+    more = "&".join(f"{key}={value}" for key, value in filters.items())
+    return WorkList(items, visits.count(), more_url=f"{reverse('admin:edc_visit_changelist')}?{more}")
+
+
+def _window(visit) -> str:
+    return f"window {visit.window_start:%Y-%m-%d} – {visit.window_end:%Y-%m-%d}"
+
+
+def _done_on(visit) -> str:
+    if visit.visit_datetime:
+        return f"done {timezone.localtime(visit.visit_datetime):%Y-%m-%d}"
+    return f"done (planned {visit.planned_date:%Y-%m-%d})" if visit.planned_date else "done"
+
+
+def due_this_week(request) -> WorkList:
+    return visit_list(dashboard.visits_due(_visits(request), _today()), _window, status__exact="SCHEDULED")
+
+
+def overdue(request) -> WorkList:
+    today = _today()
+
+    def note(visit) -> str:
+        return f"window closed {visit.window_end:%Y-%m-%d} ({(today - visit.window_end).days} d ago)"
+
+    return visit_list(dashboard.visits_overdue(_visits(request), today), note, status__exact="SCHEDULED")
+
+
+def to_sign(request) -> WorkList:
+    return visit_list(dashboard.visits_to_sign(_visits(request)), _done_on, status__exact="DONE")
+
+
+def to_verify(request) -> WorkList:
+    return visit_list(
+        dashboard.visits_to_verify(_visits(request)),
+        lambda v: f"{_done_on(v)} · {int(v.visit_verified) + v.results_verified} of {1 + v.result_rows} rows verified",
+        status__exact="DONE",
+    )
+
+
+def ready_to_lock(request) -> WorkList:
+    return visit_list(dashboard.visits_ready_to_lock(_visits(request)), _done_on, status__exact="DONE")
+
+
+def _queries(request):
+    return roles.scope(DataQuery.objects.filter(voided=False), request.user).select_related("subject")
+
+
+def query_list(queries, more_url: str, summary: str = "") -> WorkList:
+    """The first queries of a queryset, each named by what it is about (one query per kind of record)."""
+    shown = list(queries[:SHOWN])
+    targets = services.describe_targets(shown)
+    now = timezone.now()
+    items = []
+    for query in shown:
+        target = targets[(query.target_model, query.target_id)]
+        about = " · ".join(w for w in (target.visit, target.record, target.field_label(query.target_field)) if w)
+        note = f"{query.text} · {(now - query.created).days} d old"
+        items.append(WorkItem(str(query.subject), about, reverse("admin:edc_dataquery_change", args=[query.pk]), note))
+    return WorkList(items, queries.count(), summary, more_url)
+
+
+def _query_changelist(**filters) -> str:
+    query = "&".join(f"{key}={value}" for key, value in filters.items())
+    return f"{reverse('admin:edc_dataquery_changelist')}?{query}"
+
+
+def queries_to_answer(request) -> WorkList:
+    queries = _queries(request).filter(status=DataQuery.Status.OPEN).order_by("created")
+    return query_list(queries, _query_changelist(status__exact=DataQuery.Status.OPEN))
+
+
+def queries_to_close(request) -> WorkList:
+    queries = _queries(request).filter(status=DataQuery.Status.ANSWERED).order_by("answered_at", "created")
+    return query_list(queries, _query_changelist(status__exact=DataQuery.Status.ANSWERED))
+
+
+def query_ageing(request) -> WorkList:
+    """Queries not closed (open or answered), oldest first, with their count per age band."""
+    bands = dashboard.query_ageing(_queries(request))
+    summary = " · ".join(f"{label}: {count}" for label, count in bands)
+    queries = _queries(request).exclude(status=DataQuery.Status.CLOSED).order_by("created")
+    return query_list(queries, reverse("admin:edc_dataquery_changelist"), summary)
+
+
+register_work_list(roles.SITE_STAFF, "Visits due this week", due_this_week)
+register_work_list(roles.SITE_STAFF, "Overdue visits", overdue)
+register_work_list(roles.SITE_STAFF, "Queries to answer", queries_to_answer)
+register_work_list(roles.INVESTIGATOR, "Visits to sign", to_sign)
+register_work_list(roles.MONITOR, "Visits to verify (SDV)", to_verify)
+register_work_list(roles.MONITOR, "Answered queries to close", queries_to_close)
+register_work_list(roles.DATA_MANAGER, "Query ageing (not closed)", query_ageing)
+register_work_list(roles.DATA_MANAGER, "Visits ready to lock", ready_to_lock)
+
+
+def home_lists(request) -> list[tuple[str, str, WorkList]]:
+    """(role label, title, list) of every work list of the user's roles (a superuser's: all), in role order."""
+    mine = roles.ALL_ROLES if request.user.is_superuser else roles.roles_of(request.user)
+    found = []
+    for role in roles.ALL_ROLES:
+        if role in mine:
+            found += [(role.replace("_", " "), title, provider(request)) for r, title, provider in work_lists()
+                      if r == role]  # fmt: skip
+    return found
+
+
+_django_index = admin.site.index
+
+
+def index(request, extra_context=None):
+    """Django's index (the app list stays below) with the dashboard link and the user's work lists above."""
+    home = {"work_lists": home_lists(request)}
+    if roles.has_any_role(request.user, roles.CLINICAL_READERS):
+        home["dashboard_url"] = reverse("admin:edc_visit_dashboard")
+    return _django_index(request, {**home, **(extra_context or {})})
+
+
+admin.site.index = index
+admin.site.index_template = "admin/edc/index.html"
