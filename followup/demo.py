@@ -238,7 +238,8 @@ def _labs(subject, visit, day: float, course: Course, rng, tz) -> list[LabResult
 
 
 def _ivig_when_igg_low(subject, course: Course, labs: list[LabResult], tz, staff, today: dt.date) -> None:
-    """A few subjects whose IgG falls below 4 g/L get IVIG replacement the week after (medication log)."""
+    """A few subjects whose IgG falls below 4 g/L get IVIG replacement the week after (medication log), at
+    0.4 g/kg: 24 g a day."""
     low = [r for r in labs if r.analyte == "IGG" and r.value < 4]
     if not (low and course.ivig_when_low):
         return
@@ -247,7 +248,7 @@ def _ivig_when_igg_low(subject, course: Course, labs: list[LabResult], tz, staff
         return
     edc_services.save_crf(
         Medication(subject=subject, drug="intravenous immunoglobulin", category=Medication.Category.IVIG,
-                   indication=Medication.Indication.PROPHYLAXIS, dose_mg_per_day=Decimal("10000"), start_date=given,
+                   indication=Medication.Indication.PROPHYLAXIS, dose_mg_per_day=Decimal("24000"), start_date=given,
                    stop_date=given),
         user=staff,
     )  # fmt: skip

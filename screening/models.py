@@ -80,7 +80,9 @@ class Medication(CrfModel):
     dose_stable_since = models.DateField(null=True, blank=True, help_text="empty: unchanged since the start")
     stop_date = models.DateField(null=True, blank=True)
 
-    field_limits = rules.MEDICATION_LIMITS
+    @property
+    def field_limits(self):
+        return rules.medication_limits(self.category)
 
     class Meta:
         ordering = ["subject", "start_date", "id"]

@@ -270,7 +270,7 @@ def dry_run_inputs(body: dict, now: dt.datetime | None = None) -> rules.Eligibil
     medications = [Medication(**values) for values in body.get("medications") or []]
     for i, m in enumerate(medications):
         found = rules.check_medication_fields(m.category, m.drug, m.start_date, m.dose_stable_since, m.stop_date)
-        found.update(edc_rules.check_limits({"dose_mg_per_day": m.dose_mg_per_day}, rules.MEDICATION_LIMITS)[0])
+        found.update(edc_rules.check_limits({"dose_mg_per_day": m.dose_mg_per_day}, m.field_limits)[0])
         errors.update(_prefixed(f"medications[{i}]", found))
 
     sledai = SledaiAssessment(**body["sledai"]) if body.get("sledai") else None

@@ -34,11 +34,11 @@ from screening.rules.codes import (
     IMMUNOMODULATOR,
     IMMUNOSUPPRESSANT,
     LUPUS_CRISES,
-    MEDICATION_LIMITS,
     OTHER,
     PREDNISONE_EQUIVALENTS,
     SLICC_CLINICAL,
     SLICC_CODES,
+    medication_limits,
 )
 from screening.rules.criteria import Evaluation, evaluate, evaluation, is_eligible
 from screening.rules.field_checks import (
@@ -82,7 +82,7 @@ __all__ = [
     "IMMUNOMODULATOR",
     "IMMUNOSUPPRESSANT",
     "LUPUS_CRISES",
-    "MEDICATION_LIMITS",
+    "medication_limits",
     "OTHER",
     "PREDNISONE_EQUIVALENTS",
     "SLICC_CLINICAL",

@@ -27,8 +27,9 @@ CORTICOSTEROID, IMMUNOMODULATOR, IMMUNOSUPPRESSANT, OTHER = (
     "CORTICOSTEROID", "IMMUNOMODULATOR", "IMMUNOSUPPRESSANT", "OTHER",
 )  # fmt: skip
 # The medication log is carried through the whole trial (DOMAIN.md §6): the follow-up categories too.
+IVIG = "IVIG"
 MEDICATION_CATEGORIES = (
-    CORTICOSTEROID, IMMUNOMODULATOR, IMMUNOSUPPRESSANT, "BIOLOGIC", "ANTI_IL6", "ANAKINRA", "IVIG", "G_CSF",
+    CORTICOSTEROID, IMMUNOMODULATOR, IMMUNOSUPPRESSANT, "BIOLOGIC", "ANTI_IL6", "ANAKINRA", IVIG, "G_CSF",
     "ANTI_INFECTIVE", OTHER,
 )  # fmt: skip
 MEDICATION_INDICATIONS = ("SLE", "CRS", "ICANS", "INFECTION", "PROPHYLAXIS", "OTHER")
@@ -61,4 +62,15 @@ EXAM_LIMITS = {
     "sao2_room_air_pct": Limit(D(50), D(100), D(85), unit="%"),
     "lvef_pct": Limit(D(5), D(90), D(30), unit="%"),
 }
-MEDICATION_LIMITS = {"dose_mg_per_day": Limit(D(0), D(10000), unit="mg/day", hard_min_exclusive=True)}
+# mg/day. IVIG is given in grams a day (0.4–2 g/kg: up to 200 g for a 100 kg adult); any other drug of the log is
+# expected below 10 g a day, and a dose above that is stored with a query rather than refused.
+MEDICATION_DOSE_MAX = D(200000)
+MEDICATION_LIMITS = {
+    "dose_mg_per_day": Limit(D(0), MEDICATION_DOSE_MAX, soft_max=D(10000), unit="mg/day", hard_min_exclusive=True)
+}
+IVIG_LIMITS = {"dose_mg_per_day": Limit(D(0), MEDICATION_DOSE_MAX, unit="mg/day", hard_min_exclusive=True)}
+
+
+def medication_limits(category: str) -> dict[str, Limit]:
+    """The dose limits of a medication-log row, by its category (IVIG is dosed in grams)."""
+    return IVIG_LIMITS if category == IVIG else MEDICATION_LIMITS

@@ -67,7 +67,7 @@ def casebook(treated, staff):
     day0 = infused_on(treated).astimezone(SHANGHAI).date()
     edc_services.save_crf(
         Medication(subject=treated, drug="IVIG", category="IVIG", indication="INFECTION",
-                   dose_mg_per_day=Decimal("10000"), start_date=day0 + dt.timedelta(days=96),
+                   dose_mg_per_day=Decimal("24000"), start_date=day0 + dt.timedelta(days=96),
                    stop_date=day0 + dt.timedelta(days=96)),
         user=staff,
     )  # fmt: skip

@@ -401,3 +401,14 @@ def test_updating_a_consent_keeps_the_rules_and_the_version_check(staff_api, scr
     stale = staff_api.patch(url, {"icf_version": "2.2", "change_reason": "x"}, format="json", HTTP_IF_MATCH='"1"')
     assert stale.status_code == 412
     assert [r.history_change_reason for r in consent.history.order_by("history_id")] == [None, "typo"]
+
+
+def test_an_ivig_course_in_grams_a_day_is_stored_without_a_query(staff_api, subject):
+    ivig = {"subject": subject.subject_id, "drug": "IVIG", "category": "IVIG", "dose_mg_per_day": "40000",
+            "start_date": "2026-11-01"}  # fmt: skip
+    response = staff_api.post("/api/v1/medications/", ivig)
+    assert response.status_code == 201, response.content
+    assert not DataQuery.objects.filter(target_model="screening.medication").exists()
+    steroid = {**ivig, "drug": "methylprednisolone", "category": "CORTICOSTEROID", "dose_mg_per_day": "20000"}
+    assert staff_api.post("/api/v1/medications/", steroid).status_code == 201
+    assert "above the expected 10000" in DataQuery.objects.get(target_model="screening.medication").text

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 
+from edc import rules as edc_rules
 from screening import rules
 from screening.rules import MET, MISSING, NOT_MET
 from tests.screening.factories import EVALUATION_DATE, LAB_TIME, base_inputs, lab_facts, with_exam, with_lab
@@ -627,3 +628,18 @@ def test_sledai_descriptors_by_organ_name_every_descriptor_once_with_its_weight(
     assert dict(grouped)["ORGANIC_BRAIN"] == "Organic brain syndrome (8)"
     assert dict(grouped)["DNA_BINDING"] == "Increased DNA binding (2)"
     assert [organ for organ, _ in rules.SLEDAI_ORGANS][0] == "Central nervous system"
+
+
+@pytest.mark.parametrize(
+    ("category", "dose", "hard", "soft"),
+    [
+        ("CORTICOSTEROID", "0", True, False), ("CORTICOSTEROID", "0.01", False, False),
+        ("IMMUNOSUPPRESSANT", "10000", False, False), ("IMMUNOSUPPRESSANT", "10000.01", False, True),
+        ("OTHER", "200000", False, True), ("OTHER", "200000.01", True, False),
+        ("IVIG", "40000", False, False), ("IVIG", "200000", False, False), ("IVIG", "200000.01", True, False),
+    ],
+)  # fmt: skip
+def test_medication_dose_limits_by_category(category, dose, hard, soft):
+    """IVIG is dosed in grams a day (0.4–2 g/kg); any other drug above 10 g a day is queried, not refused."""
+    errors, warnings = edc_rules.check_limits({"dose_mg_per_day": Decimal(dose)}, rules.medication_limits(category))
+    assert ("dose_mg_per_day" in errors, "dose_mg_per_day" in warnings) == (hard, soft)
