@@ -67,20 +67,23 @@ class Limit:
             below = value <= self.hard_min if self.hard_min_exclusive else value < self.hard_min
             if below:
                 sign = ">" if self.hard_min_exclusive else "≥"
-                return f"must be {sign} {_fmt(self.hard_min)}{_unit(self.unit)} (hard limit); got {_fmt(value)}"
+                return f"must be {sign} {as_typed(self.hard_min)}{_unit(self.unit)} (hard limit); got {as_typed(value)}"
         if self.hard_max is not None and value > self.hard_max:
-            return f"must be ≤ {_fmt(self.hard_max)}{_unit(self.unit)} (hard limit); got {_fmt(value)}"
+            return f"must be ≤ {as_typed(self.hard_max)}{_unit(self.unit)} (hard limit); got {as_typed(value)}"
         return None
 
     def soft_warning(self, value: Decimal) -> str | None:
         if self.soft_min is not None and value < self.soft_min:
-            return f"{_fmt(value)}{_unit(self.unit)} is below the expected {_fmt(self.soft_min)}; please confirm"
+            expected = as_typed(self.soft_min)
+            return f"{as_typed(value)}{_unit(self.unit)} is below the expected {expected}; please confirm"
         if self.soft_max is not None and value > self.soft_max:
-            return f"{_fmt(value)}{_unit(self.unit)} is above the expected {_fmt(self.soft_max)}; please confirm"
+            expected = as_typed(self.soft_max)
+            return f"{as_typed(value)}{_unit(self.unit)} is above the expected {expected}; please confirm"
         return None
 
 
-def _fmt(value: Decimal | float | int) -> str:
+def as_typed(value: Decimal | float | int) -> str:
+    """A number as site staff typed it: 1500, not 1500.000000 or 1.5E+3 (the columns keep six decimals)."""
     return f"{Decimal(str(value)).normalize():f}"
 
 
@@ -169,18 +172,18 @@ def check_lab_result(
                 warnings["value"] = soft
     for field, bound in (("lln", lln), ("uln", uln), ("lloq", lloq)):
         if bound is not None and bound < 0:
-            errors[field] = f"must be ≥ 0 (hard limit); got {_fmt(bound)}"
+            errors[field] = f"must be ≥ 0 (hard limit); got {as_typed(bound)}"
     if lln is not None and uln is not None and lln > uln:
-        errors["uln"] = f"ULN {_fmt(uln)} is below LLN {_fmt(lln)}"
+        errors["uln"] = f"ULN {as_typed(uln)} is below LLN {as_typed(lln)}"
     return errors, warnings
 
 
 def _reference_range_warning(value: Decimal, lln, uln, unit: str) -> str | None:
     """Soft limit of any lab value: outside 0.1 × LLN … 10 × ULN."""
     if lln is not None and lln > 0 and value < lln * D("0.1"):
-        return f"{_fmt(value)} {unit} is below 0.1 × LLN {_fmt(lln)}; please confirm"
+        return f"{as_typed(value)} {unit} is below 0.1 × LLN {as_typed(lln)}; please confirm"
     if uln is not None and uln > 0 and value > uln * 10:
-        return f"{_fmt(value)} {unit} is above 10 × ULN {_fmt(uln)}; please confirm"
+        return f"{as_typed(value)} {unit} is above 10 × ULN {as_typed(uln)}; please confirm"
     return None
 
 

@@ -105,7 +105,7 @@ FLAG_MARKS = {"LOW": "L", "HIGH": "H"}
 
 def as_typed(value):
     """A stored number as site staff typed it: 1500, not 1500.000000 (the column keeps six decimals)."""
-    return format(value.normalize(), "f") if isinstance(value, Decimal) else value
+    return edc_rules.as_typed(value) if isinstance(value, Decimal) else value
 
 
 def _number_field(**kwargs) -> forms.DecimalField:

@@ -9,13 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
-from edc.rules import D, Limit, age_in_years
+from edc.rules import D, Limit, age_in_years, as_typed
 from screening.rules import cockcroft_gault
-
-
-def _fmt(value) -> str:
-    return f"{D(value).normalize():f}"
-
 
 WEIGHT_KG = Limit(D(25), D(300), D(35), D(150), "kg")
 HEIGHT_CM = Limit(D(100), D(230), unit="cm")
@@ -51,7 +46,7 @@ def off_by_more_than_tolerance(given: Decimal, expected: Decimal) -> bool:
 
 
 def _percent(gap: Decimal | None) -> str:
-    return "" if gap is None else f" ({_fmt(round(gap * 100, 1))} % off)"
+    return "" if gap is None else f" ({as_typed(round(gap * 100, 1))} % off)"
 
 
 def expected_dose_warning(given_mg: Decimal, mg_per_m2: Decimal, bsa_m2: Decimal, drug: str) -> str | None:
@@ -59,8 +54,8 @@ def expected_dose_warning(given_mg: Decimal, mg_per_m2: Decimal, bsa_m2: Decimal
     if not off_by_more_than_tolerance(given_mg, expected):
         return None
     return (
-        f"{drug} {_fmt(given_mg)} mg differs from the expected {_fmt(round(expected, 1))} mg "
-        f"({_fmt(mg_per_m2)} mg/m² × BSA {_fmt(bsa_m2)} m²){_percent(relative_gap(given_mg, expected))} "
+        f"{drug} {as_typed(given_mg)} mg differs from the expected {as_typed(round(expected, 1))} mg "
+        f"({as_typed(mg_per_m2)} mg/m² × BSA {as_typed(bsa_m2)} m²){_percent(relative_gap(given_mg, expected))} "
         f"by more than 10 %; please confirm"
     )
 
@@ -114,7 +109,7 @@ CRCL_AVOID_BELOW = D(30)
 
 def _clearance_shown(crcl: Decimal) -> str:
     """One decimal, cut rather than rounded, so that 69.96 mL/min never reads as the 70.0 it is below."""
-    return _fmt(D(crcl).quantize(D("0.1"), rounding=ROUND_DOWN))
+    return as_typed(D(crcl).quantize(D("0.1"), rounding=ROUND_DOWN))
 
 
 def fludarabine_kidney_warning(crcl_ml_min: Decimal, fludarabine_mg_per_m2: Decimal) -> str | None:
@@ -125,13 +120,13 @@ def fludarabine_kidney_warning(crcl_ml_min: Decimal, fludarabine_mg_per_m2: Deci
     messages = []
     if crcl < CRCL_REDUCE_BELOW and dose > FLUDARABINE_REDUCED_MAX_MG_PER_M2:
         messages.append(
-            f"fludarabine {_fmt(dose)} mg/m² not reduced for CrCl {shown} mL/min (Cockcroft-Gault < "
-            f"{_fmt(CRCL_REDUCE_BELOW)}: at most {_fmt(FLUDARABINE_REDUCED_MAX_MG_PER_M2)} mg/m², 80 % of "
-            f"{_fmt(FLUDARABINE_FULL_MG_PER_M2)})"
+            f"fludarabine {as_typed(dose)} mg/m² not reduced for CrCl {shown} mL/min (Cockcroft-Gault < "
+            f"{as_typed(CRCL_REDUCE_BELOW)}: at most {as_typed(FLUDARABINE_REDUCED_MAX_MG_PER_M2)} mg/m², 80 % of "
+            f"{as_typed(FLUDARABINE_FULL_MG_PER_M2)})"
         )
     if crcl < CRCL_AVOID_BELOW and dose > 0:
         messages.append(
-            f"CrCl {shown} mL/min is below {_fmt(CRCL_AVOID_BELOW)} mL/min: fludarabine is normally avoided"
+            f"CrCl {shown} mL/min is below {as_typed(CRCL_AVOID_BELOW)} mL/min: fludarabine is normally avoided"
         )
     return "; ".join(messages) + "; please confirm" if messages else None
 
@@ -149,8 +144,9 @@ def total_car_cells_warning(dose_per_kg: Decimal, weight_kg: Decimal, total: Dec
     if not off_by_more_than_tolerance(total, expected):
         return None
     return (
-        f"total {_fmt(total)} CAR+ cells differs from dose × weight = {_fmt(dose_per_kg)} × {_fmt(weight_kg)} kg "
-        f"= {_fmt(expected)}{_percent(relative_gap(total, expected))} by more than 10 %; please confirm"
+        f"total {as_typed(total)} CAR+ cells differs from dose × weight = {as_typed(dose_per_kg)} × "
+        f"{as_typed(weight_kg)} kg "
+        f"= {as_typed(expected)}{_percent(relative_gap(total, expected))} by more than 10 %; please confirm"
     )
 
 

@@ -268,7 +268,7 @@ def settle_queries(
 def _shown(value) -> str:
     if value in (None, ""):
         return "(empty)"
-    return format(value.normalize(), "f") if isinstance(value, Decimal) else str(value)  # as typed, not 65.000000
+    return rules.as_typed(value) if isinstance(value, Decimal) else str(value)
 
 
 def open_auto_queries(instance: AuditedModel, warnings: dict[str, str]) -> list[DataQuery]:

@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.utils import timezone
 
-from edc import roles
+from edc import roles, rules
 from edc.models import (
     AuditedModel,
     DataQuery,
@@ -66,7 +66,7 @@ class Target:
         if field.choices:
             return str(getattr(self.row, f"get_{field.name}_display")())
         if isinstance(value, Decimal):
-            value = format(value.normalize(), "f")
+            value = rules.as_typed(value)
         elif isinstance(value, dt.datetime):
             value = f"{timezone.localtime(value):%Y-%m-%d %H:%M}"  # site time, as the form shows it
         elif isinstance(value, bool):
