@@ -216,6 +216,9 @@ def visit_crf_view(visit_admin, request, visit):
     own, previous = services.visit_crf_rows(visit)
     can_edit = visit_admin.has_change_permission(request, visit)
     form = VisitCrfForm(request.POST if request.method == "POST" else None, initial=_initial(visit, own, previous))
+    if not can_edit:  # a reader sees the values, not inputs that look as if they could be saved
+        for field in form.fields.values():
+            field.disabled = True
     if request.method == "POST":
         if not can_edit:
             raise PermissionDenied("your role, or a lock, does not allow changes to this visit")

@@ -110,7 +110,10 @@ def test_the_reference_range_is_proposed_from_the_last_result(client, staff, tre
 
 def test_a_monitor_reads_but_cannot_save(client, monitor, d7):
     client.force_login(monitor)
-    assert client.get(crf_url(d7)).status_code == 200
+    page = client.get(crf_url(d7))
+    assert page.status_code == 200
+    assert all(field.disabled for field in page.context["form"].fields.values())
+    assert 'name="C3__value"' in page.content.decode() and "Save visit" not in page.content.decode()
     assert client.post(crf_url(d7), visit_form(d7)).status_code == 403
     assert LabResult.objects.count() == 0
 
