@@ -7,7 +7,7 @@ viewsets (`edc.api.ScopedViewSetMixin`), so a misspelt filter is a 400, never an
 
 import django_filters
 
-from edc.models import DataQuery, LabResult, Lock, Signature, Site, SourceVerification, Subject, Visit
+from edc.models import DataQuery, Deviation, LabResult, Lock, Signature, Site, SourceVerification, Subject, Visit
 
 
 class SubjectRowsFilterSet(django_filters.FilterSet):
@@ -70,3 +70,14 @@ class LockFilterSet(SubjectRowsFilterSet):
     class Meta:
         model = Lock
         fields = ["level", "active", "visit"]
+
+
+class DeviationFilterSet(SubjectRowsFilterSet):
+    site = django_filters.CharFilter(field_name="subject__site__code", help_text="site code")
+
+    class Meta:
+        model = Deviation
+        fields = {
+            "category": ["exact"], "severity": ["exact"], "status": ["exact"], "auto": ["exact"], "visit": ["exact"],
+            "reported_to_ec": ["exact"], "deviation_date": ["gte", "lte"],
+        }  # fmt: skip

@@ -277,3 +277,58 @@ class Lock(AuditedModel):
     def __str__(self):
         what = {"VISIT": self.visit, "SUBJECT": self.subject, "STUDY": "the study"}[self.level]
         return f"lock of {what}"
+
+
+class Deviation(CrfModel):
+    """A protocol deviation: recorded by a person, or proposed by the system (a visit outside its window, a
+    treatment step out of order) for an investigator or data manager to confirm or dismiss."""
+
+    class Category(models.TextChoices):
+        ELIGIBILITY = "ELIGIBILITY", "eligibility"
+        CONSENT = "CONSENT", "informed consent"
+        VISIT_WINDOW = "VISIT_WINDOW", "visit window"
+        DOSING = "DOSING", "dosing"
+        PROCEDURE = "PROCEDURE", "procedure"
+        OTHER = "OTHER", "other"
+
+    class Severity(models.TextChoices):
+        MAJOR = "MAJOR", "major"
+        MINOR = "MINOR", "minor"
+
+    class Status(models.TextChoices):
+        PROPOSED = "PROPOSED", "proposed"
+        CONFIRMED = "CONFIRMED", "confirmed"
+        DISMISSED = "DISMISSED", "dismissed"
+
+    visit = models.ForeignKey(Visit, on_delete=models.PROTECT, null=True, blank=True, related_name="deviations")
+    category = models.CharField(max_length=16, choices=Category.choices)
+    severity = models.CharField(max_length=8, choices=Severity.choices)
+    deviation_date = models.DateField(help_text="the day the deviation happened (site calendar)")
+    description = models.TextField()
+    corrective_action = models.TextField(blank=True)
+    reported_to_ec = models.BooleanField("reported to the ethics committee", default=False)
+    reported_to_ec_date = models.DateField("reported to the ethics committee on", null=True, blank=True)
+    # Set by the services only: who raised it, and the confirmation or dismissal of a proposal.
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.CONFIRMED, editable=False)
+    auto = models.BooleanField("raised by the system", default=False, editable=False)
+    # What raised a proposal ("visit-window:<visit pk>", "order:<subject pk>:infusion"): one proposal per cause.
+    source = models.CharField(max_length=60, blank=True, editable=False)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", editable=False
+    )
+    decided_at = models.DateTimeField(null=True, blank=True, editable=False)
+    dismiss_reason = models.TextField(blank=True, editable=False)
+
+    class Meta:
+        ordering = ["subject", "deviation_date", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subject", "source"],
+                condition=~models.Q(source="") & models.Q(voided=False),
+                name="one_proposal_per_cause",
+            )
+        ]
+        indexes = [models.Index(fields=["status", "deviation_date"])]
+
+    def __str__(self):
+        return f"{self.get_category_display()} deviation of {self.deviation_date:%Y-%m-%d}"

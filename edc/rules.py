@@ -457,3 +457,39 @@ def query_age_band(age_days: int) -> str:
         if age_days >= first and (last is None or age_days <= last):
             return label
     raise ValueError(f"a query cannot be {age_days} days old")
+
+
+# --- Protocol deviations ------------------------------------------------------------------------
+
+# What raised a proposal, as its `source` key: one proposal per cause, whatever how often the cause is saved.
+VISIT_WINDOW_SOURCE = "visit-window:{visit_pk}"
+
+
+def deviation_errors(*, reported_to_ec: bool, reported_to_ec_date: dt.date | None, deviation_date: dt.date | None):
+    """Reported to the ethics committee: yes with the day it was reported (not before the deviation), no without."""
+    if reported_to_ec and reported_to_ec_date is None:
+        return {"reported_to_ec_date": "required when the deviation was reported to the ethics committee"}
+    if not reported_to_ec and reported_to_ec_date is not None:
+        return {"reported_to_ec_date": "only when the deviation was reported to the ethics committee (tick it)"}
+    if reported_to_ec_date and deviation_date and reported_to_ec_date < deviation_date:
+        return {
+            "reported_to_ec_date": (
+                f"{reported_to_ec_date.isoformat()} is before the deviation ({deviation_date.isoformat()})"
+            )
+        }
+    return {}
+
+
+def dismissal_errors(reason: str) -> dict[str, str]:
+    return {} if reason.strip() else {"dismiss_reason": "a reason is required to dismiss a proposed deviation"}
+
+
+def visit_window_deviation(code: str, visit_date: dt.date, window_start: dt.date, window_end: dt.date) -> str | None:
+    """The description of the deviation a visit outside its window is, or None in the window."""
+    window = window_status(visit_date, window_start, window_end)
+    if window.status == "IN_WINDOW":
+        return None
+    return (
+        f"visit {visit_name(code)} done on {visit_date.isoformat()}, {window.days_outside} day(s) "
+        f"{window.status.lower()} (window {window_start.isoformat()} … {window_end.isoformat()})"
+    )

@@ -1,8 +1,9 @@
 """What treatment plugs into the kernel and into screening: its CRFs' validators, the apheresis start that
-eligibility counts back from, and the treatment timeline on the subject page."""
+eligibility counts back from, the treatment timeline on the subject page, and the deviations proposed when the
+infusion is not on day 0."""
 
 from edc.admin import register_subject_panel
-from edc.services import register_validator
+from edc.services import register_save_listener, register_validator
 from infusion import admin, services
 from infusion.models import Apheresis, Infusion, LymphodepletionDose, ProductLot
 from screening.services import register_apheresis_start_provider
@@ -15,3 +16,4 @@ register_validator(Infusion, services.validate_infusion)
 
 register_apheresis_start_provider(services.apheresis_start)
 register_subject_panel("Treatment timeline", admin.treatment_timeline)
+register_save_listener(services.propose_for_treatment_order)

@@ -23,6 +23,8 @@ PROCESSED_VOLUME_L = Limit(D(0), D(50), unit="L", hard_min_exclusive=True)
 
 LYMPHODEPLETION_DAYS = (-5, -4, -3)
 LAST_LYMPHODEPLETION_DAY = -3
+# Day 0 is the third calendar day after lymphodepletion day −3 (days −5, −4, −3, then 0).
+INFUSION_DAYS_AFTER_LYMPHODEPLETION = 3
 # A given dose or total more than 10 % off the expected one opens a query.
 TOLERANCE = Decimal("0.10")
 BSA_PLACES = Decimal("0.01")
@@ -199,6 +201,21 @@ def infusion_timing_errors(
         }
     return strictly_after(
         "infusion_start", infusion_date, last_lymphodepletion_date, f"lymphodepletion day {LAST_LYMPHODEPLETION_DAY}"
+    )
+
+
+def infusion_schedule_deviation(infusion_date: dt.date, last_lymphodepletion_date: dt.date | None) -> str | None:
+    """Day 0 falls `INFUSION_DAYS_AFTER_LYMPHODEPLETION` days after lymphodepletion day −3: earlier or later (but
+    after day −3, which `infusion_timing_errors` refuses) is a deviation to confirm, not an error."""
+    if last_lymphodepletion_date is None:
+        return None
+    gap = (infusion_date - last_lymphodepletion_date).days
+    if gap == INFUSION_DAYS_AFTER_LYMPHODEPLETION:
+        return None
+    expected = last_lymphodepletion_date + dt.timedelta(days=INFUSION_DAYS_AFTER_LYMPHODEPLETION)
+    return (
+        f"infusion on {infusion_date.isoformat()}, {gap} day(s) after lymphodepletion day {LAST_LYMPHODEPLETION_DAY} "
+        f"({last_lymphodepletion_date.isoformat()}); the protocol gives it on day 0, {expected.isoformat()}"
     )
 
 

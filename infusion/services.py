@@ -17,8 +17,8 @@ from django.db import IntegrityError, transaction
 
 from edc import roles
 from edc import rules as edc_rules
-from edc.models import LabResult, Subject, Visit
-from edc.services import save_crf, schedule_follow_up
+from edc.models import Deviation, LabResult, Subject, Visit
+from edc.services import Proposal, save_crf, schedule_follow_up, sync_proposal
 from infusion import rules
 from infusion.models import Apheresis, Infusion, LymphodepletionDose, ProductLot
 
@@ -392,6 +392,36 @@ def _replan_follow_up(subject: Subject, infusion_date: dt.date, *, user, reason:
             planned.planned_date, planned.window_start, planned.window_end,
         )  # fmt: skip
         save_crf(visit, user=user, reason=reason)
+
+
+# --- Deviations the treatment order shows ------------------------------------------------------
+
+INFUSION_ORDER_SOURCE = "order:{subject_pk}:infusion"
+
+
+def propose_for_treatment_order(rows) -> None:
+    """A save listener: an infusion given earlier or later than day 0 (three days after lymphodepletion day −3)
+    proposes a major dosing deviation, withdrawn when the dates are corrected (the order refused outright, an
+    infusion on or before day −3, is an error and never stored)."""
+    if not rows or not isinstance(rows[0], Infusion | LymphodepletionDose):
+        return
+    for subject_pk in sorted({row.subject_id for row in rows}):
+        subject = Subject.objects.select_related("site").get(pk=subject_pk)
+        source = INFUSION_ORDER_SOURCE.format(subject_pk=subject_pk)
+        gone = "the infusion is on day 0, three days after lymphodepletion day −3 (or no longer recorded)"
+        sync_proposal(subject, source, _infusion_order_proposal(subject), gone=gone)
+
+
+def _infusion_order_proposal(subject: Subject) -> Proposal | None:
+    infusion = infusion_of(subject.pk)
+    if infusion is None:
+        return None
+    infusion_date = site_date(infusion.infusion_start, subject)
+    last_day = lymphodepletion_dates(subject.pk).get(rules.LAST_LYMPHODEPLETION_DAY)
+    description = rules.infusion_schedule_deviation(infusion_date, last_day)
+    if description is None:
+        return None
+    return Proposal(Deviation.Category.DOSING, Deviation.Severity.MAJOR, infusion_date, description)
 
 
 def apheresis_start(subject: Subject) -> dt.datetime | None:

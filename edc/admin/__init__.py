@@ -5,12 +5,13 @@
 - `subjects`: sites, subjects (with the registered inlines and panels), visits (with the registered visit
   pages) and lab results.
 - `data_management`: data queries, signatures, source verification and locks.
+- `deviations`: the protocol deviation log, its proposals on the home page and its subject-page panel.
 - `home`: the home page (the admin index with each role's work lists) and the kernel's work lists.
 """
 
 from django.contrib import admin
 
-from edc.admin import data_management, home, subjects  # noqa: F401 - registers the kernel's admins and home page
+from edc.admin import data_management, deviations, home, subjects  # noqa: F401 - registers the kernel's admins and home page
 from edc.admin.base import (
     AdminPagesMixin,
     CrfAdmin,

@@ -4,6 +4,7 @@
   the exception handler and the JSON 404), and the token route.
 - `subjects`: sites, subjects, visits, lab results.
 - `data_management`: queries, signatures, source verification, locks, the study audit trail.
+- `deviations`: the protocol deviation log (with the confirmation or dismissal of a proposal).
 """
 
 from edc.api.base import (
@@ -24,6 +25,7 @@ from edc.api.data_management import (
     SignatureViewSet,
     SourceVerificationViewSet,
 )
+from edc.api.deviations import DeviationViewSet
 from edc.api.subjects import LabResultSerializer, LabResultViewSet, SiteViewSet, SubjectViewSet, VisitViewSet
 
 __all__ = [
@@ -49,5 +51,6 @@ ROUTES = [
     ("signatures", SignatureViewSet),
     ("source-verifications", SourceVerificationViewSet),
     ("locks", LockViewSet),
+    ("deviations", DeviationViewSet),
     ("audit-trail", AuditTrailViewSet),
 ]

@@ -5,6 +5,7 @@
 - `subjects`: registration, the visit schedule, the kernel CRFs' validators, the bulk lab-result import.
 - `data_management`: data queries, signatures, source verification and locks.
 - `audit`: the audit trail.
+- `deviations`: the protocol deviation log, and the proposals raised from the data (`sync_proposal`).
 """
 
 from edc.services.audit import AuditEvent, audit_trail, audited_models_of_subject, study_audit_trail
@@ -39,6 +40,13 @@ from edc.services.data_management import (
     verify_source,
     visit_attestation,
 )
+from edc.services.deviations import (
+    Proposal,
+    confirm_deviation,
+    dismiss_deviation,
+    record_deviation,
+    sync_proposal,
+)
 from edc.services.subjects import (
     BULK_LIMIT,
     BulkImport,
@@ -58,6 +66,7 @@ __all__ = [
     "BulkImport",
     "BulkRejected",
     "Locked",
+    "Proposal",
     "REASON_REQUIRED",
     "StaleVersion",
     "Target",
@@ -66,7 +75,9 @@ __all__ = [
     "audit_trail",
     "audited_models_of_subject",
     "close_query",
+    "confirm_deviation",
     "describe_targets",
+    "dismiss_deviation",
     "import_lab_results",
     "is_locked",
     "label_of",
@@ -74,6 +85,7 @@ __all__ = [
     "open_auto_queries",
     "open_queries_of",
     "open_query",
+    "record_deviation",
     "register_save_listener",
     "register_subject",
     "register_validator",
@@ -84,6 +96,7 @@ __all__ = [
     "sign",
     "site_time",
     "study_audit_trail",
+    "sync_proposal",
     "system_user",
     "take_off_study",
     "unlock",
