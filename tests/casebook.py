@@ -11,7 +11,7 @@ from django.utils import timezone
 from config.urls import router
 from edc import services
 from edc.api import CrfViewSet
-from edc.models import LabResult, Visit
+from edc.models import Deviation, LabResult, Visit
 from followup.models import AdverseEvent, PrednisoneDose
 from tests.infusion import factories as treatment
 from tests.screening import factories as screening
@@ -33,6 +33,8 @@ def treated_casebook(subject, staff) -> dict:
     event = AdverseEvent(subject=subject, term="CRS", category="CRS", relatedness="PROBABLE", max_temperature_c=38.5,
                          onset_date=day0 + dt.timedelta(days=1))  # fmt: skip
     dose = PrednisoneDose(subject=subject, visit=d7, prednisone_mg_per_day=Decimal("7.5"))
+    deviation = Deviation(subject=subject, category="CONSENT", severity="MINOR", deviation_date=day0,
+                          description="ICF page 4 initialled by the witness only")  # fmt: skip
     ids = {
         "subjects": subject.subject_id,
         "visits": d7.pk,
@@ -41,6 +43,7 @@ def treated_casebook(subject, staff) -> dict:
         "product-lots": lot.pk,
         "adverse-events": services.save_crf(event, user=staff).pk,
         "prednisone-doses": services.save_crf(dose, user=staff).pk,
+        "deviations": services.record_deviation(deviation, user=staff).pk,
     }
     for route in CRF_ROUTES:
         if route not in ids:

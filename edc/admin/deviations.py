@@ -115,9 +115,9 @@ class DeviationAdmin(CrfAdmin):
 
     def _decision_page(self, request, deviation, form_class, verb, decide):
         form = form_class(request.POST or None)
-        if deviation.status != Deviation.Status.PROPOSED:
-            form.add_error(None, f"This deviation is {deviation.get_status_display()}: only a proposal is decided.")
-        elif request.method == "POST" and form.is_valid():
+        if request.method == "GET" and deviation.status != Deviation.Status.PROPOSED:
+            messages.warning(request, f"This deviation is {deviation.get_status_display()}: only a proposal is decided.")
+        if request.method == "POST" and form.is_valid():
             try:
                 decide(form.cleaned_data)
             except ValidationError as error:

@@ -40,6 +40,7 @@ pytestmark = pytest.mark.django_db
 ALL, NONE = frozenset(roles.ALL_ROLES), frozenset()
 CLINICAL, ENTRY = roles.CLINICAL_READERS, roles.DATA_ENTRY
 DM = frozenset({roles.DATA_MANAGER})
+DECIDERS = frozenset({roles.INVESTIGATOR, roles.DATA_MANAGER})
 PLOT_READERS = CLINICAL | {roles.INVESTIGATOR, roles.DATA_MANAGER, roles.SPONSOR_VIEWER}
 
 # model → (roles that read its pages, roles that open its add page), as the README's role table says.
@@ -56,6 +57,7 @@ POLICY = {
     "edc.Signature": (CLINICAL, NONE),
     "edc.SourceVerification": (CLINICAL, NONE),
     "edc.Lock": (CLINICAL, DM),
+    "edc.Deviation": (CLINICAL, ENTRY | DM),  # recorded by the site and by data management
     "screening.Consent": CRF,
     "screening.SleHistory": CRF,
     "screening.Medication": CRF,
@@ -87,6 +89,8 @@ MODEL_PAGES = {
     "audit_trail": lambda read, add: read,
     "crf": lambda read, add: read,  # the visit CRF page (followup's register_visit_page)
     "dashboard": lambda read, add: read,  # the study status dashboard (visits: subjects × visit codes)
+    "confirm": lambda read, add: DECIDERS,  # a proposed deviation, confirmed or dismissed
+    "dismiss": lambda read, add: DECIDERS,
 }
 # Pages of a model admin named for themselves (not `<app>_<model>_…`) → who gets 200.
 NAMED_PAGES = {"followup_investigator": PLOT_READERS}  # the cohort PK overlay (pseudonymised)
