@@ -156,7 +156,7 @@ def dataset_or_404(name: str):
 
 class ExportViewSet(ScopedViewSetMixin, viewsets.ViewSet):
     """PK/PD exports streamed as CSV, JSON or Parquet: `exports/pkpd/`, `exports/pk-parameters/`,
-    `exports/sdtm/{dm,ex,lb,pc,pp,ae}/`, `exports/safety/`. Sponsor viewers get pseudonymised data; every export
+    `exports/sdtm/{dm,ex,lb,pc,pp,ae,dv}/`, `exports/safety/`. Sponsor viewers get pseudonymised data; every export
     is logged."""
 
     read_roles = exports.EXPORT_ROLES

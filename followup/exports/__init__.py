@@ -94,6 +94,7 @@ def rows_of(request: ExportRequest) -> Generator[tuple]:
         "sdtm/pc": sdtm.sdtm_pc_rows,
         "sdtm/pp": sdtm.sdtm_pp_rows,
         "sdtm/ae": sdtm.sdtm_ae_rows,
+        "sdtm/dv": sdtm.sdtm_dv_rows,
         "safety": safety.safety_rows,
     }
     rows = builders[request.dataset.name](request)

@@ -79,6 +79,7 @@ DATASETS: dict[str, Dataset] = {
                 "AEENDY:int"
             ),
         ),
+        Dataset("sdtm/dv", _columns("STUDYID DOMAIN USUBJID DVSEQ:int DVTERM DVDECOD DVCAT DVSCAT DVSTDTC DVSTDY:int")),
         Dataset(
             "safety",
             _columns(

@@ -1,4 +1,4 @@
-"""The SDTM domains: DM, EX, LB, PC, PP and AE, each numbered (--SEQ) per subject as its rows stream."""
+"""The SDTM domains: DM, EX, LB, PC, PP, AE and DV, each numbered (--SEQ) per subject as its rows stream."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from zoneinfo import ZoneInfo
 
 from edc import rules as edc_rules
-from edc.models import Subject
+from edc.models import Deviation, Subject
 from followup import rules
 from followup.exports.copy_reader import CHUNK_SIZE
 from followup.exports.datasets import LB_ANALYTES, PK_ANALYTES
@@ -180,3 +180,25 @@ def sdtm_ae_rows(request: ExportRequest) -> Iterator[tuple]:
         yield (STUDY_ID, "AE", usubjid(site, number), seq, term, category, "Y" if serious else "N", related,
                astct if astct is not None else ctcae, _dtc(onset, tz, request), _dtc(end, tz, request),
                _dy(onset, infusion_date), _dy(end, infusion_date))  # fmt: skip
+
+
+def sdtm_dv_rows(request: ExportRequest) -> Iterator[tuple]:
+    """Confirmed protocol deviations (proposals and dismissed ones are not deviations yet, or not at all).
+
+    DVTERM is the site's free text, which names dates and may name people: pseudonymised exports leave it out
+    (their DVDECOD, DVCAT and DVSCAT say what kind of deviation it was, DVSTDY when)."""
+    deviations = (
+        with_infusion_start(scoped(Deviation.objects.filter(status=Deviation.Status.CONFIRMED), request))
+        .order_by("subject_id", "deviation_date", "id")
+        .values_list(*SUBJECT_COLUMNS, "description", "category", "severity", "deviation_date")
+    )
+    labels = dict(Deviation.Category.choices)
+    seq, current = 0, None
+    for pk, site, number, tz, start, description, category, severity, on in deviations.iterator(chunk_size=CHUNK_SIZE):
+        if pk != current:
+            seq, current = 0, pk
+        seq += 1
+        infusion_date = start.astimezone(ZoneInfo(tz)).date() if start else None
+        term = None if request.pseudonymised else description
+        yield (STUDY_ID, "DV", usubjid(site, number), seq, term, category, labels[category].upper(), severity,
+               _dtc(on, tz, request), _dy(on, infusion_date))  # fmt: skip

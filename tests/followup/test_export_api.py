@@ -13,7 +13,7 @@ from django.http import StreamingHttpResponse
 
 from edc import roles
 from edc import services as edc_services
-from edc.models import LabResult
+from edc.models import Deviation, LabResult
 from followup.exports.datasets import PKPD_LONG_COLUMNS
 from followup.models import AdverseEvent, ExportLog
 from tests import factories
@@ -52,6 +52,10 @@ def treated(site, staff):
                          onset_date=day0 + dt.timedelta(days=2), resolution_date=day0 + dt.timedelta(days=4),
                          max_temperature_c=38.6, hypotension="NONE", hypoxia="NONE")  # fmt: skip
     edc_services.save_crf(event, user=staff)
+    consent = Deviation(subject=subject, category="CONSENT", severity="MAJOR",
+                        deviation_date=day0 - dt.timedelta(days=40),
+                        description="ICF signed by QZ on the superseded version")  # fmt: skip
+    edc_services.record_deviation(consent, user=staff)
     return subject
 
 
@@ -74,6 +78,7 @@ SDTM_COLUMNS = {
     "VISITNUM PCDTC PCDY",
     "pp": "STUDYID DOMAIN USUBJID PPSEQ PPCAT PPTESTCD PPTEST PPORRES PPORRESU PPSTRESN PPSTRESU PPSTINT PPENINT",
     "ae": "STUDYID DOMAIN USUBJID AESEQ AETERM AECAT AESER AEREL AETOXGR AESTDTC AEENDTC AESTDY AEENDY",
+    "dv": "STUDYID DOMAIN USUBJID DVSEQ DVTERM DVDECOD DVCAT DVSCAT DVSTDTC DVSTDY",
 }
 
 
@@ -144,6 +149,28 @@ def test_sdtm_dm_ex_ae_values(client_for, exporter, treated):
     ]
 
 
+def test_sdtm_dv_has_the_confirmed_deviations_only(client_for, exporter, staff, treated):
+    day0 = cohort.day0_of_cohort()
+    d7 = cohort.visit_of(treated, "D7", None, staff)
+    d7.status = "DONE"
+    d7.visit_datetime = dt.datetime.combine(
+        day0 + dt.timedelta(days=11), dt.time(9), tzinfo=dt.timezone(dt.timedelta(hours=8))
+    )
+    edc_services.save_crf(d7, user=staff, reason="visit done")  # 3 days late: proposed, not a deviation yet
+    assert Deviation.objects.filter(status="PROPOSED").count() == 1
+    dv = read_csv(client_for(exporter).get("/api/v1/exports/sdtm/dv/"))
+    assert dv == [{"STUDYID": "NCT06711146", "DOMAIN": "DV", "USUBJID": "NCT06711146-01-001", "DVSEQ": "1",
+                   "DVTERM": "ICF signed by QZ on the superseded version", "DVDECOD": "CONSENT",
+                   "DVCAT": "INFORMED CONSENT", "DVSCAT": "MAJOR",
+                   "DVSTDTC": (day0 - dt.timedelta(days=40)).isoformat(), "DVSTDY": "-40"}]  # fmt: skip
+    edc_services.confirm_deviation(Deviation.objects.get(status="PROPOSED"), user=exporter)
+    dv = read_csv(client_for(exporter).get("/api/v1/exports/sdtm/dv/"))
+    assert [(r["DVSEQ"], r["DVDECOD"], r["DVSCAT"], r["DVSTDY"]) for r in dv] == [
+        ("1", "CONSENT", "MAJOR", "-40"),
+        ("2", "VISIT_WINDOW", "MINOR", "12"),
+    ]
+
+
 def test_json_and_parquet_carry_the_same_rows_as_csv(client_for, exporter, treated):
     api = client_for(exporter)
     as_csv = read_csv(api.get("/api/v1/exports/pkpd/"))
@@ -166,10 +193,14 @@ def test_sponsor_viewer_gets_no_dates_and_no_initials(client_for, sponsor, treat
     assert {r["LBDTC"] for r in lb} == {""} and {r["LBDY"] for r in lb} == {"-5", "8"}
     dm = read_csv(api.get("/api/v1/exports/sdtm/dm/"))
     assert (dm[0]["RFSTDTC"], dm[0]["BRTHDTC"], dm[0]["USUBJID"]) == ("", "", "NCT06711146-01-001")
-    for dataset in ("pkpd", "sdtm/dm", "sdtm/ae", "sdtm/ex"):
+    for dataset in ("pkpd", "sdtm/dm", "sdtm/ae", "sdtm/ex", "sdtm/dv"):
         text = body(api.get(f"/api/v1/exports/{dataset}/")).decode()
         assert "QZ" not in text and "1990-05-17" not in text and str(cohort.day0_of_cohort()) not in text
-    assert ExportLog.objects.filter(user=sponsor, pseudonymised=True).count() == 6
+    dv = read_csv(api.get("/api/v1/exports/sdtm/dv/"))
+    assert [(r["DVTERM"], r["DVDECOD"], r["DVSCAT"], r["DVSTDTC"], r["DVSTDY"]) for r in dv] == [
+        ("", "CONSENT", "MAJOR", "", "-40")
+    ]
+    assert ExportLog.objects.filter(user=sponsor, pseudonymised=True).count() == 8
 
 
 @pytest.mark.parametrize("role", [roles.SITE_STAFF, roles.MONITOR])
