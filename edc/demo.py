@@ -20,7 +20,7 @@ from django.db.models import Max
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from edc import roles, rules, services
-from edc.models import AuditedModel, Site, Subject
+from edc.models import AuditedModel, Deviation, Site, Subject
 
 DEMO_SITE = {"code": "01", "name": "First Affiliated Hospital, Zhejiang University School of Medicine"}
 # username → (role, password); printed by seed_demo and by `make run`.
@@ -89,6 +89,36 @@ def seed_subjects(cohort: DemoCohort) -> None:
         )
         cohort.subjects.append(services.register_subject(subject, user=staff))
     cohort.log(f"Registered {cohort.size} subjects at site {cohort.site.code}.")
+
+
+def seed_deviations(cohort: DemoCohort) -> None:
+    """The deviation log after follow-up: of the visit-window proposals the late demo visits raised, the data
+    manager confirms the first and the investigator dismisses the second; site staff record a consent deviation."""
+    proposed = Deviation.objects.filter(
+        subject__in=cohort.subjects, status=Deviation.Status.PROPOSED, category=Deviation.Category.VISIT_WINDOW
+    ).order_by("deviation_date", "id")
+    proposals = list(proposed[:2])
+    if proposals:
+        confirmed = services.confirm_deviation(proposals[0], user=cohort.users[roles.DATA_MANAGER])
+        confirmed.corrective_action = "visit reminders by phone two days before each window opens"
+        services.record_deviation(confirmed, user=cohort.users[roles.DATA_MANAGER], reason="corrective action agreed")
+    if len(proposals) > 1:
+        services.dismiss_deviation(
+            proposals[1],
+            user=cohort.users[roles.INVESTIGATOR],
+            reason="visit moved for a public holiday, agreed in advance with the sponsor",
+        )
+    treated = Subject.objects.filter(pk__in=[s.pk for s in cohort.subjects], status=Subject.Status.TREATED)
+    consented = treated.order_by("subject_id").first() or cohort.subjects[0]
+    consent = Deviation(
+        subject=consented, category=Deviation.Category.CONSENT, severity=Deviation.Severity.MAJOR,
+        deviation_date=cohort.today - dt.timedelta(days=30), reported_to_ec=True,
+        reported_to_ec_date=cohort.today - dt.timedelta(days=25),
+        description="Screening CBC drawn before the subject signed the current informed consent form (v3.0)",
+        corrective_action="subject re-consented on v3.0; staff retrained on consent before any study procedure",
+    )  # fmt: skip
+    services.record_deviation(consent, user=cohort.users[roles.SITE_STAFF])
+    cohort.log(f"Deviation log: {Deviation.objects.filter(subject__in=cohort.subjects).count()} entries.")
 
 
 # --- Scale data ---------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from edc.models import Deviation, Visit
 from edc.services.deviations import DECIDERS, RECORDERS
 
 SHOWN = 15  # proposals drawn on the home page; the total says how many there are
-EXCERPT = 80  # characters of a description in a list
+EXCERPT = 60  # characters of a description in a list
 
 
 def excerpt(text: str) -> str:
@@ -59,15 +59,23 @@ class DeviationAdmin(CrfAdmin):
     )  # fmt: skip
     readonly_fields = ("status", "auto", "decided_by", "decided_at", "dismiss_reason", *CrfAdmin.readonly_fields)
     change_form_template = "admin/edc/deviation/change_form.html"
+    change_list_template = "admin/edc/deviation/change_list.html"
     write_roles = RECORDERS
 
     @admin.display(description="description")
     def description_excerpt(self, deviation):
         return excerpt(deviation.description)
 
-    @admin.display(description="reported to ethics committee")
+    @admin.display(description="ethics committee")
     def reported_to_ethics_committee(self, deviation):
         return reported(deviation)
+
+    def get_fields(self, request, obj=None):
+        """A new deviation is recorded, not decided: its decision and bookkeeping show once it exists."""
+        fields = super().get_fields(request, obj)
+        if obj is not None:
+            return fields
+        return [f for f in fields if f not in {*self.readonly_fields, "voided", "void_reason"}]
 
     def get_changeform_initial_data(self, request):
         """`?subject=<pk>` from the subject page's panel opens the form for that subject."""
@@ -116,7 +124,9 @@ class DeviationAdmin(CrfAdmin):
     def _decision_page(self, request, deviation, form_class, verb, decide):
         form = form_class(request.POST or None)
         if request.method == "GET" and deviation.status != Deviation.Status.PROPOSED:
-            messages.warning(request, f"This deviation is {deviation.get_status_display()}: only a proposal is decided.")
+            messages.warning(
+                request, f"This deviation is {deviation.get_status_display()}: only a proposal is decided."
+            )
         if request.method == "POST" and form.is_valid():
             try:
                 decide(form.cleaned_data)
