@@ -20,12 +20,15 @@ from edc.admin.base import (
     CrfInline,
     ScopedAdminMixin,
     change_url,
+    register_subject_panel,
+    signature_lines,
+    site_zone,
     subject_inlines,
     subject_panels,
     visit_page_url,
     visit_pages,
 )
-from edc.models import LabResult, Site, Subject, Visit
+from edc.models import LabResult, Signature, Site, Subject, Visit
 from edc.services import dashboard
 
 
@@ -94,6 +97,9 @@ class SubjectAdmin(CrfAdmin):
         panels = [(title, render(request, subject)) for title, render in subject_panels()] if readable else []
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), "panels": panels})
 
+    def signatures_of(self, request, object_id):
+        return None  # the Signatures panel lists the casebook's with its visits' and the eligibility decision's
+
     def save_model(self, request, obj, form, change):
         if change:
             super().save_model(request, obj, form, change)
@@ -136,6 +142,26 @@ class SubjectAdmin(CrfAdmin):
             "csv_url": reverse("subject-audit-trail", kwargs={"subject_id": subject.subject_id}),
         }
         return TemplateResponse(request, "admin/edc/audit_trail.html", context)
+
+
+def signatures_panel(request, subject) -> str:
+    """Every live signature of the subject: what it is over, then its manifestation (meaning, printed name, date
+    and time in site time)."""
+    signatures = list(Signature.objects.filter(subject=subject, voided=False).select_related("signed_by"))
+    if not signatures:
+        return "Nothing signed yet."
+    described = services.describe_targets(signatures)
+    lines = signature_lines(signatures, site_zone(subject))
+    over = (_signed_record(described[(s.target_model, s.target_id)]) for s in signatures)
+    return format_html_join("", "<div><strong>{}</strong>: {}</div>", zip(over, lines, strict=True))
+
+
+def _signed_record(target: services.Target) -> str:
+    parts = (f"visit {target.visit}" if target.visit else "", target.record)
+    return " ".join(part for part in parts if part) or "a record no longer at your sites"
+
+
+register_subject_panel("Signatures", signatures_panel)
 
 
 class DashboardFilter(forms.Form):
