@@ -29,6 +29,8 @@ VisitPageView = Callable[[admin.ModelAdmin, HttpRequest, Visit], HttpResponse]  
 _subject_inlines: list[type[admin.options.InlineModelAdmin]] = []
 _subject_panels: list[tuple[str, SubjectPanel]] = []
 _visit_pages: list[tuple[str, str, VisitPageView]] = []
+SubjectPageView = Callable[[HttpRequest, Subject], HttpResponse]
+_subject_pages: list[tuple[str, SubjectPageView, frozenset, frozenset]] = []
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,12 @@ def register_visit_page(slug: str, link_text: str, view: VisitPageView) -> None:
     _visit_pages.append((slug, link_text, view))
 
 
+def register_subject_page(slug: str, view: SubjectPageView, *, read_roles: frozenset, write_roles: frozenset) -> None:
+    """A page of one subject at `edc/subject/<pk>/<slug>/` (url name `edc_subject_<slug>`): `view(request,
+    subject)` answers it once the roles (reads `read_roles`, a POST `write_roles`) and the site are checked."""
+    _subject_pages.append((slug, view, read_roles, write_roles))
+
+
 def register_work_list(role: str, title: str, provider: WorkListProvider) -> None:
     """A titled work list on the home page (the admin index) of users with `role`; `provider(request)` answers a
     `WorkList` of the user's sites in a fixed number of queries (the home page asserts no query per item)."""
@@ -90,6 +98,10 @@ def subject_panels() -> list[tuple[str, SubjectPanel]]:
 
 def visit_pages() -> list[tuple[str, str, VisitPageView]]:
     return _visit_pages
+
+
+def subject_pages() -> list[tuple[str, SubjectPageView, frozenset, frozenset]]:
+    return _subject_pages
 
 
 def work_lists() -> list[tuple[str, str, WorkListProvider]]:

@@ -24,6 +24,7 @@ from edc.admin.base import (
     signature_lines,
     site_zone,
     subject_inlines,
+    subject_pages,
     subject_panels,
     visit_page_url,
     visit_pages,
@@ -115,7 +116,9 @@ class SubjectAdmin(CrfAdmin):
                                       write_roles=frozenset())  # fmt: skip
         off_study = self.admin_page("<int:pk>/off-study/", self.off_study_view, "edc_subject_off_study",
                                     read_roles=roles.SIGNERS, write_roles=roles.SIGNERS)  # fmt: skip
-        return [audit_trail, off_study, *super().get_urls()]
+        pages = [self.admin_page(f"<int:pk>/{slug}/", view, f"edc_subject_{slug}", read_roles=read, write_roles=write)
+                 for slug, view, read, write in subject_pages()]  # fmt: skip
+        return [audit_trail, off_study, *pages, *super().get_urls()]
 
     def off_study_view(self, request, subject):
         form = OffStudyForm(request.POST or None, initial={"date": timezone.localdate()})

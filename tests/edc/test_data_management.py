@@ -121,8 +121,9 @@ class TestSignatures:
     def test_changing_signed_visit_data_voids_the_signature(self, investigator, staff, staff_api, subject):
         visit = services.save_crf(Visit(subject=subject, code="SCR"), user=staff)
         visit_sig = services.sign(visit, "REVIEWED", user=investigator, password=factories.PASSWORD)
-        recorded = services.save_crf(EligibilityDecision(subject=subject, evaluation_date=timezone.localdate(),
-                                                         eligible=True, decided_by=investigator), user=investigator)  # fmt: skip
+        decided = EligibilityDecision(subject=subject, evaluation_date=timezone.localdate(), eligible=True,
+                                      decided_by=investigator)  # fmt: skip
+        recorded = services.save_crf(decided, user=investigator)
         decision = services.sign(recorded, "ELIGIBILITY_CONFIRMED", user=investigator, password=factories.PASSWORD)
         response = staff_api.post("/api/v1/lab-results/", factories.lab_payload(subject, visit=visit.pk), format="json")
         assert response.status_code == 201
