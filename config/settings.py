@@ -188,6 +188,7 @@ DEMO_STEPS = [
     "infusion.demo.seed_treatment",
     "followup.demo.seed_follow_up",
     "followup.demo.raise_milestones",
+    "edc.demo.spread_query_ages",
     "edc.demo.scale_out",
 ]
 
