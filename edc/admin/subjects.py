@@ -160,7 +160,7 @@ def signatures_panel(request, subject) -> str:
 
 
 def _signed_record(target: services.Target) -> str:
-    parts = (f"visit {target.visit}" if target.visit else "", target.record)
+    parts = (f"visit {rules.visit_name(target.visit)}" if target.visit else "", target.record)
     return " ".join(part for part in parts if part) or "a record no longer at your sites"
 
 

@@ -12,6 +12,7 @@ from django.apps import apps
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.utils import timezone
+from django.utils.text import capfirst
 
 from edc import roles, rules
 from edc.models import (
@@ -284,9 +285,11 @@ def signing_summary(target: AuditedModel) -> SigningSummary:
     """A fixed number of queries for a visit or any other row (a casebook: one more per kind of queried row)."""
     queries = list(queries_over(target).order_by("created"))
     described = describe_targets(queries)
-    query_lines = [(_record_line(described[(q.target_model, q.target_id)]),
-                    described[(q.target_model, q.target_id)].field_label(q.target_field) or q.target_field, q.text)
-                   for q in queries]  # fmt: skip
+    query_lines = []
+    for query in queries:
+        queried = described[(query.target_model, query.target_id)]
+        field = capfirst(queried.field_label(query.target_field.removesuffix("_id")) or query.target_field)
+        query_lines.append((_record_line(queried), field, query.text))
     verified, rows = _verification_of(target)
     return SigningSummary(
         what=signed_what(target),
@@ -309,7 +312,8 @@ def signed_what(target: AuditedModel) -> str:
 
 
 def _record_line(target: Target) -> str:
-    return " ".join(part for part in (target.visit, target.record) if part) or "the casebook"
+    visit = f"visit {rules.visit_name(target.visit)}" if target.visit else ""
+    return " ".join(part for part in (visit, target.record) if part) or "the casebook"
 
 
 # A casebook's summary names the subject by its study id only (no date of birth, no initials).
@@ -319,11 +323,13 @@ FLAG_WORDS = {"LOW": "low", "HIGH": "high"}
 
 def _signed_lines(target: AuditedModel) -> list[SignedLine]:
     shown = Target(target, _visit_of(target), "")
-    skipped = BOOKKEEPING_FIELDS | {"subject", "voided", "void_reason"}
+    # A visit's code is in what is signed ("visit D7 of …"); empty fields (a pre-infusion visit's window) are left out.
+    skipped = BOOKKEEPING_FIELDS | {"subject", "voided", "void_reason", "code"}
     names = [f.name for f in target._meta.concrete_fields if f.name not in skipped and not f.is_relation]
     if isinstance(target, Subject):
         names = CASEBOOK_FIELDS
-    lines = [SignedLine(shown.field_label(name).capitalize(), shown.field_value(name)) for name in names]
+    values = ((capfirst(shown.field_label(name)), shown.field_value(name)) for name in names)
+    lines = [SignedLine(label, value) for label, value in values if value != "(empty)"]
     if isinstance(target, Visit):
         results = LabResult.objects.filter(visit=target, voided=False).order_by("sample_datetime", "id")
         lines += [_result_line(result) for result in results]
