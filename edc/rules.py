@@ -497,7 +497,8 @@ def open_query_refusal(open_queries: int, what: str) -> str | None:
     """Why a signature over data with queries not closed waits for an explicit "sign despite" (None: none)."""
     if open_queries == 0:
         return None
+    queries, them = ("query", "it") if open_queries == 1 else ("queries", "them")
     return (
-        f"{what} has {open_queries} open quer{'y' if open_queries == 1 else 'ies'}; confirm that you sign despite "
-        "them (over_open_queries), or have them closed first"
+        f"{what} has {open_queries} open {queries}; confirm that you sign despite {them} (over_open_queries), or "
+        f"have {them} closed first"
     )

@@ -370,10 +370,10 @@ def _meaning_refusal(target: AuditedModel, meaning: str, allowed: tuple[str, ...
         return f"this {what} is already signed {meaning}; nothing more is signed over it"
     if meaning == rules.ELIGIBILITY_CONFIRMED:
         return (
-            f"{meaning} does not fit a {what} (use {' or '.join(allowed)}); eligibility is confirmed through the "
+            f"{meaning} does not fit this {what} (use {' or '.join(allowed)}); eligibility is confirmed through the "
             "subject's eligibility confirmation"
         )
-    return f"{meaning} does not fit a {what}; use {' or '.join(allowed)}"
+    return f"{meaning} does not fit this {what}; use {' or '.join(allowed)}"
 
 
 # --- Source data verification and locks --------------------------------------------------------

@@ -66,7 +66,7 @@ def test_the_rule_offers_review_and_approval_on_data_and_eligibility_only_on_the
 def test_the_service_refuses_a_meaning_that_does_not_fit(investigator, visit, subject):
     with pytest.raises(ValidationError) as refused:
         services.sign(visit, "ELIGIBILITY_CONFIRMED", user=investigator, password=factories.PASSWORD)
-    assert "does not fit a visit" in refused.value.message_dict["meaning"][0]
+    assert "does not fit this visit" in refused.value.message_dict["meaning"][0]
     decision = decision_of(subject, investigator)
     with pytest.raises(ValidationError) as refused:
         services.sign(decision, "REVIEWED", user=investigator, password=factories.PASSWORD)
@@ -82,7 +82,7 @@ def test_the_api_answers_400_naming_meaning(client_for, investigator, visit):
     body = {"target_model": "edc.visit", "target_id": visit.pk, "meaning": "ELIGIBILITY_CONFIRMED",
             "password": factories.PASSWORD}  # fmt: skip
     response = client_for(investigator).post("/api/v1/signatures/", body, format="json")
-    assert response.status_code == 400 and "does not fit a visit" in response.data["meaning"][0]
+    assert response.status_code == 400 and "does not fit this visit" in response.data["meaning"][0]
     assert Signature.objects.count() == 0
 
 
@@ -112,6 +112,19 @@ def test_the_sign_page_shows_what_is_signed_and_the_attestation(client, investig
     assert f"I, {name}, on " in page and "(Asia/Shanghai), sign visit screening of" in page
     assert "Meaning of this signature: reviewed." in page and "Meaning of this signature: approved." in page
     assert "Sign despite 1 open query" in page
+
+
+def test_the_open_query_refusal_counts_the_queries():
+    assert rules.open_query_refusal(0, "M1019-01-001 D7") is None
+    assert rules.open_query_refusal(1, "M1019-01-001 D7").startswith("M1019-01-001 D7 has 1 open query; ")
+    assert "has 3 open queries; confirm that you sign despite them" in rules.open_query_refusal(3, "D7")
+
+
+def test_the_casebook_sign_page_lists_its_visits_without_identifying_data(client, investigator, subject, visit):
+    client.force_login(investigator)
+    page = client.get(sign_url(subject)).content.decode()
+    assert f"What you sign: the casebook of {subject}" in page and "<th>Visit screening</th><td>Done</td>" in page
+    assert subject.initials not in page.split("What you sign")[1] and "1990-05-17" not in page
 
 
 def test_the_attestation_names_printed_name_date_time_and_meaning():
