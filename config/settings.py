@@ -189,6 +189,7 @@ DEMO_STEPS = [
     "followup.demo.seed_follow_up",
     "followup.demo.raise_milestones",
     "edc.demo.seed_deviations",
+    "edc.demo.spread_query_ages",
     "edc.demo.scale_out",
 ]
 

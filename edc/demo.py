@@ -17,10 +17,11 @@ from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db.models import Max
+from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from edc import roles, rules, services
-from edc.models import AuditedModel, Deviation, Site, Subject
+from edc.models import AuditedModel, DataQuery, Deviation, LabResult, Site, Subject
 
 DEMO_SITE = {"code": "01", "name": "First Affiliated Hospital, Zhejiang University School of Medicine"}
 # username → (role, password); printed by seed_demo and by `make run`.
@@ -119,6 +120,35 @@ def seed_deviations(cohort: DemoCohort) -> None:
     )  # fmt: skip
     services.record_deviation(consent, user=cohort.users[roles.SITE_STAFF])
     cohort.log(f"Deviation log: {Deviation.objects.filter(subject__in=cohort.subjects).count()} entries.")
+
+
+# --- Dates as the records were made -------------------------------------------------------------
+
+# The ages of the demo's open queries, in days: spread over some nine weeks so that every band of the data
+# manager's query ageing has some.
+QUERY_AGE_DAYS = (0, 2, 5, 9, 13, 18, 24, 33, 41, 52, 63)
+
+
+def backdate(row: AuditedModel, moment: dt.datetime, **fields) -> None:
+    """Demo only: a row entered at `moment` (its created and modified, its history, and `fields`) rather than
+    at seeding time, so that the demo's audit trail reads as the trial's would. Past the write path on purpose:
+    seeding writes the rows today, the trial would have written them then."""
+    type(row).objects.filter(pk=row.pk).update(created=moment, modified=moment, **fields)
+    row.history.update(history_date=moment)
+
+
+def spread_query_ages(cohort: DemoCohort) -> None:
+    """The open queries raised over weeks (`QUERY_AGE_DAYS`), never before the result they query was drawn."""
+    now = timezone.now()
+    not_closed = DataQuery.objects.filter(subject__in=cohort.subjects, voided=False).exclude(status="CLOSED")
+    queries = list(not_closed.order_by("pk"))
+    drawn = dict(LabResult.objects.filter(pk__in=[q.target_id for q in queries if q.target_model == "edc.labresult"])
+                 .values_list("pk", "sample_datetime"))  # fmt: skip
+    for query in queries:
+        raised = now - dt.timedelta(days=cohort.rng.choice(QUERY_AGE_DAYS), hours=cohort.rng.randint(0, 8))
+        sample = drawn.get(query.target_id) if query.target_model == "edc.labresult" else None
+        backdate(query, min(now, max(raised, sample + dt.timedelta(hours=6))) if sample else raised)
+    cohort.log(f"Spread the raising of {len(queries)} open queries over {QUERY_AGE_DAYS[-1] // 7} weeks.")
 
 
 # --- Scale data ---------------------------------------------------------------------------------

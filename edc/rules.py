@@ -7,6 +7,7 @@ schedule with its windows (DOMAIN.md §6) and the subject identifier format.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -492,4 +493,48 @@ def visit_window_deviation(code: str, visit_date: dt.date, window_start: dt.date
     return (
         f"visit {visit_name(code)} done on {visit_date.isoformat()}, {window.days_outside} day(s) "
         f"{window.status.lower()} (window {window_start.isoformat()} … {window_end.isoformat()})"
+    )
+
+
+# --- Electronic signatures (21 CFR 11.50) --------------------------------------------------------
+
+REVIEWED, APPROVED, ELIGIBILITY_CONFIRMED = "REVIEWED", "APPROVED", "ELIGIBILITY_CONFIRMED"
+# The row the investigator's eligibility confirmation records and signs (screening's; named, not imported).
+ELIGIBILITY_DECISION = "screening.eligibilitydecision"
+# What each meaning attests: the words shown beside the password, the signature's manifestation with the printed
+# name and the date and time.
+MEANING_WORDS = {REVIEWED: "reviewed", APPROVED: "approved", ELIGIBILITY_CONFIRMED: "eligibility confirmed"}
+ATTESTATIONS = {
+    REVIEWED: "I have reviewed the data recorded, as shown",
+    APPROVED: "I approve the data recorded, as shown, as complete and accurate",
+    ELIGIBILITY_CONFIRMED: "I confirm the eligibility decision judged on the criteria shown",
+}
+
+
+def signature_meanings(target_model: str, signed: Iterable[str] = ()) -> tuple[str, ...]:
+    """The meanings a new signature over a row of `target_model` (app_label.model) may carry, given the meanings
+    of the row's live signatures: a visit, a CRF row or a casebook is reviewed or approved; eligibility is
+    confirmed only over the eligibility decision, once (the confirmation records the decision and signs it at
+    once, so the signature routes never add one to a stored decision)."""
+    if target_model == ELIGIBILITY_DECISION:
+        return () if ELIGIBILITY_CONFIRMED in signed else (ELIGIBILITY_CONFIRMED,)
+    return (REVIEWED, APPROVED)
+
+
+def attestation_text(meaning: str, *, printed_name: str, what: str, signed_at: str) -> str:
+    """The statement an investigator signs: who (the printed full name), when (site time), what, and the meaning."""
+    return (
+        f"I, {printed_name}, on {signed_at}, sign {what}. {ATTESTATIONS[meaning]}. "
+        f"Meaning of this signature: {MEANING_WORDS[meaning]}."
+    )
+
+
+def open_query_refusal(open_queries: int, what: str) -> str | None:
+    """Why a signature over data with queries not closed waits for an explicit "sign despite" (None: none)."""
+    if open_queries == 0:
+        return None
+    queries, them = ("query", "it") if open_queries == 1 else ("queries", "them")
+    return (
+        f"{what} has {open_queries} open {queries}; confirm that you sign despite {them} (over_open_queries), or "
+        f"have {them} closed first"
     )

@@ -6,15 +6,25 @@ history, medications, SELENA-SLEDAI and the screening exam, in that order.
 
 from __future__ import annotations
 
+import hashlib
+import json
+from dataclasses import dataclass
+
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef
+from django.shortcuts import redirect
 from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html_join
 
 from edc import admin as edc_admin
 from edc import roles
+from edc import rules as edc_rules
+from edc import services as edc_services
 from edc.admin import WorkItem, WorkList
 from edc.models import Subject
 from screening import rules, services
@@ -134,19 +144,114 @@ OUTCOME_MARKS = {
 }
 
 
+@dataclass(frozen=True)
+class CriterionRow:
+    """One criterion as the screens show it: its code and words, the outcome by its mark and label, the reason in
+    words."""
+
+    code: str
+    title: str
+    outcome: str
+    mark: str
+    colour: str
+    label: str
+    reason: str
+
+
+def criterion_rows(evaluation: rules.Evaluation) -> list[CriterionRow]:
+    return [
+        CriterionRow(c.code, rules.CRITERION_TITLES.get(c.code, ""), c.outcome, *OUTCOME_MARKS[c.outcome],
+                     services.reason_in_words(c))
+        for c in evaluation.criteria
+    ]  # fmt: skip
+
+
 def eligibility_panel(request, subject) -> str:
-    """Each criterion with a green, red or grey mark and its reason; the signed decision when there is one.
+    """Each criterion with a green, red or grey mark and its reason; the signed decision when there is one, else
+    for an investigator the way to confirm it.
 
     Once decided, the criteria are shown as of the decision's screening date, not as today's data
     (months of follow-up later) would judge them."""
-    decision = EligibilityDecision.objects.filter(subject=subject, voided=False).select_related("decided_by").first()
-    evaluation = services.evaluate_subject(subject, decision.evaluation_date if decision else None)
-    rows = [(c, *OUTCOME_MARKS[c.outcome]) for c in evaluation.criteria]
-    return render_to_string(
-        "admin/screening/eligibility_panel.html",
-        {"evaluation": evaluation, "rows": rows, "decision": decision, "subject": subject},
-        request=request,
+    decision = (
+        EligibilityDecision.objects.filter(subject=subject, voided=False)
+        .select_related("decided_by", "signature")
+        .first()
     )
+    evaluation = services.evaluate_subject(subject, decision.evaluation_date if decision else None)
+    may_confirm = decision is None and subject.status == Subject.Status.SCREENING
+    context = {"evaluation": evaluation, "rows": criterion_rows(evaluation), "decision": decision,
+               "subject": subject, "signed": _decision_signed(decision, subject),
+               "confirm_url": reverse("admin:edc_subject_eligibility", args=[subject.pk]) if may_confirm else "",
+               "can_confirm": roles.has_any_role(request.user, roles.SIGNERS)}  # fmt: skip
+    return render_to_string("admin/screening/eligibility_panel.html", context, request=request)
+
+
+def _decision_signed(decision: EligibilityDecision | None, subject: Subject) -> str:
+    if decision is None or decision.signature is None:
+        return ""
+    return edc_admin.signature_lines([decision.signature], edc_admin.site_zone(subject))[0]
+
+
+# --- The investigator's confirmation (the same service as the API's `eligibility/confirm/`) ---------------
+
+
+class ConfirmEligibilityForm(forms.Form):
+    password = forms.CharField(widget=forms.PasswordInput, help_text="Your password, asked again for every signature.")
+    # The criteria the page showed: signing is refused when the data changed since (the investigator signs what
+    # was shown, not what someone entered meanwhile).
+    shown = forms.CharField(widget=forms.HiddenInput)
+
+
+CRITERIA_CHANGED = "The criteria changed since this page was opened; check them again below before you sign."
+
+
+def snapshot_key(evaluation: rules.Evaluation) -> str:
+    shown = json.dumps(evaluation.as_dict(), sort_keys=True, default=str)
+    return hashlib.sha256(shown.encode()).hexdigest()
+
+
+def confirm_eligibility_view(request, subject):
+    """The criteria snapshot, the attestation and the password; an investigator's signature records the decision
+    and moves the subject to ENROLLED or SCREEN_FAILED (`services.confirm_eligibility`)."""
+    evaluation = services.evaluate_subject(subject)
+    form = ConfirmEligibilityForm(request.POST or None, initial={"shown": snapshot_key(evaluation)})
+    if request.method == "POST" and form.is_valid():
+        if form.cleaned_data["shown"] != snapshot_key(evaluation):
+            form.add_error(None, CRITERIA_CHANGED)
+        else:
+            try:
+                services.confirm_eligibility(subject, user=request.user, password=form.cleaned_data["password"],
+                                             evaluation_date=evaluation.evaluation_date)  # fmt: skip
+            except ValidationError as error:
+                _refusal_on_form(form, error, evaluation)
+            else:
+                messages.success(request, f"Eligibility of {subject} confirmed: {subject.get_status_display()}.")
+                return redirect(reverse("admin:edc_subject_change", args=[subject.pk]))
+    return TemplateResponse(request, "admin/screening/confirm_eligibility.html",
+                            _confirm_context(request, subject, evaluation, form))  # fmt: skip
+
+
+def _refusal_on_form(form, error: ValidationError, evaluation: rules.Evaluation) -> None:
+    if "criteria" in error.message_dict:  # the API's message names codes; the page shows the criteria in words
+        missing = len(evaluation.missing_criteria)
+        form.add_error(None, f"{missing} criteri{'on is' if missing == 1 else 'a are'} missing data (marked ? below); "
+                             "enter it on the screening CRFs first. Nothing was signed.")  # fmt: skip
+        return
+    edc_admin.add_errors(form, error)
+
+
+def _confirm_context(request, subject, evaluation, form) -> dict:
+    decision = EligibilityDecision.objects.filter(subject=subject, voided=False).first()
+    zone = edc_admin.site_zone(subject)
+    outcome = {True: "eligible", False: "not eligible"}.get(evaluation.eligible, "incomplete")
+    what = f"the eligibility of {subject} ({outcome}, screening date {evaluation.evaluation_date:%Y-%m-%d})"
+    signed_at = f"{timezone.localtime(timezone=zone):%Y-%m-%d %H:%M} ({zone.key})"
+    attestation = edc_rules.attestation_text(edc_rules.ELIGIBILITY_CONFIRMED, what=what, signed_at=signed_at,
+                                             printed_name=edc_services.printed_name(request.user))  # fmt: skip
+    return {**admin.site.each_context(request), "title": f"Confirm the eligibility of {subject}", "form": form,
+            "subject": subject, "evaluation": evaluation, "rows": criterion_rows(evaluation), "decision": decision,
+            "outcome": outcome, "attestation": attestation, "opts": Subject._meta,
+            "may_confirm": decision is None and subject.status == Subject.Status.SCREENING}  # fmt: skip
 
 
 class ScreeningCrfAdmin(CodeListMixin, edc_admin.CrfAdmin):
@@ -232,6 +337,6 @@ def eligibility_to_confirm(request) -> WorkList:
         .exclude(Exists(EligibilityDecision.objects.filter(**live)))
         .order_by("subject_id")
     )
-    items = [WorkItem(str(s), "eligibility", reverse("admin:edc_subject_change", args=[s.pk]),
+    items = [WorkItem(str(s), "eligibility", reverse("admin:edc_subject_eligibility", args=[s.pk]),
                       f"{', '.join(name for name, _ in SCREENING_CRFS)} recorded") for s in subjects[:15]]  # fmt: skip
     return WorkList(items, subjects.count())

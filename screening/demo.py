@@ -52,11 +52,24 @@ def seed_screening(cohort: demo.DemoCohort) -> None:
             _eighteenth_birthday(subject.date_of_birth) + dt.timedelta(days=40),
         )
         _seed_subject(cohort, subject, staff, failure, screened_on)
+        decided_on = screened_on + dt.timedelta(days=3)
         decision = services.confirm_eligibility(
-            subject, user=investigator, password=password, evaluation_date=screened_on + dt.timedelta(days=3)
+            subject, user=investigator, password=password, evaluation_date=decided_on
         )
+        _signed_at_screening(decision, subject, decided_on)
         failed += not decision.eligible
     cohort.log(f"Screened {len(cohort.subjects)} subjects: {len(cohort.subjects) - failed} enrolled, {failed} failed.")
+
+
+def _signed_at_screening(decision, subject: Subject, decided_on: dt.date) -> None:
+    """The investigator signs on the screening date, weeks before apheresis and the infusion: the decision, its
+    signature and the subject's move to ENROLLED or SCREEN_FAILED are dated then, not at seeding time."""
+    # The hour from the subject's number, not the cohort's random draws (the later steps' data stay as seeded).
+    signed = dt.datetime.combine(decided_on, dt.time(9 + subject.number % 8, 5 * (subject.number % 12)),
+                                 tzinfo=ZoneInfo(subject.site.timezone))  # fmt: skip
+    demo.backdate(decision, signed)
+    demo.backdate(decision.signature, signed, signed_at=signed)
+    subject.history.filter(history_change_reason__startswith="eligibility confirmed").update(history_date=signed)
 
 
 def _seed_subject(cohort: demo.DemoCohort, subject: Subject, staff, failure: dict, today: dt.date) -> None:

@@ -314,6 +314,39 @@ def dry_run(body: dict) -> rules.Evaluation:
     return rules.evaluation(dry_run_inputs(body), body["evaluation_date"])
 
 
+# --- The criteria in words (what the screens show; the API keeps the codes and paths) -----------------------
+
+# The CRF behind each route of a missing path (`route.field`, `route[i].field`, `lab_results.ANALYTE[.uln]`).
+PATH_MODELS = {"subject": Subject, "consent": Consent, "sle_history": SleHistory, "sledai": SledaiAssessment,
+               "screening_exam": ScreeningExam, "medications": Medication}  # fmt: skip
+
+
+def path_in_words(path: str) -> str:
+    """A missing input as the CRF names it: `consent.icf_version` → "ICF version (consent)"."""
+    route, _, rest = path.partition(".")
+    if route == "lab_results":
+        analyte, _, limit = rest.partition(".")
+        return f"{analyte} result's upper limit of normal" if limit == "uln" else f"{analyte} result"
+    name, _, index = route.partition("[")
+    model = PATH_MODELS.get(name)
+    if model is None:
+        return path
+    if name == "medications" and not rest:
+        return "medication log"
+    crf = str(model._meta.verbose_name)
+    if index:
+        crf = f"{crf} {int(index.rstrip(']')) + 1} of the log"
+    return f"{model._meta.get_field(rest).verbose_name} ({crf})" if rest else crf
+
+
+def reason_in_words(result: rules.CriterionResult) -> str:
+    """The criterion's reason with its missing inputs named as the CRFs name them (no field paths)."""
+    if not result.missing:
+        return result.reason
+    known = result.reason.removeprefix(f"missing {', '.join(result.missing)}")
+    return f"missing {', '.join(path_in_words(path) for path in result.missing)}{known}"
+
+
 # --- The investigator's confirmation ------------------------------------------------------------------
 
 

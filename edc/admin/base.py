@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
+from zoneinfo import ZoneInfo
 
 from django import forms
 from django.contrib import admin, messages
@@ -14,10 +15,11 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
-from edc import roles, services
+from edc import roles, rules, services
 from edc.models import Signature, Subject, Visit
 
 # The extension points of the kernel's screens: later apps fill them from their `hooks` module (layers: edc may
@@ -27,6 +29,8 @@ VisitPageView = Callable[[admin.ModelAdmin, HttpRequest, Visit], HttpResponse]  
 _subject_inlines: list[type[admin.options.InlineModelAdmin]] = []
 _subject_panels: list[tuple[str, SubjectPanel]] = []
 _visit_pages: list[tuple[str, str, VisitPageView]] = []
+SubjectPageView = Callable[[HttpRequest, Subject], HttpResponse]
+_subject_pages: list[tuple[str, SubjectPageView, frozenset, frozenset]] = []
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,12 @@ def register_visit_page(slug: str, link_text: str, view: VisitPageView) -> None:
     _visit_pages.append((slug, link_text, view))
 
 
+def register_subject_page(slug: str, view: SubjectPageView, *, read_roles: frozenset, write_roles: frozenset) -> None:
+    """A page of one subject at `edc/subject/<pk>/<slug>/` (url name `edc_subject_<slug>`): `view(request,
+    subject)` answers it once the roles (reads `read_roles`, a POST `write_roles`) and the site are checked."""
+    _subject_pages.append((slug, view, read_roles, write_roles))
+
+
 def register_work_list(role: str, title: str, provider: WorkListProvider) -> None:
     """A titled work list on the home page (the admin index) of users with `role`; `provider(request)` answers a
     `WorkList` of the user's sites in a fixed number of queries (the home page asserts no query per item)."""
@@ -88,6 +98,10 @@ def subject_panels() -> list[tuple[str, SubjectPanel]]:
 
 def visit_pages() -> list[tuple[str, str, VisitPageView]]:
     return _visit_pages
+
+
+def subject_pages() -> list[tuple[str, SubjectPageView, frozenset, frozenset]]:
+    return _subject_pages
 
 
 def work_lists() -> list[tuple[str, str, WorkListProvider]]:
@@ -247,8 +261,21 @@ class RaiseQueryForm(forms.Form):
 
 
 class SignForm(forms.Form):
-    meaning = forms.ChoiceField(choices=Signature.Meaning.choices)
+    """The meanings that fit what is signed, the password asked again, and when queries are not closed over it an
+    explicit "sign despite" (the service refuses without it, as the API does)."""
+
+    meaning = forms.ChoiceField()
     password = forms.CharField(widget=forms.PasswordInput, help_text="Your password, asked again for every signature.")
+
+    def __init__(self, *args, meanings, open_queries: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        labels = dict(Signature.Meaning.choices)
+        self.fields["meaning"].choices = [(meaning, labels[meaning]) for meaning in meanings]
+        if open_queries:
+            self.fields["over_open_queries"] = forms.BooleanField(
+                label=f"Sign despite {open_queries} open quer{'y' if open_queries == 1 else 'ies'}",
+                help_text="The queries listed above are not closed; your signature covers the data as they stand.",
+            )
 
 
 class CrfAdmin(ScopedHistoryAdmin):
@@ -297,9 +324,17 @@ class CrfAdmin(ScopedHistoryAdmin):
         extra = {
             "can_raise_query": roles.has_any_role(request.user, roles.QUERY_RAISERS),
             "can_sign": self.signable and roles.has_any_role(request.user, roles.SIGNERS),
+            "signatures": self.signatures_of(request, object_id),
             **(extra_context or {}),
         }
         return super().change_view(request, object_id, form_url, extra)
+
+    def signatures_of(self, request, object_id) -> list[str] | None:
+        """The signatures over a signable row, shown on its page (None: the row is not signed on its own)."""
+        row = self.get_object(request, object_id) if self.signable else None
+        if row is None:
+            return None
+        return signature_lines(services.signatures_over(row).select_related("signed_by"), site_zone(row))
 
     def get_urls(self):
         prefix = f"{self.model._meta.app_label}_{self.model._meta.model_name}"
@@ -326,18 +361,27 @@ class CrfAdmin(ScopedHistoryAdmin):
         return self._action_page(request, row, form, f"Raise a query on {row}")
 
     def sign_view(self, request, row):
-        form = SignForm(request.POST or None)
+        summary = services.signing_summary(row)
+        form = SignForm(request.POST or None, meanings=summary.meanings, open_queries=len(summary.queries))
         if request.method == "POST" and form.is_valid():
             try:
-                services.sign(
-                    row, form.cleaned_data["meaning"], user=request.user, password=form.cleaned_data["password"]
-                )
+                services.sign(row, form.cleaned_data["meaning"], user=request.user,
+                              password=form.cleaned_data["password"],
+                              over_open_queries=form.cleaned_data.get("over_open_queries", False))  # fmt: skip
             except ValidationError as error:
-                form.add_error(None, error.messages)
+                add_errors(form, error)
             else:
                 messages.success(request, f"{row} signed.")
                 return redirect(change_url(row))
-        return self._action_page(request, row, form, f"Sign {row}")
+        zone = site_zone(row)
+        signed_at = f"{timezone.localtime(timezone=zone):%Y-%m-%d %H:%M} ({zone.key})"
+        attestations = [(label, rules.attestation_text(meaning, printed_name=services.printed_name(request.user),
+                                                       what=summary.what, signed_at=signed_at))
+                        for meaning, label in form.fields["meaning"].choices]  # fmt: skip
+        context = {**self.admin_site.each_context(request), "title": f"Sign {row}", "form": form,
+                   "opts": self.model._meta, "original": row, "summary": summary, "attestations": attestations,
+                   "signatures": signature_lines(summary.signatures, zone)}  # fmt: skip
+        return TemplateResponse(request, "admin/edc/sign_form.html", context)
 
     def _action_page(self, request, row, form, title):
         context = {**self.admin_site.each_context(request), "title": title, "form": form, "opts": self.model._meta,
@@ -374,6 +418,25 @@ class CrfAdmin(ScopedHistoryAdmin):
                 formset.new_objects.append(row)
             else:
                 formset.changed_objects.append((row, inline_form.changed_data))
+
+
+def add_errors(form: forms.Form, error: ValidationError) -> None:
+    """A service's refusal on the form: beside its field when the form has one, else above the form."""
+    by_field = error.message_dict if hasattr(error, "error_dict") else {None: error.messages}
+    for field, field_messages in by_field.items():
+        form.add_error(field if field in form.fields else None, field_messages)
+
+
+def site_zone(row) -> ZoneInfo:
+    """The time zone of the row's site (a subject's own, another row's subject's)."""
+    site = row.site if isinstance(row, Subject) else row.subject.site
+    return ZoneInfo(site.timezone)
+
+
+def signature_lines(signatures, zone: ZoneInfo) -> list[str]:
+    """Each signature's manifestation (21 CFR 11.50): meaning, printed name, date and time in site time."""
+    return [f"{s.get_meaning_display()} by {services.printed_name(s.signed_by)}, "
+            f"{timezone.localtime(s.signed_at, zone):%Y-%m-%d %H:%M} ({zone.key})" for s in signatures]  # fmt: skip
 
 
 def change_url(row) -> str:

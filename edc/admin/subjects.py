@@ -20,12 +20,16 @@ from edc.admin.base import (
     CrfInline,
     ScopedAdminMixin,
     change_url,
+    register_subject_panel,
+    signature_lines,
+    site_zone,
     subject_inlines,
+    subject_pages,
     subject_panels,
     visit_page_url,
     visit_pages,
 )
-from edc.models import LabResult, Site, Subject, Visit
+from edc.models import LabResult, Signature, Site, Subject, Visit
 from edc.services import dashboard
 
 
@@ -94,6 +98,9 @@ class SubjectAdmin(CrfAdmin):
         panels = [(title, render(request, subject)) for title, render in subject_panels()] if readable else []
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), "panels": panels})
 
+    def signatures_of(self, request, object_id):
+        return None  # the Signatures panel lists the casebook's with its visits' and the eligibility decision's
+
     def save_model(self, request, obj, form, change):
         if change:
             super().save_model(request, obj, form, change)
@@ -109,7 +116,9 @@ class SubjectAdmin(CrfAdmin):
                                       write_roles=frozenset())  # fmt: skip
         off_study = self.admin_page("<int:pk>/off-study/", self.off_study_view, "edc_subject_off_study",
                                     read_roles=roles.SIGNERS, write_roles=roles.SIGNERS)  # fmt: skip
-        return [audit_trail, off_study, *super().get_urls()]
+        pages = [self.admin_page(f"<int:pk>/{slug}/", view, f"edc_subject_{slug}", read_roles=read, write_roles=write)
+                 for slug, view, read, write in subject_pages()]  # fmt: skip
+        return [audit_trail, off_study, *pages, *super().get_urls()]
 
     def off_study_view(self, request, subject):
         form = OffStudyForm(request.POST or None, initial={"date": timezone.localdate()})
@@ -136,6 +145,26 @@ class SubjectAdmin(CrfAdmin):
             "csv_url": reverse("subject-audit-trail", kwargs={"subject_id": subject.subject_id}),
         }
         return TemplateResponse(request, "admin/edc/audit_trail.html", context)
+
+
+def signatures_panel(request, subject) -> str:
+    """Every live signature of the subject: what it is over, then its manifestation (meaning, printed name, date
+    and time in site time)."""
+    signatures = list(Signature.objects.filter(subject=subject, voided=False).select_related("signed_by"))
+    if not signatures:
+        return "Nothing signed yet."
+    described = services.describe_targets(signatures)
+    lines = signature_lines(signatures, site_zone(subject))
+    over = (_signed_record(described[(s.target_model, s.target_id)]) for s in signatures)
+    return format_html_join("", "<div><strong>{}</strong>: {}</div>", zip(over, lines, strict=True))
+
+
+def _signed_record(target: services.Target) -> str:
+    parts = (f"visit {rules.visit_name(target.visit)}" if target.visit else "", target.record)
+    return " ".join(part for part in parts if part) or "a record no longer at your sites"
+
+
+register_subject_panel("Signatures", signatures_panel)
 
 
 class DashboardFilter(forms.Form):

@@ -76,12 +76,16 @@ class SignatureSerializer(serializers.ModelSerializer):
     signed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     signer_name = serializers.CharField(source="signed_by.get_full_name", read_only=True)
     password = serializers.CharField(write_only=True, style={"input_type": "password"})
+    over_open_queries = serializers.BooleanField(
+        write_only=True, required=False, default=False,
+        help_text="sign despite the queries not closed over the data (refused with 400 otherwise)",
+    )  # fmt: skip
 
     class Meta:
         model = Signature
         fields = (
             "id", "subject", "target_model", "target_id", "meaning", "signed_by", "signer_name", "signed_at",
-            "password", "voided",
+            "password", "over_open_queries", "voided",
         )  # fmt: skip
         read_only_fields = ("signed_at", "voided")
 
@@ -95,7 +99,8 @@ class SignatureViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.Rea
     def perform_create(self, serializer):
         data = serializer.validated_data
         target = services.resolve_target(data["target_model"], data["target_id"], self.request.user)
-        serializer.instance = services.sign(target, data["meaning"], user=self.request.user, password=data["password"])
+        serializer.instance = services.sign(target, data["meaning"], user=self.request.user, password=data["password"],
+                                            over_open_queries=data["over_open_queries"])  # fmt: skip
 
 
 class SourceVerificationSerializer(serializers.ModelSerializer):

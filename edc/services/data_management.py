@@ -12,6 +12,7 @@ from django.apps import apps
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.utils import timezone
+from django.utils.text import capfirst
 
 from edc import roles, rules
 from edc.models import (
@@ -24,7 +25,7 @@ from edc.models import (
     Subject,
     Visit,
 )
-from edc.services.crf import covering_locks, label_of, save_crf
+from edc.services.crf import BOOKKEEPING_FIELDS, covering_locks, label_of, save_crf
 
 
 def resolve_target(target_model: str, target_id: int, user) -> AuditedModel:
@@ -201,12 +202,49 @@ def visit_attestation(visit: Visit) -> VisitAttestation:
     return VisitAttestation(list(signatures.select_related("signed_by")), verified.count(), 1 + len(result_ids))
 
 
-def sign(target: AuditedModel, meaning: str, *, user, password: str) -> Signature:
-    """An investigator's electronic signature: the password is asked again at every signing."""
+def queries_over(target: AuditedModel) -> models.QuerySet:
+    """The queries not closed over what a signature of `target` attests: a casebook's are all its subject's, a
+    visit's those on the visit or one of its results (as the dashboard counts them), another row's its own."""
+    not_closed = DataQuery.objects.filter(voided=False).exclude(status=DataQuery.Status.CLOSED)
+    if isinstance(target, Subject):
+        return not_closed.filter(subject=target)
+    if isinstance(target, Visit):
+        results = LabResult.objects.filter(visit=target, voided=False).values("pk")
+        return not_closed.filter(
+            models.Q(target_model="edc.visit", target_id=target.pk)
+            | models.Q(target_model="edc.labresult", target_id__in=results)
+        )
+    return not_closed.filter(target_model=label_of(target), target_id=target.pk)
+
+
+def signatures_over(target: AuditedModel) -> models.QuerySet:
+    return Signature.objects.filter(target_model=label_of(target), target_id=target.pk, voided=False)
+
+
+def meanings_for(target: AuditedModel) -> tuple[str, ...]:
+    """The meanings a new signature of `target` may carry (`rules.signature_meanings`)."""
+    signed = signatures_over(target).values_list("meaning", flat=True)
+    return rules.signature_meanings(label_of(target), signed)
+
+
+def printed_name(user) -> str:
+    """The signer's name as the signature's manifestation prints it: the full name, else the username."""
+    return user.get_full_name() or user.get_username()
+
+
+def sign(target: AuditedModel, meaning: str, *, user, password: str, over_open_queries: bool = False) -> Signature:
+    """An investigator's electronic signature: the password is asked again at every signing, the meaning must fit
+    what is signed (`rules.signature_meanings`), and signing over queries not closed is an explicit choice."""
     if not roles.has_any_role(user, roles.SIGNERS):
         raise PermissionDenied("only investigators sign")
     if meaning not in Signature.Meaning.values:
         raise ValidationError({"meaning": [f"must be one of {', '.join(Signature.Meaning.values)}"]})
+    allowed = meanings_for(target)
+    if meaning not in allowed:
+        raise ValidationError({"meaning": [_meaning_refusal(target, meaning, allowed)]})
+    refusal = rules.open_query_refusal(queries_over(target).count(), str(target))
+    if refusal and not over_open_queries:
+        raise ValidationError({"over_open_queries": [refusal]})
     if not password or not user.check_password(password):
         raise ValidationError({"password": ["the password does not match; nothing was signed"]})
     signature = Signature(
@@ -218,6 +256,124 @@ def sign(target: AuditedModel, meaning: str, *, user, password: str) -> Signatur
         signed_at=timezone.now(),
     )
     return save_crf(signature, user=user)
+
+
+@dataclass(frozen=True)
+class SignedLine:
+    """One line of what a signature attests: a field or a result, as the page shows it."""
+
+    label: str
+    value: str
+    flag: str = ""  # H or L: outside the result's reference range
+
+
+@dataclass(frozen=True)
+class SigningSummary:
+    """What an investigator signs, shown beside the password: the row's data, the queries not closed over it, how
+    many of its records a monitor has verified, the signatures it already carries and the meanings that fit it."""
+
+    what: str
+    lines: list[SignedLine]
+    queries: list[tuple[str, str, str]]  # (record, field label, text)
+    verified: int
+    rows: int
+    signatures: list[Signature]
+    meanings: tuple[str, ...]
+
+
+def signing_summary(target: AuditedModel) -> SigningSummary:
+    """A fixed number of queries for a visit or any other row (a casebook: one more per kind of queried row)."""
+    queries = list(queries_over(target).order_by("created"))
+    described = describe_targets(queries)
+    query_lines = []
+    for query in queries:
+        queried = described[(query.target_model, query.target_id)]
+        field = capfirst(queried.field_label(query.target_field.removesuffix("_id")) or query.target_field)
+        query_lines.append((_record_line(queried), field, query.text))
+    verified, rows = _verification_of(target)
+    return SigningSummary(
+        what=signed_what(target),
+        lines=_signed_lines(target),
+        queries=query_lines,
+        verified=verified,
+        rows=rows,
+        signatures=list(signatures_over(target).select_related("signed_by")),
+        meanings=meanings_for(target),
+    )
+
+
+def signed_what(target: AuditedModel) -> str:
+    """What a signature is over, in the attestation's words."""
+    if isinstance(target, Visit):
+        return f"visit {rules.visit_name(target.code)} of {target.subject}"
+    if isinstance(target, Subject):
+        return f"the casebook of {target}"
+    return f"the {target._meta.verbose_name} of {target.subject}"
+
+
+def _record_line(target: Target) -> str:
+    visit = f"visit {rules.visit_name(target.visit)}" if target.visit else ""
+    return " ".join(part for part in (visit, target.record) if part) or "the casebook"
+
+
+# A casebook's summary names the subject by its study id only (no date of birth, no initials).
+CASEBOOK_FIELDS = ("subject_id", "status")
+FLAG_WORDS = {"LOW": "low", "HIGH": "high"}
+
+
+def _signed_lines(target: AuditedModel) -> list[SignedLine]:
+    shown = Target(target, _visit_of(target), "")
+    # A visit's code is in what is signed ("visit D7 of …"); empty fields (a pre-infusion visit's window) are left out.
+    skipped = BOOKKEEPING_FIELDS | {"subject", "voided", "void_reason", "code"}
+    names = [f.name for f in target._meta.concrete_fields if f.name not in skipped and not f.is_relation]
+    if isinstance(target, Subject):
+        names = CASEBOOK_FIELDS
+    values = ((capfirst(shown.field_label(name)), shown.field_value(name)) for name in names)
+    lines = [SignedLine(label, value) for label, value in values if value != "(empty)"]
+    if isinstance(target, Visit):
+        results = LabResult.objects.filter(visit=target, voided=False).order_by("sample_datetime", "id")
+        lines += [_result_line(result) for result in results]
+    elif isinstance(target, Subject):
+        visits = Visit.objects.filter(subject=target, voided=False).exclude(status=Visit.Status.SCHEDULED)
+        lines += [SignedLine(f"Visit {rules.visit_name(v.code)}", v.get_status_display()) for v in visits]
+    return lines
+
+
+def _result_line(result: LabResult) -> SignedLine:
+    shown = Target(result, "", "")
+    if result.not_detected:
+        value = "not detected"
+    else:
+        value = shown.field_value("result_text" if result.result_text else "value")
+    flag = FLAG_WORDS.get(rules.reference_flag(result.value, result.lln, result.uln), "")
+    return SignedLine(str(result.get_analyte_display()), value, flag)
+
+
+def _verification_of(target: AuditedModel) -> tuple[int, int]:
+    """(verified, records) of what is signed: a visit's own and its results', a casebook's visits and results,
+    another row itself."""
+    standing = SourceVerification.objects.filter(voided=False)
+    if isinstance(target, Visit):
+        attestation = visit_attestation(target)
+        return attestation.verified, attestation.rows
+    if isinstance(target, Subject):
+        kinds = ("edc.visit", "edc.labresult")
+        rows = Visit.objects.filter(subject=target, voided=False).count()
+        rows += LabResult.objects.filter(subject=target, voided=False).count()
+        return standing.filter(subject=target, target_model__in=kinds).count(), rows
+    return standing.filter(target_model=label_of(target), target_id=target.pk).count(), 1
+
+
+def _meaning_refusal(target: AuditedModel, meaning: str, allowed: tuple[str, ...]) -> str:
+    what = target._meta.verbose_name
+    if not allowed:
+        return f"this {what} is already signed {meaning}; nothing more is signed over it"
+    if meaning == rules.ELIGIBILITY_CONFIRMED:
+        return (
+            f"{meaning} does not fit this {what} (use {' or '.join(allowed)}); eligibility is confirmed through the "
+            "subject's eligibility confirmation"
+        )
+    return f"{meaning} does not fit this {what}; use {' or '.join(allowed)}"
 
 
 # --- Source data verification and locks --------------------------------------------------------

@@ -29,6 +29,7 @@ from screening.rules.calculations import (
 from screening.rules.check import MET, MISSING, NOT_MET
 from screening.rules.codes import (
     CORTICOSTEROID,
+    CRITERION_TITLES,
     ELIGIBILITY_ANALYTES,
     EXAM_LIMITS,
     IMMUNOMODULATOR,
@@ -77,6 +78,7 @@ from screening.rules.sledai import (
 __all__ = [
     # codes
     "CORTICOSTEROID",
+    "CRITERION_TITLES",
     "ELIGIBILITY_ANALYTES",
     "EXAM_LIMITS",
     "IMMUNOMODULATOR",

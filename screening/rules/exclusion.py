@@ -18,7 +18,7 @@ from screening.rules.check import (
     latest_lab,
     usable_lab,
 )
-from screening.rules.codes import CORTICOSTEROID
+from screening.rules.codes import CORTICOSTEROID, LUPUS_CRISIS_WORDS
 from screening.rules.inputs import CriterionResult, EligibilityInputs
 
 
@@ -82,7 +82,8 @@ def exc_crisis(inputs: EligibilityInputs, on: dt.date) -> CriterionResult:
         check.need("screening_exam.lupus_crises")
         return check.result()
     crises = inputs.screening_exam.lupus_crises
-    check.judge(not crises, f"lupus crisis: {', '.join(crises)}" if crises else "no lupus crisis")
+    named = ", ".join(LUPUS_CRISIS_WORDS.get(crisis, crisis) for crisis in crises)
+    check.judge(not crises, f"lupus crisis: {named}" if crises else "no lupus crisis")
     return check.result()
 
 

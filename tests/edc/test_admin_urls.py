@@ -86,6 +86,7 @@ MODEL_PAGES = {
     "raise_query": lambda read, add: roles.QUERY_RAISERS,
     "sign": lambda read, add: roles.SIGNERS,
     "off_study": lambda read, add: roles.SIGNERS,  # the investigator's decision
+    "eligibility": lambda read, add: roles.SIGNERS,  # the investigator's eligibility confirmation (screening's page)
     "audit_trail": lambda read, add: read,
     "crf": lambda read, add: read,  # the visit CRF page (followup's register_visit_page)
     "dashboard": lambda read, add: read,  # the study status dashboard (visits: subjects × visit codes)

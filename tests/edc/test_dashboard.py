@@ -184,7 +184,7 @@ def test_investigators_see_eligibility_to_confirm_and_visits_to_sign(site, peopl
     assert ">D7<" in to_sign and ">D10<" in to_sign and ">D4<" not in to_sign and ">D1<" not in to_sign
     eligibility = work_list(body, "Eligibility to confirm")
     assert "(1)" in eligibility and ready.subject_id in eligibility and subject.subject_id not in eligibility
-    assert reverse("admin:edc_subject_change", args=[ready.pk]) in eligibility
+    assert reverse("admin:edc_subject_eligibility", args=[ready.pk]) in eligibility  # the confirmation page
     assert "Queries to answer" not in body
 
 

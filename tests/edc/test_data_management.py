@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from edc import services
 from edc.models import DataQuery, LabResult, Lock, Signature, SourceVerification, Visit
+from screening.models import EligibilityDecision
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -120,7 +121,10 @@ class TestSignatures:
     def test_changing_signed_visit_data_voids_the_signature(self, investigator, staff, staff_api, subject):
         visit = services.save_crf(Visit(subject=subject, code="SCR"), user=staff)
         visit_sig = services.sign(visit, "REVIEWED", user=investigator, password=factories.PASSWORD)
-        decision = services.sign(subject, "ELIGIBILITY_CONFIRMED", user=investigator, password=factories.PASSWORD)
+        decided = EligibilityDecision(subject=subject, evaluation_date=timezone.localdate(), eligible=True,
+                                      decided_by=investigator)  # fmt: skip
+        recorded = services.save_crf(decided, user=investigator)
+        decision = services.sign(recorded, "ELIGIBILITY_CONFIRMED", user=investigator, password=factories.PASSWORD)
         response = staff_api.post("/api/v1/lab-results/", factories.lab_payload(subject, visit=visit.pk), format="json")
         assert response.status_code == 201
         visit_sig.refresh_from_db()
@@ -194,7 +198,7 @@ def test_audit_trail_has_query_sdv_signature_and_lock_events(
 ):
     services.open_query(result, "value", "Source?", user=monitor)
     services.verify_source(result, user=monitor)
-    services.sign(subject, "REVIEWED", user=investigator, password=factories.PASSWORD)
+    services.sign(subject, "REVIEWED", user=investigator, password=factories.PASSWORD, over_open_queries=True)
     services.lock("SUBJECT", subject=subject, reason="frozen", user=data_manager)
     models = {event.model for event in services.audit_trail(subject)}
     assert {"edc.dataquery", "edc.sourceverification", "edc.signature", "edc.lock", "edc.labresult"} <= models

@@ -43,7 +43,8 @@ def test_subject_page_marks_each_criterion_with_its_reason(browser, screened):
 def test_missing_criteria_are_grey(browser, subject):
     page = subject_page(browser, subject)
     assert page.count('class="criterion-missing"') == 23 and "#757575" in page
-    assert "missing consent.consent_date, consent.icf_version" in page
+    assert "missing consent date (consent), ICF version (consent)" in page
+    assert "consent.consent_date" not in page and "lab_results." not in page and "screening_exam." not in page
 
 
 def test_subject_page_query_count_is_independent_of_rows(browser, screened, staff):
