@@ -26,6 +26,7 @@ from edc.services.data_management import (
     Target,
     VisitAttestation,
     answer_query,
+    check_lock,
     close_query,
     describe_targets,
     is_locked,
@@ -37,6 +38,7 @@ from edc.services.data_management import (
     sign,
     unlock,
     verify_source,
+    verify_visit,
     visit_attestation,
 )
 from edc.services.subjects import (
@@ -65,6 +67,7 @@ __all__ = [
     "answer_query",
     "audit_trail",
     "audited_models_of_subject",
+    "check_lock",
     "close_query",
     "describe_targets",
     "import_lab_results",
@@ -89,6 +92,7 @@ __all__ = [
     "unlock",
     "validate_crf",
     "verify_source",
+    "verify_visit",
     "visit_attestation",
     "visits_with_infusion_start",
     "void_crf",
