@@ -129,6 +129,8 @@ class VisitViewSet(CrfViewSet):
     def verify(self, request, pk=None):
         """A monitor verifies the visit against source with all its results (SDV), each at its current version;
         again, it changes nothing. A later change to a record withdraws its verification."""
+        if request.data:  # read first: a malformed body is refused (400) before anything is stored
+            raise DrfValidationError({"body": ["this route takes no body"]})
         visit = self.get_object()
         verifications = services.verify_visit(visit, user=request.user)
         return Response(VisitVerificationSerializer({"visit": visit, "verifications": verifications}).data)

@@ -141,6 +141,8 @@ def test_the_api_verifies_a_visit_with_its_results(visit, monitor, client_for, m
     assert response.data["verifications"][0]["target_model"] == "edc.visit"
     again = client_for(monitor).post(f"/api/v1/visits/{visit.pk}/verify/")
     assert [v["id"] for v in again.data["verifications"]] == [v["id"] for v in response.data["verifications"]]
+    with_a_body = client_for(monitor).post(f"/api/v1/visits/{visit.pk}/verify/", {"all": True}, format="json")
+    assert with_a_body.status_code == 400 and "body" in with_a_body.data
     elsewhere = make_user(roles.MONITOR, other_site)
     assert client_for(elsewhere).post(f"/api/v1/visits/{visit.pk}/verify/").status_code == 404
 
