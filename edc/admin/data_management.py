@@ -175,12 +175,12 @@ def visit_words(visit: Visit, site_timezone: str) -> str:
 
 
 def locked_words(lock: Lock) -> str:
-    """What a lock covers, in words: "visit D7, done 2026-11-02, of M1019-01-001", "M1019-01-001's casebook"."""
+    """What a lock covers, in words: "M1019-01-001 · visit D7, done 2026-11-02 (…)", "M1019-01-001's casebook"."""
     if lock.level == Lock.Level.STUDY:
         return "the whole study (every subject at every site)"
     if lock.level == Lock.Level.SUBJECT:
         return f"{lock.subject}'s casebook (every visit and record)"
-    return f"visit {visit_words(lock.visit, lock.subject.site.timezone)} of {lock.subject} (the visit and its results)"
+    return f"{lock.subject} · visit {visit_words(lock.visit, lock.subject.site.timezone)} (the visit and its results)"
 
 
 class VisitChoiceField(forms.ModelChoiceField):
@@ -197,13 +197,18 @@ class LockForm(forms.ModelForm):
         model = Lock
         fields = ("level", "subject", "visit", "reason", "unlock_reason")
         field_classes = {"visit": VisitChoiceField}
-        help_texts = {
-            "level": "Visit: one visit and its results. Subject: the whole casebook. Study: every subject.",
-            "reason": "Why the data is locked (kept in the history).",
-        }
+
+    # On the fields, not in Meta: a lock's read-only page would show them beside what was chosen.
+    HELP = {
+        "level": "Visit: one visit and its results. Subject: the whole casebook. Study: every subject.",
+        "reason": "Why the data is locked (kept in the history).",
+    }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        for name, text in self.HELP.items():
+            if name in self.fields:
+                self.fields[name].help_text = text
         if "visit" in self.fields:
             self._offer_the_subjects_visits()
         if "unlock_reason" in self.fields:
@@ -252,8 +257,7 @@ class LockAdmin(ScopedHistoryAdmin):
     locked, by whom, when and why, read-only, with the unlock reason for data managers while it is active."""
 
     form = LockForm
-    list_display = ("locked_what", "level", "state", "reason", "locked_by_name", "locked_when", "unlocked_by_name",
-                    "unlock_reason")  # fmt: skip
+    list_display = ("locked_what", "level", "reason", "locked_by_name", "locked_when", "state")
     list_filter = ("level", "active")
     list_select_related = ("subject__site", "visit", "locked_by", "unlocked_by")
     search_fields = ("subject__subject_id", "reason")
@@ -310,19 +314,12 @@ class LockAdmin(ScopedHistoryAdmin):
     def locked_when(self, lock):
         return _site_time(lock.locked_at, lock)
 
-    @admin.display(description="unlocked by")
-    def unlocked_by_name(self, lock):
-        if lock.unlocked_by is None:
-            return "—"
-        return lock.unlocked_by.get_full_name() or lock.unlocked_by.username
-
     @admin.display(description="state")
     def state(self, lock):
         if lock.active:
-            return "locked: covered records refuse changes"
-        return (
-            f"unlocked by {self.unlocked_by_name(lock)} on {_site_time(lock.unlocked_at, lock)}: {lock.unlock_reason}"
-        )
+            return "locked"
+        unlocker = lock.unlocked_by.get_full_name() or lock.unlocked_by.username
+        return f"unlocked by {unlocker} on {_site_time(lock.unlocked_at, lock)}: {lock.unlock_reason}"
 
     def save_model(self, request, obj, form, change):
         if change:

@@ -268,8 +268,11 @@ def test_the_lock_page_says_what_is_locked_by_whom_when_and_why_read_only(visit_
     page = browser(make_user(role, site)).get(reverse("admin:edc_lock_change", args=[visit_lock.pk]))
     body = page.content.decode()
     assert page.status_code == 200
-    assert f"visit screening, done {visit_lock.visit.visit_datetime.astimezone(BERLIN):%Y-%m-%d}" in body
-    assert f"of {visit_lock.subject.subject_id} (the visit and its results)" in body
+    done = visit_lock.visit.visit_datetime.astimezone(BERLIN)
+    assert (
+        f"{visit_lock.subject.subject_id} · visit screening, done {done:%Y-%m-%d} (the visit and its results)" in body
+    )
+    assert "Why the data is locked" not in body  # the add form's help, not the page's
     assert visit_lock.locked_by.get_full_name() in body
     assert "2026-11-02 07:00" in body  # 06:00 UTC in Berlin, the site's time
     assert "SDV and signature done" in body
@@ -302,7 +305,7 @@ def test_the_lock_list_names_each_lock_in_words(visit_lock, data_manager, subjec
     assert cells == [
         "the whole study (every subject at every site)",
         f"{subject.subject_id}'s casebook (every visit and record)",
-        f"visit screening, done {visit_lock.visit.visit_datetime.astimezone(BERLIN):%Y-%m-%d} of "
-        f"{subject.subject_id} (the visit and its results)",
+        f"{subject.subject_id} · visit screening, done {visit_lock.visit.visit_datetime.astimezone(BERLIN):%Y-%m-%d}"
+        " (the visit and its results)",
     ]
     assert body.count(data_manager.get_full_name()) >= 3 and "2026-11-02 07:00" in body

@@ -217,7 +217,7 @@ def test_a_monitor_verifies_the_whole_visit_from_its_crf_page(client, staff, mon
     after = client.get(crf_url(d7)).content.decode()
     verification = SourceVerification.objects.filter(voided=False).latest("verified_at")
     when = verification.verified_at.astimezone(ZoneInfo("Europe/Berlin"))  # the site's time, not the study's
-    assert "✔ all 14</span> record(s)" in after
+    assert "✔ all 14</span> record(s)" in after and f'action="{verify}"' not in after  # nothing left to verify
     assert f"last verified by {monitor.get_full_name()}, {when:%Y-%m-%d %H:%M}" in after
     client.force_login(investigator)
     assert client.post(verify, {"next": crf_url(d7)}).status_code == 403
