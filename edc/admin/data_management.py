@@ -209,6 +209,8 @@ class LockForm(forms.ModelForm):
         for name, text in self.HELP.items():
             if name in self.fields:
                 self.fields[name].help_text = text
+        if "reason" in self.fields:
+            self.fields["reason"].error_messages["required"] = "a reason is required to lock"
         if "visit" in self.fields:
             self._offer_the_subjects_visits()
         if "unlock_reason" in self.fields:
