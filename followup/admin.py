@@ -248,6 +248,10 @@ def visit_crf_view(visit_admin, request, visit):
         "error_summary": form.error_summary() if form.is_bound else [],
         "attestation": edc_services.visit_attestation(visit),
         "sign_url": reverse("admin:edc_visit_sign", args=[visit.pk]) if is_signer else "",
+        "verify_url": reverse("admin:edc_visit_verify", args=[visit.pk])
+        if visit_admin.has_sdv_permission(request)
+        else "",
+        "site_timezone": visit.subject.site.timezone,
     }
     return TemplateResponse(request, "admin/followup/visit_crf.html", context)
 

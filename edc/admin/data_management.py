@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
@@ -10,9 +13,9 @@ from django.shortcuts import redirect
 from django.utils import timezone
 from django.utils.html import format_html
 
-from edc import roles, services
+from edc import roles, rules, services
 from edc.admin.base import ScopedHistoryAdmin, change_url
-from edc.models import DataQuery, Lock, Signature, SourceVerification
+from edc.models import DataQuery, Lock, Signature, SourceVerification, Visit
 
 
 class DescribedTargetsChangeList(ChangeList):
@@ -155,32 +158,174 @@ class SourceVerificationAdmin(DescribedTargetsMixin, ScopedHistoryAdmin):
     write_roles = frozenset()
 
 
+def _site_time(moment, lock: Lock) -> str:
+    """A lock's moment in its subject's site time; a study lock's in the study's (settings.TIME_ZONE)."""
+    tz = ZoneInfo(lock.subject.site.timezone) if lock.subject_id else timezone.get_default_timezone()
+    return f"{timezone.localtime(moment, tz):%Y-%m-%d %H:%M}"
+
+
+def visit_words(visit: Visit, site_timezone: str) -> str:
+    """A visit as site staff name it: its name, and the day it was done (site calendar) or is planned."""
+    name = rules.visit_name(visit.code)
+    if visit.status == Visit.Status.DONE and visit.visit_datetime:
+        local = timezone.localtime(visit.visit_datetime, ZoneInfo(site_timezone))
+        return f"{name}, done {local:%Y-%m-%d}"
+    planned = f"planned {visit.planned_date:%Y-%m-%d}" if visit.planned_date else "no planned date"
+    return f"{name}, {'missed, ' if visit.status == Visit.Status.MISSED else ''}{planned}"
+
+
+def locked_words(lock: Lock) -> str:
+    """What a lock covers, in words: "M1019-01-001 · visit D7, done 2026-11-02 (…)", "M1019-01-001's casebook"."""
+    if lock.level == Lock.Level.STUDY:
+        return "the whole study (every subject at every site)"
+    if lock.level == Lock.Level.SUBJECT:
+        return f"{lock.subject}'s casebook (every visit and record)"
+    return f"{lock.subject} · visit {visit_words(lock.visit, lock.subject.site.timezone)} (the visit and its results)"
+
+
+class VisitChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, visit):
+        return visit_words(visit, visit.subject.site.timezone)
+
+
 class LockForm(forms.ModelForm):
+    """A lock: its level, then the subject (searched by subject id), then one of that subject's visits; on an
+    existing lock, the reason to unlock it. The visits offered are the chosen subject's only (at the user's sites,
+    as every related row of the admin), never the study's."""
+
     class Meta:
         model = Lock
         fields = ("level", "subject", "visit", "reason", "unlock_reason")
+        field_classes = {"visit": VisitChoiceField}
+
+    # On the fields, not in Meta: a lock's read-only page would show them beside what was chosen.
+    HELP = {
+        "level": "Visit: one visit and its results. Subject: the whole casebook. Study: every subject.",
+        "reason": "Why the data is locked (kept in the history).",
+    }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, text in self.HELP.items():
+            if name in self.fields:
+                self.fields[name].help_text = text
+        if "reason" in self.fields:
+            self.fields["reason"].error_messages["required"] = "a reason is required to lock"
+        if "visit" in self.fields:
+            self._offer_the_subjects_visits()
+        if "unlock_reason" in self.fields:
+            self.fields["unlock_reason"].required = True
+            self.fields["unlock_reason"].help_text = "Why the data is unlocked; saving with it unlocks the data."
+
+    def _offer_the_subjects_visits(self):
+        subject = self.chosen_subject()
+        visits = self.fields["visit"].queryset.filter(voided=False).select_related("subject__site")
+        self.fields["visit"].queryset = visits.filter(subject=subject) if subject else visits.none()
+        self.fields["visit"].empty_label = "— choose a visit —" if subject else "— choose the subject first —"
+        self.fields["visit"].error_messages["invalid_choice"] = (
+            f"choose one of {subject}'s visits" if subject else "choose the subject first, then one of its visits"
+        )
+
+    def chosen_subject(self):
+        """The subject posted, or named in the address (`?subject=` after "Show the subject's visits"), if it is one
+        of the user's; an address naming no such subject is dropped, not shown."""
+        raw = self.data.get("subject") if self.is_bound else self.initial.get("subject")
+        try:
+            return self.fields["subject"].clean(raw) if raw else None
+        except ValidationError:
+            self.initial.pop("subject", None)
+            return None
+
+    def clean(self):
+        data = super().clean()
+        if "level" not in data:
+            return data
+        try:
+            services.check_lock(data["level"], subject=data.get("subject"), visit=data.get("visit"),
+                                reason=data.get("reason", ""))  # fmt: skip
+        except ValidationError as error:
+            for field, messages_ in error.message_dict.items():
+                if field not in self.errors:
+                    self.add_error(field if field in self.fields else None, messages_)
+        return data
+
+
+CHOOSE_SUBJECT = "_choose_subject"
 
 
 @admin.register(Lock)
 class LockAdmin(ScopedHistoryAdmin):
-    """Data managers lock here; unlocking is a change with the unlock reason filled in."""
+    """Data managers lock here (the level, the subject, one of its visits); an existing lock's page says what is
+    locked, by whom, when and why, read-only, with the unlock reason for data managers while it is active."""
 
     form = LockForm
-    list_display = ("__str__", "level", "active", "reason", "locked_by", "locked_at", "unlocked_by", "unlock_reason")
+    list_display = ("locked_what", "level", "reason", "locked_by_name", "locked_when", "state")
     list_filter = ("level", "active")
-    list_select_related = ("subject", "visit__subject", "locked_by", "unlocked_by")
+    list_select_related = ("subject__site", "visit", "locked_by", "unlocked_by")
+    search_fields = ("subject__subject_id", "reason")
+    autocomplete_fields = ("subject",)
     write_roles = frozenset({roles.DATA_MANAGER})
+    readonly_fields = ("locked_what", "locked_by_name", "locked_when", "state")
 
     def get_queryset(self, request):
         queryset = admin.ModelAdmin.get_queryset(self, request)
         return roles.scope(queryset, request.user) | queryset.filter(level=Lock.Level.STUDY)
 
+    def has_change_permission(self, request, obj=None):
+        """Only an active lock changes, and only by being unlocked."""
+        return super().has_change_permission(request, obj) and (obj is None or obj.active)
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            choose = format_html(
+                '<button type="submit" name="{}" class="button">Show the subject\'s visits</button> '
+                "after choosing the subject above; the visit list holds that subject's visits only.",
+                CHOOSE_SUBJECT,
+            )
+            return [(None, {"fields": ("level", "subject")}), ("Visit", {"fields": ("visit",), "description": choose}),
+                    (None, {"fields": ("reason",)})]  # fmt: skip
+        lock_fields = ("level", "locked_what", "reason", "locked_by_name", "locked_when", "state")
+        fieldsets = [(None, {"fields": lock_fields})]
+        if self.has_change_permission(request, obj):
+            fieldsets.append(("Unlock", {"fields": ("unlock_reason",)}))
+        return fieldsets
+
     def get_readonly_fields(self, request, obj=None):
-        return ("level", "subject", "visit", "reason") if obj else ("unlock_reason",)
+        if obj is None:
+            return ()
+        return ("level", "reason", *self.readonly_fields)
+
+    def add_view(self, request, form_url="", extra_context=None):
+        """ "Show the subject's visits" comes back to the form with the level and subject chosen (nothing stored)."""
+        if request.method == "POST" and CHOOSE_SUBJECT in request.POST:
+            if not self.has_add_permission(request):
+                raise PermissionDenied("only data managers lock data")
+            chosen = {name: request.POST[name] for name in ("level", "subject") if request.POST.get(name)}
+            return redirect(f"{request.path}?{urlencode(chosen)}")
+        return super().add_view(request, form_url, extra_context)
+
+    @admin.display(description="locked")
+    def locked_what(self, lock):
+        return locked_words(lock)
+
+    @admin.display(description="locked by")
+    def locked_by_name(self, lock):
+        return lock.locked_by.get_full_name() or lock.locked_by.username
+
+    @admin.display(description="locked at (site time)", ordering="locked_at")
+    def locked_when(self, lock):
+        return _site_time(lock.locked_at, lock)
+
+    @admin.display(description="state")
+    def state(self, lock):
+        if lock.active:
+            return "locked"
+        unlocker = lock.unlocked_by.get_full_name() or lock.unlocked_by.username
+        return f"unlocked by {unlocker} on {_site_time(lock.unlocked_at, lock)}: {lock.unlock_reason}"
 
     def save_model(self, request, obj, form, change):
         if change:
-            services.unlock(obj, reason=form.cleaned_data.get("unlock_reason", ""), user=request.user)
+            services.unlock(obj, reason=form.cleaned_data["unlock_reason"], user=request.user)
         else:
             data = form.cleaned_data
             services.lock(data["level"], subject=data.get("subject"), visit=data.get("visit"), reason=data["reason"],

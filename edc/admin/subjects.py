@@ -7,12 +7,14 @@ from functools import partial
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import widgets
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from edc import roles, rules, services
 from edc.admin.base import (
@@ -182,14 +184,40 @@ CELL_TEXT = {"SCHEDULED": "sched", "DUE": "due", "OVERDUE": "late", "MISSED": "m
              "QUERIES": "query", "VERIFIED": "SDV", "SIGNED": "signed", "LOCKED": "locked"}  # fmt: skip
 
 
+class VisitChangeList(ChangeList):
+    """The visit list, each visit with its SDV counts (correlated subqueries of the one list query)."""
+
+    def get_queryset(self, request, exclude_parameters=None):
+        return dashboard.with_sdv(super().get_queryset(request, exclude_parameters))
+
+
 @admin.register(Visit)
 class VisitAdmin(CrfAdmin):
     signable = True
     list_display = (
         "subject", "code", "planned_date", "window_start", "window_end", "visit_datetime", "window_mark", "status",
+        "sdv_mark",
     )  # fmt: skip
     list_filter = ("code", "status", "subject__site")
     list_select_related = ("subject__site",)
+
+    def get_changelist(self, request, **kwargs):
+        return VisitChangeList
+
+    @admin.display(description="SDV")
+    def sdv_mark(self, visit):
+        """How many of the visit's rows (the visit and its results) stand verified: "✔ all 5", "2 of 5", "—"."""
+        verified, rows = int(visit.visit_verified) + visit.results_verified, 1 + visit.result_rows
+        if verified == rows:
+            return format_html('<span style="color:#2e7d32">✔ all {}</span>', rows)
+        return f"{verified} of {rows}" if verified else "—"
+
+    @admin.action(description="Verify the selected visits with their results (SDV)", permissions=["sdv"])
+    def mark_source_verified(self, request, queryset):
+        """On visits, SDV covers each visit and its results (`services.verify_visit`)."""
+        visits = list(queryset)
+        records = sum(len(services.verify_visit(visit, user=request.user)) for visit in visits)
+        messages.success(request, f"{len(visits)} visit(s) verified with their results ({records} record(s)).")
 
     @admin.display(description="window")
     def window_mark(self, visit):
@@ -216,7 +244,31 @@ class VisitAdmin(CrfAdmin):
         pages = [self.admin_page(f"<int:pk>/{slug}/", partial(view, self), f"edc_visit_{slug}")
                  for slug, _, view in visit_pages()]  # fmt: skip
         status = self.admin_page("dashboard/", self.dashboard_view, "edc_visit_dashboard", write_roles=frozenset())
-        return [status, *pages, *super().get_urls()]
+        monitors = frozenset({roles.MONITOR})
+        verify = self.admin_page("<int:pk>/verify/", self.verify_view, "edc_visit_verify", read_roles=monitors,
+                                 write_roles=monitors)  # fmt: skip
+        return [status, verify, *pages, *super().get_urls()]
+
+    def verify_view(self, request, visit):
+        """ "Verify this visit (SDV)": a POST verifies the visit and its results and goes back to the page it came
+        from; a GET asks for that POST, saying what it covers."""
+        back = request.POST.get("next") or request.GET.get("next", "")
+        if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+            back = ""
+        if request.method == "POST":
+            verified = services.verify_visit(visit, user=request.user)
+            messages.success(request, f"{visit} verified against source: the visit and its results, "
+                                      f"{len(verified)} record(s).")  # fmt: skip
+            return redirect(back or visit_page_url(visit.pk))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Verify {visit} against source",
+            "opts": self.model._meta,
+            "original": visit,
+            "attestation": services.visit_attestation(visit),
+            "next": back,
+        }
+        return TemplateResponse(request, "admin/edc/visit/verify.html", context)
 
     def dashboard_view(self, request):
         """The study status dashboard: subjects × visit codes, each cell the visit's state, linked to its page."""
@@ -251,8 +303,13 @@ class VisitAdmin(CrfAdmin):
         return TemplateResponse(request, "admin/edc/visit/dashboard.html", context)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
+        if not str(object_id).isdigit():  # no such visit: Django's 404, not a link to a page that cannot exist
+            return super().change_view(request, object_id, form_url, extra_context)
         pages = [(text, reverse(f"admin:edc_visit_{slug}", args=[object_id])) for slug, text, _ in visit_pages()]
-        return super().change_view(request, object_id, form_url, {**(extra_context or {}), "visit_pages": pages})
+        extra = {"visit_pages": pages, **(extra_context or {})}
+        if self.has_sdv_permission(request):
+            extra["verify_url"] = reverse("admin:edc_visit_verify", args=[object_id])
+        return super().change_view(request, object_id, form_url, extra)
 
 
 @admin.register(LabResult)

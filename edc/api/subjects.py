@@ -17,6 +17,7 @@ from edc.api.base import (
     ScopedViewSetMixin,
     crf_fields,
 )
+from edc.api.data_management import SourceVerificationSerializer
 from edc.api_fields import PlausibleDateField
 from edc.models import LabResult, Site, Subject, Visit
 
@@ -113,10 +114,26 @@ class VisitSerializer(CrfSerializer):
         )
 
 
+class VisitVerificationSerializer(serializers.Serializer):
+    visit = serializers.IntegerField(source="visit.pk")
+    verifications = SourceVerificationSerializer(many=True, help_text="the visit's, then each result's")
+
+
 class VisitViewSet(CrfViewSet):
     queryset = Visit.objects.select_related("subject__site")
     serializer_class = VisitSerializer
     filterset_class = filtersets.VisitFilterSet
+
+    @extend_schema(request=None, responses=VisitVerificationSerializer)
+    @action(detail=True, methods=["post"], write_roles=frozenset({roles.MONITOR}))
+    def verify(self, request, pk=None):
+        """A monitor verifies the visit against source with all its results (SDV), each at its current version;
+        again, it changes nothing. A later change to a record withdraws its verification."""
+        if request.data:  # read first: a malformed body is refused (400) before anything is stored
+            raise DrfValidationError({"body": ["this route takes no body"]})
+        visit = self.get_object()
+        verifications = services.verify_visit(visit, user=request.user)
+        return Response(VisitVerificationSerializer({"visit": visit, "verifications": verifications}).data)
 
 
 class LabResultSerializer(CrfSerializer):

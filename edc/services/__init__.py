@@ -29,6 +29,7 @@ from edc.services.data_management import (
     Target,
     VisitAttestation,
     answer_query,
+    check_lock,
     close_query,
     describe_targets,
     is_locked,
@@ -45,6 +46,7 @@ from edc.services.data_management import (
     signing_summary,
     unlock,
     verify_source,
+    verify_visit,
     visit_attestation,
 )
 from edc.services.deviations import (
@@ -83,6 +85,7 @@ __all__ = [
     "answer_query",
     "audit_trail",
     "audited_models_of_subject",
+    "check_lock",
     "close_query",
     "confirm_deviation",
     "describe_targets",
@@ -116,6 +119,7 @@ __all__ = [
     "unlock",
     "validate_crf",
     "verify_source",
+    "verify_visit",
     "visit_attestation",
     "visits_with_infusion_start",
     "void_crf",

@@ -27,20 +27,27 @@ def not_closed_queries() -> models.QuerySet:
     return DataQuery.objects.filter(voided=False).exclude(status=DataQuery.Status.CLOSED)
 
 
-def with_facts(visits: models.QuerySet) -> models.QuerySet:
-    """Visits annotated with what their state depends on. A visit's rows are the visit and its (non-voided) lab
+def with_sdv(visits: models.QuerySet) -> models.QuerySet:
+    """Visits annotated with their source data verification. A visit's rows are the visit and its (non-voided) lab
     results, as `visit_attestation` counts them: `result_rows`, `visit_verified` + `results_verified` (rows with a
-    standing SDV), `open_queries` (not closed, on the visit or a result), `signatures` (not voided, over the visit)
-    and `locked` (an active lock of the visit, its subject or the study)."""
+    standing SDV)."""
     results = LabResult.objects.filter(visit=OuterRef("pk"), voided=False)
     verified = SourceVerification.objects.filter(voided=False)
-    result_ids = LabResult.objects.filter(visit=OuterRef(OuterRef("pk")), voided=False).values("pk")
     return visits.annotate(
         result_rows=_count(results),
         visit_verified=Exists(verified.filter(target_model="edc.visit", target_id=OuterRef("pk"))),
         results_verified=_count(
             results.filter(Exists(verified.filter(target_model="edc.labresult", target_id=OuterRef("pk"))))
         ),
+    )
+
+
+def with_facts(visits: models.QuerySet) -> models.QuerySet:
+    """Visits annotated with what their state depends on: their SDV (`with_sdv`), `open_queries` (not closed, on
+    the visit or a result), `signatures` (not voided, over the visit) and `locked` (an active lock of the visit,
+    its subject or the study)."""
+    result_ids = LabResult.objects.filter(visit=OuterRef(OuterRef("pk")), voided=False).values("pk")
+    return with_sdv(visits).annotate(
         open_queries=_count(
             not_closed_queries().filter(
                 Q(target_model="edc.visit", target_id=OuterRef("pk"))

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from django.apps import apps
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 from django.utils.text import capfirst
 
@@ -185,11 +185,13 @@ def reopen_query(query: DataQuery, *, user, reason: str = "query re-opened") -> 
 @dataclass(frozen=True)
 class VisitAttestation:
     """Where a visit stands for sign-off: the signatures over it, and how many of its rows (the visit and its
-    results) a monitor has verified as they are now (a change voids a verification)."""
+    results) a monitor has verified as they are now (a change voids a verification), with the latest of those
+    standing verifications (who, when)."""
 
     signatures: list[Signature]
     verified: int
     rows: int
+    last_verification: SourceVerification | None = None
 
 
 def visit_attestation(visit: Visit) -> VisitAttestation:
@@ -199,7 +201,8 @@ def visit_attestation(visit: Visit) -> VisitAttestation:
         models.Q(target_model="edc.visit", target_id=visit.pk)
         | models.Q(target_model="edc.labresult", target_id__in=result_ids)
     )
-    return VisitAttestation(list(signatures.select_related("signed_by")), verified.count(), 1 + len(result_ids))
+    last = verified.select_related("verified_by").order_by("-verified_at", "-pk").first()
+    return VisitAttestation(list(signatures.select_related("signed_by")), verified.count(), 1 + len(result_ids), last)
 
 
 def queries_over(target: AuditedModel) -> models.QuerySet:
@@ -401,16 +404,33 @@ def verify_source(target: AuditedModel, *, user) -> SourceVerification:
     return save_crf(verification, user=user)
 
 
-def lock(level: str, *, subject: Subject | None = None, visit: Visit | None = None, reason: str, user) -> Lock:
-    if not roles.has_any_role(user, {roles.DATA_MANAGER}):
-        raise PermissionDenied("only data managers lock data")
+def verify_visit(visit: Visit, *, user) -> list[SourceVerification]:
+    """A monitor verifies a whole visit against source: the visit row and each of its non-voided results, at their
+    current versions, all or none. Rows already verified as they are keep their verification (idempotent)."""
+    if not roles.has_any_role(user, {roles.MONITOR}):
+        raise PermissionDenied("only monitors verify source data")
+    with transaction.atomic():
+        results = LabResult.objects.filter(visit=visit, voided=False).order_by("pk")
+        return [verify_source(row, user=user) for row in (visit, *results)]
+
+
+def check_lock(level: str, *, subject: Subject | None = None, visit: Visit | None = None, reason: str) -> None:
+    """What a lock needs, checked before anything is stored (the lock form asks the same before saving)."""
+    if level not in Lock.Level.values:
+        raise ValidationError({"level": [f"must be one of {', '.join(Lock.Level.values)}"]})
     if not (reason or "").strip():
         raise ValidationError({"reason": ["a reason is required to lock"]})
     target_needed = {Lock.Level.VISIT: ("visit", visit), Lock.Level.SUBJECT: ("subject", subject)}.get(level)
-    if level not in Lock.Level.values:
-        raise ValidationError({"level": [f"must be one of {', '.join(Lock.Level.values)}"]})
     if target_needed and target_needed[1] is None:
         raise ValidationError({target_needed[0]: [f"a {level.lower()} lock names the {target_needed[0]}"]})
+    if level == Lock.Level.VISIT and subject is not None and visit.subject_id != subject.pk:
+        raise ValidationError({"visit": [f"visit {visit.code} is a visit of {visit.subject}, not of {subject}"]})
+
+
+def lock(level: str, *, subject: Subject | None = None, visit: Visit | None = None, reason: str, user) -> Lock:
+    if not roles.has_any_role(user, {roles.DATA_MANAGER}):
+        raise PermissionDenied("only data managers lock data")
+    check_lock(level, subject=subject, visit=visit, reason=reason)
     if visit is not None:
         subject = visit.subject
     new_lock = Lock(

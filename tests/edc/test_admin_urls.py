@@ -85,6 +85,7 @@ MODEL_PAGES = {
     "password_change": lambda read, add: add,  # auth.User: superusers only
     "raise_query": lambda read, add: roles.QUERY_RAISERS,
     "sign": lambda read, add: roles.SIGNERS,
+    "verify": lambda read, add: frozenset({roles.MONITOR}),  # a visit verified with its results (SDV)
     "off_study": lambda read, add: roles.SIGNERS,  # the investigator's decision
     "eligibility": lambda read, add: roles.SIGNERS,  # the investigator's eligibility confirmation (screening's page)
     "audit_trail": lambda read, add: read,

@@ -1,11 +1,12 @@
 import datetime as dt
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.urls import reverse
 
 from edc import services as edc_services
-from edc.models import DataQuery, LabResult, Visit
+from edc.models import DataQuery, LabResult, Site, SourceVerification, Visit
 from followup.models import PrednisoneDose
 from screening.models import SledaiAssessment
 from tests.factories import PASSWORD
@@ -200,3 +201,23 @@ def test_anc_in_the_blood_count_and_igg_in_serology_with_their_units(client, sta
     queries = DataQuery.objects.filter(target_model="edc.labresult", auto=True)
     assert [(q.target_id, q.target_field) for q in queries] == [(results["IGG"].pk, "value")]
     assert "below the expected 4" in queries.get().text
+
+
+def test_a_monitor_verifies_the_whole_visit_from_its_crf_page(client, staff, monitor, investigator, d7):
+    client.force_login(staff)
+    client.post(crf_url(d7), visit_form(d7))
+    assert "Verify this visit" not in client.get(crf_url(d7)).content.decode()
+    client.force_login(monitor)
+    before = client.get(crf_url(d7)).content.decode()
+    verify = reverse("admin:edc_visit_verify", args=[d7.pk])
+    assert "0 of 14 record(s)" in before and f'action="{verify}"' in before and "last verified by" not in before
+    response = client.post(verify, {"next": crf_url(d7)})
+    assert response.status_code == 302 and response["Location"] == crf_url(d7)
+    Site.objects.filter(pk=d7.subject.site_id).update(timezone="Europe/Berlin")
+    after = client.get(crf_url(d7)).content.decode()
+    verification = SourceVerification.objects.filter(voided=False).latest("verified_at")
+    when = verification.verified_at.astimezone(ZoneInfo("Europe/Berlin"))  # the site's time, not the study's
+    assert "✔ all 14</span> record(s)" in after and f'action="{verify}"' not in after  # nothing left to verify
+    assert f"last verified by {monitor.get_full_name()}, {when:%Y-%m-%d %H:%M}" in after
+    client.force_login(investigator)
+    assert client.post(verify, {"next": crf_url(d7)}).status_code == 403
