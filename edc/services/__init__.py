@@ -7,7 +7,16 @@
 - `audit`: the audit trail.
 """
 
-from edc.services.audit import AuditEvent, audit_trail, audited_models_of_subject, study_audit_trail
+from edc.services.audit import (
+    AuditEvent,
+    AuditFilter,
+    ReadableEvent,
+    audit_trail,
+    audited_models_of_subject,
+    filtered_audit_trail,
+    readable,
+    study_audit_trail,
+)
 from edc.services.crf import (
     BOOKKEEPING_FIELDS,
     REASON_REQUIRED,
@@ -53,12 +62,14 @@ from edc.services.subjects import (
 
 __all__ = [
     "AuditEvent",
+    "AuditFilter",
     "BOOKKEEPING_FIELDS",
     "BULK_LIMIT",
     "BulkImport",
     "BulkRejected",
     "Locked",
     "REASON_REQUIRED",
+    "ReadableEvent",
     "StaleVersion",
     "Target",
     "VisitAttestation",
@@ -67,6 +78,7 @@ __all__ = [
     "audited_models_of_subject",
     "close_query",
     "describe_targets",
+    "filtered_audit_trail",
     "import_lab_results",
     "is_locked",
     "label_of",
@@ -74,6 +86,7 @@ __all__ = [
     "open_auto_queries",
     "open_queries_of",
     "open_query",
+    "readable",
     "register_save_listener",
     "register_subject",
     "register_validator",
