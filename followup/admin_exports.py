@@ -37,8 +37,10 @@ class ExportForm(forms.Form):
     a value the API refuses is refused here too, with the same message, on its field."""
 
     dataset = forms.ChoiceField(choices=[(name, DATASET_LABELS.get(name, name)) for name in exports.DATASETS])
-    format = forms.ChoiceField(choices=[(f, f) for f in exports.FORMATS], initial="csv")
-    shape = forms.ChoiceField(choices=[(s, s) for s in exports.SHAPES], initial="long", help_text="pkpd only")
+    # Not given (a link rather than the form): the routes' defaults, csv and long.
+    format = forms.ChoiceField(choices=[(f, f) for f in exports.FORMATS], initial="csv", required=False)
+    shape = forms.ChoiceField(choices=[(s, s) for s in exports.SHAPES], initial="long", required=False,
+                              help_text="pkpd only")  # fmt: skip
     subject = forms.CharField(required=False, max_length=2000, help_text="subject id(s), comma-separated; "
                               "empty: every subject of your sites")  # fmt: skip
     analyte = forms.MultipleChoiceField(required=False, choices=[(a, a) for a in ANALYTES], help_text="none "
