@@ -173,38 +173,51 @@ def field_label(event: AuditEvent) -> str:
 def readable(events: Iterable[AuditEvent], site_timezone: str) -> list[ReadableEvent]:
     """Events with a foreign key's value shown as the related row's label (a site's code, a user's name, a
     visit's name), a choice by its label, a number as typed and a time in site time; each record named with its
-    visit. A page's worth of events costs one query per kind of record and per kind of related row among them,
-    however many events there are."""
+    visit and what it is (`_NAMING_FIELDS`). A page's worth of events costs one query per kind of record and per
+    kind of related row among them, however many events there are."""
     events = list(events)
     zone = ZoneInfo(site_timezone)
-    visit_of_record = _visits_of_records(events)
-    labels = _related_labels(events, visit_of_record.values())
+    records = _records(events)
+    labels = _related_labels(events, (visit for visit, _ in records.values() if visit is not None))
     shown = []
     for event in events:
         f = model_field(event)
-        record = str(f.model._meta.verbose_name)
-        if (visit := visit_of_record.get((event.model, event.object_id))) is not None:
-            record = f"{record} · {labels.get((Visit, visit), '')}"
+        visit, name = records.get((event.model, event.object_id), (None, ""))
+        words = [str(f.model._meta.verbose_name), labels.get((Visit, visit), "") if visit else "", name]
         shown.append(ReadableEvent(
-            event, event.when.astimezone(zone), event.user_name or event.user, record, str(f.verbose_name),
-            _value(f, event.old_value, labels, zone), _value(f, event.new_value, labels, zone),
+            event, event.when.astimezone(zone), event.user_name or event.user, " · ".join(w for w in words if w),
+            str(f.verbose_name), _value(f, event.old_value, labels, zone), _value(f, event.new_value, labels, zone),
         ))  # fmt: skip
     return shown
 
 
-def _visits_of_records(events: list[AuditEvent]) -> dict[tuple[str, int], int]:
-    """(model label, record id) → the id of the visit the record belongs to (a visit: itself), as it is now."""
-    records: dict[str, set[int]] = defaultdict(set)
+# A record is named by its CRF, its visit and, where the CRF has one, the field that says which of the visit's rows
+# it is (a lab result's analyte, a medication's drug, an adverse event's term).
+_NAMING_FIELDS = ("analyte", "drug", "term")
+
+
+def _records(events: list[AuditEvent]) -> dict[tuple[str, int], tuple[int | None, str]]:
+    """(model label, record id) → (the record's visit id, its naming field's value) as the record is now (a
+    visit: itself, no name); one query per model among the events that has either."""
+    ids: dict[str, set[int]] = defaultdict(set)
     for event in events:
-        records[event.model].add(event.object_id)
+        ids[event.model].add(event.object_id)
     found = {}
-    for label, ids in records.items():
+    for label, pks in ids.items():
         model = apps.get_model(label)
         if model is Visit:
-            found.update({(label, pk): pk for pk in ids})
-        elif any(f.name == "visit" and f.many_to_one for f in model._meta.concrete_fields):
-            rows = model._base_manager.filter(pk__in=ids, visit__isnull=False).values_list("pk", "visit_id")
-            found.update({(label, pk): visit for pk, visit in rows})
+            found.update({(label, pk): (pk, "") for pk in pks})
+            continue
+        names = {f.name for f in model._meta.concrete_fields}
+        has_visit = "visit" in names
+        naming = next((name for name in _NAMING_FIELDS if name in names), None)
+        if has_visit or naming:
+            rows = model._base_manager.filter(pk__in=pks).values_list(
+                "pk", "visit_id" if has_visit else "pk", naming or "pk"
+            )
+            shown = dict(model._meta.get_field(naming).flatchoices) if naming else {}
+            found.update({(label, pk): (visit if has_visit else None, str(shown.get(name, name)) if naming else "")
+                          for pk, visit, name in rows})  # fmt: skip
     return found
 
 

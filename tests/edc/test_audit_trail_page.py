@@ -73,7 +73,7 @@ def test_the_crf_filter_keeps_that_crfs_changes(browser, staff, subject):
     lab_result(subject, staff)
     response = page(browser, subject, model="edc.labresult")
     records = {row.record for row in response.context["rows"]}
-    assert records == {"lab result"}
+    assert records == {"lab result · C3"}
     assert {row.event.model for row in page(browser, subject).context["rows"]} > {"edc.labresult"}
 
 
@@ -124,8 +124,8 @@ def test_values_are_readable_labels_not_ids_or_codes(browser, staff, subject):
     shown = {(r.record, r.field): (r.old, r.new) for r in rows}
     assert shown[("subject", "site")] == ("", "01")  # the site's code, not its id
     assert shown[("subject", "sex")] == ("female", "male")  # the choices' labels
-    assert shown[("lab result · screening", "visit")] == ("", "screening")  # the visit's name
-    assert shown[("lab result · screening", "value")] == ("", "1.5")  # as typed, not 1.500000
+    assert shown[("lab result · screening · C3", "visit")] == ("", "screening")  # the visit's name
+    assert shown[("lab result · screening · C3", "value")] == ("", "1.5")  # as typed, not 1.500000
     assert shown[("visit · screening", "code")] == ("", "screening")  # the visit's name, not its code
     assert shown[("visit · screening", "status")] == ("", "Scheduled")
     assert {r.user for r in rows} == {"Li Wei"}
