@@ -10,6 +10,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from followup.exports import SubjectProfile
+from followup.exports.sources import STUDY_ID
 
 APLASIA_COLOUR = "#f3d9d9"
 
@@ -69,7 +70,8 @@ def _site_of(usubjid: str) -> str:
 
 def cohort_svg(profiles: Iterable[tuple[str, list[tuple[float, float]]]]) -> str:
     """Every subject's CAR transgene over days from infusion, on one log axis, each line named in the legend by
-    the subject's USUBJID (the pseudonymised id of the exports), or by site for a cohort past `LEGEND_LIMIT`."""
+    the subject's USUBJID (the pseudonymised id of the exports: site-number after the study id), or by site for a
+    cohort past `LEGEND_LIMIT`."""
     profiles = list(profiles)
     figure = Figure(figsize=(10, 5))
     axes = figure.subplots()
@@ -84,13 +86,14 @@ def cohort_svg(profiles: Iterable[tuple[str, list[tuple[float, float]]]]) -> str
             label = f"site {site}" if site not in labelled else "_nolegend_"
             labelled.add(site)
         else:
-            colour, style, label = palette[n % len(palette)], ("-", "--")[n // len(palette) % 2], usubjid
+            colour, style = palette[n % len(palette)], ("-", "--")[n // len(palette) % 2]
+            label = usubjid.removeprefix(f"{STUDY_ID}-")  # the legend's title says the study id once
         axes.plot(*zip(*points, strict=True), linewidth=0.9, alpha=0.8, color=colour, linestyle=style, label=label)
     if profiles:
         axes.set_yscale("log")
         columns = 1 if by_site or len(profiles) <= 20 else 2
         axes.legend(fontsize=6, ncol=columns, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False,
-                    title="site" if by_site else "subject (USUBJID)", title_fontsize=7)  # fmt: skip
+                    title="site" if by_site else f"USUBJID {STUDY_ID}-…", title_fontsize=7)  # fmt: skip
     axes.set_xlabel("time after infusion (days)")
     axes.set_ylabel("CAR transgene by qPCR (copies/µg)")
     axes.set_title(f"Cohort overlay: CAR transgene, {len(profiles)} subject(s)")
