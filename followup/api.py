@@ -193,14 +193,20 @@ class ExportViewSet(ScopedViewSetMixin, viewsets.ViewSet):
             export_request = params.export_request(request.user)
         except exports.ExportNotFound as missing:
             raise NotFound({missing.parameter: [str(missing)]}) from None
-        export = exports.start_export(export_request)
-        response = StreamingHttpResponse(
-            exports.write(export_request.format, export_request.columns, export.rows),
-            content_type=exports.CONTENT_TYPES[export_request.format],
-        )
-        filename = f"{export_request.dataset.name.replace('/', '-')}.{export_request.format}"
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-        return response
+        return export_download(export_request)
+
+
+def export_download(export_request: exports.ExportRequest, *, channel: str = "api") -> StreamingHttpResponse:
+    """The export, logged and streamed as a file download: the export routes' answer and the admin's exports
+    page's (`channel="admin"`)."""
+    export = exports.start_export(export_request, channel=channel)
+    response = StreamingHttpResponse(
+        exports.write(export_request.format, export_request.columns, export.rows),
+        content_type=exports.CONTENT_TYPES[export_request.format],
+    )
+    filename = f"{export_request.dataset.name.replace('/', '-')}.{export_request.format}"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
 
 
 ROUTES = [

@@ -95,7 +95,10 @@ MODEL_PAGES = {
     "dismiss": lambda read, add: DECIDERS,
 }
 # Pages of a model admin named for themselves (not `<app>_<model>_…`) → who gets 200.
-NAMED_PAGES = {"followup_investigator": PLOT_READERS}  # the cohort PK overlay (pseudonymised)
+NAMED_PAGES = {
+    "followup_investigator": PLOT_READERS,  # the cohort PK overlay (pseudonymised)
+    "followup_exports": frozenset({roles.INVESTIGATOR, roles.DATA_MANAGER, roles.SPONSOR_VIEWER}),  # the form
+}
 # The admin site's own pages → a status for everyone, or who gets 200 (others 403).
 SITE_PAGES = {
     "index": ALL,
