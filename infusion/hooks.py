@@ -2,7 +2,7 @@
 eligibility counts back from, and the treatment timeline on the subject page."""
 
 from edc.admin import register_subject_panel
-from edc.services import register_validator
+from edc.services import register_save_listener, register_validator
 from infusion import admin, services
 from infusion.models import Apheresis, Infusion, LymphodepletionDose, ProductLot
 from screening.services import register_apheresis_start_provider
@@ -12,6 +12,7 @@ register_validator(ProductLot, services.validate_product_lot)
 register_validator(LymphodepletionDose, services.validate_lymphodepletion_dose)
 register_validator(LymphodepletionDose, services.validate_fludarabine_for_kidney_function)
 register_validator(Infusion, services.validate_infusion)
+register_save_listener(services.recheck_fludarabine_after_save)
 
 register_apheresis_start_provider(services.apheresis_start)
 register_subject_panel("Treatment timeline", admin.treatment_timeline)

@@ -17,6 +17,7 @@ from edc import admin as edc_admin
 from edc import roles
 from edc.admin import WorkItem, WorkList
 from edc.models import Subject
+from edc.rules import as_typed
 from screening import rules, services
 from screening.models import (
     Consent,
@@ -79,17 +80,21 @@ class SleHistoryInline(ScreeningInline):
 
 
 class MedicationInline(ScreeningInline):
+    """The medication log through the whole trial; what each entry treats is linked on the adverse event's page."""
+
     model = Medication
-    fields = (
-        "drug",
-        "category",
-        "indication",
-        "dose_mg_per_day",
-        "start_date",
-        "dose_stable_since",
-        "stop_date",
-        "version",
-    )
+    fields = ("drug", "category", "indication", "dose_mg_per_day", "route", "start_date", "dose_stable_since",
+              "stop_date", "treats", "version")  # fmt: skip
+    readonly_fields = ("treats", "version")
+
+    def get_formset(self, request, obj=None, **kwargs):
+        # Read once for the page (the inline is built per request): a lookup per row would cost a query per row.
+        self.treated = services.treated_events(obj.pk) if obj is not None else {}
+        return super().get_formset(request, obj, **kwargs)
+
+    @admin.display(description="adverse event treated")
+    def treats(self, medication):
+        return self.treated.get(medication.pk, "—")
 
 
 class SledaiInline(ScreeningInline):
@@ -171,9 +176,21 @@ class SleHistoryAdmin(ScreeningCrfAdmin):
 
 @admin.register(Medication)
 class MedicationAdmin(ScreeningCrfAdmin):
-    list_display = ("subject", "drug", "category", "dose_mg_per_day", "start_date", "dose_stable_since", "stop_date")
-    list_filter = ("category", "voided", "subject__site")
+    list_display = ("subject", "drug", "category", "indication", "dose_shown", "route", "start_date", "stop_date")
+    list_filter = ("category", "indication", "route", "voided", "subject__site")
     search_fields = ("subject__subject_id", "drug")
+    readonly_fields = (*edc_admin.CrfAdmin.readonly_fields, "treats")
+
+    @admin.display(description="dose (mg/day)", ordering="dose_mg_per_day")
+    def dose_shown(self, medication):
+        return "—" if medication.dose_mg_per_day is None else as_typed(medication.dose_mg_per_day)
+
+    @admin.display(description="adverse event treated")
+    def treats(self, medication):
+        if not medication.pk:
+            return "—"
+        treated = services.treated_events(medication.subject_id)
+        return treated.get(medication.pk, "— (linked on the adverse event's page)")
 
 
 @admin.register(SledaiAssessment)
