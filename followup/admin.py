@@ -45,7 +45,9 @@ class TreatmentInline(CrfInline):
     form = TreatmentInlineForm
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("medication")
+        # Django's inline asks for the view permission without the event here (above: the add page, no rows).
+        rows = roles.scope(AdverseEventTreatment.objects.select_related("medication"), request.user)
+        return rows if super().has_view_permission(request) else rows.none()
 
     def get_formset(self, request, obj=None, **kwargs):
         self.event = obj  # the select offers this event's subject's medications only
@@ -57,8 +59,15 @@ class TreatmentInline(CrfInline):
             field.queryset = field.queryset.filter(subject_id=self.event.subject_id, voided=False)
         return field
 
+    # Linked on a stored event (the add page has no event yet to choose its subject's medications).
+    def has_view_permission(self, request, obj=None):
+        return obj is not None and super().has_view_permission(request, obj)
+
     def has_add_permission(self, request, obj=None):
         return obj is not None and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return obj is not None and super().has_change_permission(request, obj)
 
 
 @admin.register(AdverseEvent)
