@@ -62,7 +62,8 @@ class ScreeningInline(CodeListMixin, edc_admin.CrfInline):
     def get_queryset(self, request):
         # Django's inline asks for the view permission without the subject here, which above means the add page
         # (and would list no stored row): the role alone decides, the site as everywhere.
-        rows = roles.scope(self.model._default_manager.all(), request.user)
+        # A row's name reads its subject (a query per row, else).
+        rows = roles.scope(self.model._default_manager.select_related("subject"), request.user)
         return rows if super().has_view_permission(request) else rows.none()
 
     def has_add_permission(self, request, obj=None):
