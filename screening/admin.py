@@ -6,8 +6,11 @@ history, medications, SELENA-SLEDAI and the screening exam, in that order.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django import forms
 from django.contrib import admin
+from django.db import models
 from django.db.models import Exists, OuterRef
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -86,8 +89,25 @@ class SleHistoryInline(ScreeningInline):
     max_num = 1
 
 
-class MedicationInline(ScreeningInline):
+class AsTypedDecimalField(forms.DecimalField):
+    """A stored dose shown as typed (400, not 400.000)."""
+
+    def prepare_value(self, value):
+        return as_typed(value) if isinstance(value, Decimal) else value
+
+
+class DoseAsTypedMixin:
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "dose_mg_per_day":
+            kwargs.update(form_class=AsTypedDecimalField, widget=forms.TextInput(attrs={"size": 7}))
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+
+class MedicationInline(DoseAsTypedMixin, ScreeningInline):
     """The medication log through the whole trial; what each entry treats is linked on the adverse event's page."""
+
+    # Narrow inputs: the log's ten columns fit the page (with the sidebar collapsed).
+    formfield_overrides = {models.CharField: {"widget": forms.TextInput(attrs={"size": 18})}}
 
     model = Medication
     fields = ("drug", "category", "indication", "dose_mg_per_day", "route", "start_date", "dose_stable_since",
@@ -182,11 +202,14 @@ class SleHistoryAdmin(ScreeningCrfAdmin):
 
 
 @admin.register(Medication)
-class MedicationAdmin(ScreeningCrfAdmin):
+class MedicationAdmin(DoseAsTypedMixin, ScreeningCrfAdmin):
     list_display = ("subject", "drug", "category", "indication", "dose_shown", "route", "start_date", "stop_date")
     list_filter = ("category", "indication", "route", "voided", "subject__site")
     search_fields = ("subject__subject_id", "drug")
     readonly_fields = (*edc_admin.CrfAdmin.readonly_fields, "treats")
+    fields = ("subject", "drug", "category", "indication", "dose_mg_per_day", "route", "start_date",
+              "dose_stable_since", "stop_date", "treats", "voided", "void_reason", "version", "created", "modified",
+              "change_reason", "opened_version")  # fmt: skip
 
     @admin.display(description="dose (mg/day)", ordering="dose_mg_per_day")
     def dose_shown(self, medication):

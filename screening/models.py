@@ -86,7 +86,7 @@ class Medication(CrfModel):
         max_length=12, choices=Indication.choices, blank=True, help_text="what it is given for (CRS: masks fever)"
     )
     # Every drug's daily dose in mg, IVIG's too (40 g a day is 40000): one unit, so no unit field to get wrong.
-    dose_mg_per_day = models.DecimalField(max_digits=9, decimal_places=3, null=True, blank=True)
+    dose_mg_per_day = models.DecimalField("dose (mg/day)", max_digits=9, decimal_places=3, null=True, blank=True)
     route = models.CharField(max_length=8, choices=Route.choices, blank=True)
     start_date = models.DateField()
     dose_stable_since = models.DateField(null=True, blank=True, help_text="empty: unchanged since the start")

@@ -40,4 +40,14 @@ class Migration(migrations.Migration):
             name='indication',
             field=models.CharField(blank=True, choices=[('SLE', 'SLE'), ('CRS', 'CRS'), ('ICANS', 'ICANS'), ('INFECTION', 'Infection'), ('PROPHYLAXIS', 'Prophylaxis'), ('OTHER', 'Other')], help_text='what it is given for (CRS: masks fever)', max_length=12),
         ),
+        migrations.AlterField(
+            model_name='historicalmedication',
+            name='dose_mg_per_day',
+            field=models.DecimalField(blank=True, decimal_places=3, max_digits=9, null=True, verbose_name='dose (mg/day)'),
+        ),
+        migrations.AlterField(
+            model_name='medication',
+            name='dose_mg_per_day',
+            field=models.DecimalField(blank=True, decimal_places=3, max_digits=9, null=True, verbose_name='dose (mg/day)'),
+        ),
     ]
