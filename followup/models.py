@@ -92,7 +92,7 @@ class AdverseEventTreatment(CrfModel):
     A CRF row of its own, so that every link and unlink is audited and voided like the rest."""
 
     adverse_event = models.ForeignKey(AdverseEvent, on_delete=models.PROTECT, related_name="treatments")
-    medication = models.ForeignKey("screening.Medication", on_delete=models.PROTECT, related_name="treats")
+    medication = models.ForeignKey("screening.Medication", on_delete=models.PROTECT, related_name="adverse_event_links")
 
     class Meta:
         ordering = ["subject", "adverse_event", "id"]

@@ -102,7 +102,7 @@ class Migration(migrations.Migration):
                 ('voided', models.BooleanField(default=False)),
                 ('void_reason', models.TextField(blank=True)),
                 ('adverse_event', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='treatments', to='followup.adverseevent')),
-                ('medication', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='treats', to='screening.medication')),
+                ('medication', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='adverse_event_links', to='screening.medication')),
                 ('subject', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='edc.subject')),
             ],
             options={
