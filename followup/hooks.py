@@ -5,12 +5,16 @@ cohort overlay and the exports page."""
 from edc.admin import register_home_link, register_subject_panel, register_visit_page
 from edc.services import register_save_listener, register_validator
 from followup import admin, admin_exports, exports, recompute, services
-from followup.models import AdverseEvent, PrednisoneDose
+from followup.models import AdverseEvent, AdverseEventTreatment, PrednisoneDose
+from screening.services import register_treated_events_provider
 
 register_validator(AdverseEvent, services.validate_adverse_event)
+register_validator(AdverseEventTreatment, services.validate_treatment)
 register_validator(PrednisoneDose, services.validate_prednisone_dose)
 register_save_listener(recompute.recompute_after_save)
 register_save_listener(services.regrade_crs_after_medication)
+
+register_treated_events_provider(services.treated_events)
 
 register_visit_page("crf", "open CRF", admin.visit_crf_view)
 register_subject_panel("Milestones", admin.milestones_panel)

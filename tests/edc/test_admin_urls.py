@@ -69,6 +69,7 @@ POLICY = {
     "infusion.LymphodepletionDose": CRF,
     "infusion.Infusion": CRF,
     "followup.AdverseEvent": CRF,
+    "followup.AdverseEventTreatment": CRF,
     "followup.PrednisoneDose": CRF,
     "followup.Milestone": (CLINICAL, NONE),  # computed by the scan
     "followup.ExportLog": (DM, NONE),
