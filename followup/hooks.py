@@ -1,7 +1,7 @@
 """What follow-up plugs into the kernel: its CRFs' validators, the milestone recompute after each save, the
-visit CRF page and the subject page's milestone, follow-up, PK/PD and safety panels."""
+visit CRF page and the subject page's milestone, follow-up, PK/PD (with its plot's own URL) and safety panels."""
 
-from edc.admin import register_subject_panel, register_visit_page
+from edc.admin import register_subject_page, register_subject_panel, register_visit_page
 from edc.services import register_save_listener, register_validator
 from followup import admin, admin_exports, recompute, services
 from followup.models import AdverseEvent, PrednisoneDose
@@ -15,4 +15,5 @@ register_visit_page("crf", "open CRF", admin.visit_crf_view)
 register_subject_panel("Milestones", admin.milestones_panel)
 register_subject_panel("Follow-up", admin.follow_up_panel)
 register_subject_panel("PK/PD", admin_exports.pkpd_panel)
+register_subject_page("pkpd-plot", admin_exports.pkpd_plot_view)
 register_subject_panel("Safety", admin.safety_panel)

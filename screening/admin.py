@@ -15,6 +15,7 @@ from django.utils.html import format_html_join
 
 from edc import admin as edc_admin
 from edc import roles
+from edc import rules as edc_rules
 from edc.admin import WorkItem, WorkList
 from edc.models import Subject
 from screening import rules, services
@@ -53,16 +54,10 @@ class CodeListMixin:
 
 
 class ScreeningInline(CodeListMixin, edc_admin.CrfInline):
-    """Screening CRFs are entered on an existing subject: the inlines are not shown on the add page."""
+    """Screening CRFs are entered on an existing subject (the subject page shows registered inlines only there).
 
-    def has_view_permission(self, request, obj=None):
-        return obj is not None and super().has_view_permission(request, obj)
-
-    def has_add_permission(self, request, obj=None):
-        return obj is not None and super().has_add_permission(request, obj)
-
-    def has_change_permission(self, request, obj=None):
-        return obj is not None and super().has_change_permission(request, obj)
+    No permission here may depend on the subject: Django empties an inline's rows when its view permission
+    without a row is refused, so screening CRFs once never showed on the subject page."""
 
 
 class ConsentInline(ScreeningInline):
@@ -93,11 +88,19 @@ class MedicationInline(ScreeningInline):
 
 
 class SledaiInline(ScreeningInline):
+    """The screening assessments only: those of follow-up visits are entered on the visit's CRF page and shown in
+    the follow-up grid (a form each here would grow the subject page with the follow-up)."""
+
     model = SledaiAssessment
     template = STACKED
+    verbose_name_plural = "SELENA-SLEDAI assessments at screening"
     # The visit is chosen on the assessment's own page: a select per row would cost a query per row here.
     fields = ("assessment_date", "descriptors", "pga", "total", "clinical", "serological", "version")
     readonly_fields = ("total", "clinical", "serological", "version")
+
+    def get_queryset(self, request):
+        follow_up = [visit.code for visit in edc_rules.FOLLOW_UP]
+        return super().get_queryset(request).exclude(visit__code__in=follow_up)
 
 
 EXAM_FIELDSETS = (

@@ -24,9 +24,11 @@ from edc.models import Signature, Subject, Visit
 # not import them), in the order of INSTALLED_APPS.
 SubjectPanel = Callable[[HttpRequest, Subject], str]
 VisitPageView = Callable[[admin.ModelAdmin, HttpRequest, Visit], HttpResponse]  # the visit admin, request, visit
+SubjectPageView = Callable[[HttpRequest, Subject], HttpResponse]
 _subject_inlines: list[type[admin.options.InlineModelAdmin]] = []
 _subject_panels: list[tuple[str, SubjectPanel]] = []
 _visit_pages: list[tuple[str, str, VisitPageView]] = []
+_subject_pages: list[tuple[str, SubjectPageView]] = []
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,9 @@ def register_subject_inlines(*inlines: type[admin.options.InlineModelAdmin]) -> 
 
 
 def register_subject_panel(title: str, render: SubjectPanel) -> None:
-    """A function (request, subject) -> HTML shown as a titled panel on the subject page."""
+    """A function (request, subject) -> HTML shown as a titled panel on the subject page. Panels are cached until
+    the subject's data change (`services.data_version`) or its site's day does: a panel reads only the subject's
+    own rows and today's date, and shows nothing that depends on who reads it."""
     _subject_panels.append((title, render))
 
 
@@ -69,6 +73,13 @@ def register_visit_page(slug: str, link_text: str, view: VisitPageView) -> None:
     `view(model_admin, request, visit)` answers it, with the visit admin's roles and site scope already checked
     (`AdminPagesMixin.admin_page`): reads need its read roles, a POST its write roles."""
     _visit_pages.append((slug, link_text, view))
+
+
+def register_subject_page(slug: str, view: SubjectPageView) -> None:
+    """A read-only page of one subject at `<pk>/<slug>/` (url name `edc_subject_<slug>`, hyphens as "_"), e.g. an
+    image that a subject panel shows: `view(request, subject)` answers it, with the subject admin's read roles and
+    site scope already checked (`AdminPagesMixin.admin_page`); it answers GET only."""
+    _subject_pages.append((slug, view))
 
 
 def register_work_list(role: str, title: str, provider: WorkListProvider) -> None:
@@ -88,6 +99,10 @@ def subject_panels() -> list[tuple[str, SubjectPanel]]:
 
 def visit_pages() -> list[tuple[str, str, VisitPageView]]:
     return _visit_pages
+
+
+def subject_pages() -> list[tuple[str, SubjectPageView]]:
+    return _subject_pages
 
 
 def work_lists() -> list[tuple[str, str, WorkListProvider]]:
@@ -236,6 +251,10 @@ class CrfInline(ScopedAdminMixin, admin.TabularInline):
     show_change_link = True
     readonly_fields = ("version",)
 
+    def get_queryset(self, request):
+        # Each row's label names its subject: loaded with the rows, not once per row.
+        return super().get_queryset(request).select_related("subject")
+
 
 class RaiseQueryForm(forms.Form):
     target_field = forms.ChoiceField(label="Field")
@@ -262,9 +281,18 @@ class CrfAdmin(ScopedHistoryAdmin):
 
     def has_change_permission(self, request, obj=None):
         """A locked row is shown read-only until a data manager unlocks it."""
-        if obj is not None and services.is_locked(obj):
+        if obj is not None and self._is_locked(request, obj):
             return False
         return super().has_change_permission(request, obj)
+
+    @staticmethod
+    def _is_locked(request, obj) -> bool:
+        # Django asks for the change permission half a dozen times per page: the lock is read once per request.
+        seen = request.__dict__.setdefault("_edc_locked", {})
+        key = (obj._meta.label, obj.pk)
+        if key not in seen:
+            seen[key] = services.is_locked(obj)
+        return seen[key]
 
     def has_sdv_permission(self, request):
         return roles.has_any_role(request.user, {roles.MONITOR})
@@ -343,6 +371,14 @@ class CrfAdmin(ScopedHistoryAdmin):
         context = {**self.admin_site.each_context(request), "title": title, "form": form, "opts": self.model._meta,
                    "original": row}  # fmt: skip
         return TemplateResponse(request, "admin/edc/action_form.html", context)
+
+    def get_inline_formsets(self, request, formsets, inline_instances, obj=None):
+        inline_formsets = super().get_inline_formsets(request, formsets, inline_instances, obj)
+        for inline_formset in inline_formsets:
+            # An inline at its maximum (the one consent) has nothing to add: no blank form in the page.
+            if inline_formset.formset.initial_form_count() >= inline_formset.formset.max_num:
+                inline_formset.has_add_permission = False
+        return inline_formsets
 
     def get_fields(self, request, obj=None):
         fields = list(super().get_fields(request, obj))

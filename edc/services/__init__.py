@@ -4,10 +4,17 @@
   (the extension points other apps fill from their `hooks` module), and its effects on data management.
 - `subjects`: registration, the visit schedule, the kernel CRFs' validators, the bulk lab-result import.
 - `data_management`: data queries, signatures, source verification and locks.
-- `audit`: the audit trail.
+- `audit`: the audit trail, and a subject's data version (what a cache of its screens is keyed by).
 """
 
-from edc.services.audit import AuditEvent, audit_trail, audited_models_of_subject, study_audit_trail
+from edc.services.audit import (
+    AuditEvent,
+    DataVersion,
+    audit_trail,
+    audited_models_of_subject,
+    data_version,
+    study_audit_trail,
+)
 from edc.services.crf import (
     BOOKKEEPING_FIELDS,
     REASON_REQUIRED,
@@ -57,6 +64,7 @@ __all__ = [
     "BULK_LIMIT",
     "BulkImport",
     "BulkRejected",
+    "DataVersion",
     "Locked",
     "REASON_REQUIRED",
     "StaleVersion",
@@ -66,6 +74,7 @@ __all__ = [
     "audit_trail",
     "audited_models_of_subject",
     "close_query",
+    "data_version",
     "describe_targets",
     "import_lab_results",
     "is_locked",

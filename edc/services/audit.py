@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from django.apps import apps
 from django.db import models
+from django.db.models import Count, Max, OuterRef, Subquery
 
 from edc import roles
 from edc.models import (
@@ -43,6 +44,31 @@ def audited_models_of_subject() -> list[tuple[type[models.Model], str]]:
         if model is not Subject and issubclass(model, AuditedModel) and path.endswith("subject"):
             found.append((model, path))
     return found
+
+
+@dataclass(frozen=True)
+class DataVersion:
+    """Where a subject's data stand: `key` changes with any write to any of its rows; `rows` counts them by model."""
+
+    key: str
+    rows: dict[type[models.Model], int]
+
+
+def data_version(subject: Subject) -> DataVersion:
+    """How many rows each audited model holds for the subject and when one last changed, in one query (two
+    correlated subqueries per model, each on the model's subject index). Every write goes through `save_crf` or the
+    bulk import, which set `modified` (no queryset `update()` on these tables), and rows are voided, never
+    deleted: any write gives another key."""
+    owned = audited_models_of_subject()
+    facts = {}
+    for index, (model, path) in enumerate(owned):
+        rows = model._default_manager.filter(**{path: OuterRef("pk")}).order_by().values(path)
+        facts[f"rows_{index}"] = Subquery(rows.annotate(n=Count("pk")).values("n"))
+        facts[f"changed_{index}"] = Subquery(rows.annotate(at=Max("modified")).values("at"))
+    values = Subject.objects.filter(pk=subject.pk).annotate(**facts).values(*facts).get()
+    key = "|".join(f"{model._meta.label}:{values[f'rows_{i}']}:{values[f'changed_{i}']}" for i, (model, _) in
+                   enumerate(owned))  # fmt: skip
+    return DataVersion(key, {model: values[f"rows_{i}"] or 0 for i, (model, _) in enumerate(owned)})
 
 
 def audit_trail(subject: Subject) -> list[AuditEvent]:

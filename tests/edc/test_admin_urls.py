@@ -87,6 +87,7 @@ MODEL_PAGES = {
     "audit_trail": lambda read, add: read,
     "crf": lambda read, add: read,  # the visit CRF page (followup's register_visit_page)
     "dashboard": lambda read, add: read,  # the study status dashboard (visits: subjects × visit codes)
+    "pkpd_plot": lambda read, add: read,  # the subject page's PK/PD plot (followup's register_subject_page)
 }
 # Pages of a model admin named for themselves (not `<app>_<model>_…`) → who gets 200.
 NAMED_PAGES = {"followup_investigator": PLOT_READERS}  # the cohort PK overlay (pseudonymised)
