@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.apps import apps
-from django.db import models
+from django.db import connection, models
 from django.db.models import Count, Max, OuterRef, Subquery
 
 from edc import roles
@@ -60,15 +61,29 @@ def data_version(subject: Subject) -> DataVersion:
     bulk import, which set `modified` (no queryset `update()` on these tables), and rows are voided, never
     deleted: any write gives another key."""
     owned = audited_models_of_subject()
+    sql = _data_version_sql(connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [subject.pk])
+        facts = cursor.fetchone()
+    counts, changed = facts[0::2], facts[1::2]
+    key = "|".join(f"{model._meta.label}:{n}:{at}" for (model, _), n, at in zip(owned, counts, changed, strict=True))
+    return DataVersion(key, {model: n or 0 for (model, _), n in zip(owned, counts, strict=True)})
+
+
+@functools.cache
+def _data_version_sql(vendor: str) -> str:
+    """The query of `data_version`, compiled once per process: building its forty subqueries costs the ORM ~20 ms
+    a page, running them ~3 ms. Its one parameter is the subject's pk."""
     facts = {}
-    for index, (model, path) in enumerate(owned):
+    for index, (model, path) in enumerate(audited_models_of_subject()):
         rows = model._default_manager.filter(**{path: OuterRef("pk")}).order_by().values(path)
         facts[f"rows_{index}"] = Subquery(rows.annotate(n=Count("pk")).values("n"))
         facts[f"changed_{index}"] = Subquery(rows.annotate(at=Max("modified")).values("at"))
-    values = Subject.objects.filter(pk=subject.pk).annotate(**facts).values(*facts).get()
-    key = "|".join(f"{model._meta.label}:{values[f'rows_{i}']}:{values[f'changed_{i}']}" for i, (model, _) in
-                   enumerate(owned))  # fmt: skip
-    return DataVersion(key, {model: values[f"rows_{i}"] or 0 for i, (model, _) in enumerate(owned)})
+    placeholder = -1
+    sql, params = Subject.objects.filter(pk=placeholder).annotate(**facts).values(*facts).query.sql_with_params()
+    if params != (placeholder,):
+        raise RuntimeError(f"the data version query has parameters {params!r}, not only the subject's pk")
+    return sql
 
 
 def audit_trail(subject: Subject) -> list[AuditEvent]:
