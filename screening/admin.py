@@ -88,12 +88,12 @@ class MedicationInline(ScreeningInline):
 
 
 class SledaiInline(ScreeningInline):
-    """The screening assessments only: those of follow-up visits are entered on the visit's CRF page and shown in
-    the follow-up grid (a form each here would grow the subject page with the follow-up)."""
+    """The assessments of screening and baseline only: those of follow-up visits are entered on the visit's CRF
+    page and shown in the follow-up grid (a form each here would grow the subject page with the follow-up)."""
 
     model = SledaiAssessment
     template = STACKED
-    verbose_name_plural = "SELENA-SLEDAI assessments at screening"
+    verbose_name_plural = "SELENA-SLEDAI assessments before the infusion"
     # The visit is chosen on the assessment's own page: a select per row would cost a query per row here.
     fields = ("assessment_date", "descriptors", "pga", "total", "clinical", "serological", "version")
     readonly_fields = ("total", "clinical", "serological", "version")

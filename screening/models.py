@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 
+from edc import rules as edc_rules
 from edc.models import CrfModel, Signature
 from screening import rules
 
@@ -88,7 +89,8 @@ class Medication(CrfModel):
         ordering = ["subject", "start_date", "id"]
 
     def __str__(self):
-        return f"{self.drug} {self.dose_mg_per_day or ''} mg/day".replace("  ", " ")
+        dose = "" if self.dose_mg_per_day is None else edc_rules.as_typed(self.dose_mg_per_day)  # 400, not 400.000
+        return f"{self.drug} {dose} mg/day".replace("  ", " ")
 
 
 class SledaiAssessment(CrfModel):
