@@ -44,28 +44,34 @@ def build():
 
 
 def timed_get(client, url, before=None, headers=None):
-    """(seconds, queries, bytes) of one GET; `before()` runs first, untimed."""
+    """(seconds, queries, bytes, CPU seconds of this process) of one GET; `before()` runs first, untimed. The CPU
+    time is the server's own work, which other processes of a busy machine do not stretch (the database's is not in
+    it)."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     if before:
         before()
     with CaptureQueriesContext(connection) as queries:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         response = client.get(url, headers=headers or {})
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     assert response.status_code in (200, 304), response.status_code
-    return seconds, len(queries), len(response.content)
+    return seconds, len(queries), len(response.content), cpu
 
 
 def interleaved(client, cases, rounds):
     """Each case (name → (url, before, headers)) once per round, the cases alternating: a machine busy with
-    something else slows all of them alike. Median seconds, with the queries and bytes of the last GET."""
+    something else slows all of them alike. Median seconds, the queries and bytes of the last GET, median CPU
+    seconds."""
     seen = {name: [] for name in cases}
     for _ in range(rounds):
         for name, (url, before, headers) in cases.items():
             seen[name].append(timed_get(client, url, before, headers))
-    return {name: (statistics.median(t for t, _, _ in runs), *runs[-1][1:]) for name, runs in seen.items()}
+    return {
+        name: (statistics.median(run[0] for run in runs), *runs[-1][1:3], statistics.median(run[3] for run in runs))
+        for name, runs in seen.items()
+    }
 
 
 def at_once(user, url, people=3, repeat=5):
@@ -124,12 +130,13 @@ def main():
     found |= interleaved(client, warm, args.repeat)
     for label in subjects:
         for kind in ("page cold", "page cached", "plot drawn", "plot cached", "plot 304"):
-            seconds, queries, size = found[label, kind]
-            print(f"{label:8} {kind:12} {seconds * 1000:7.1f} ms  {queries:3} queries  {size / 1000:6.1f} KB")
+            seconds, queries, size, cpu = found[label, kind]
+            print(f"{label:8} {kind:12} {seconds * 1000:7.1f} ms (CPU {cpu * 1000:5.1f} ms)  {queries:3} queries  "
+                  f"{size / 1000:6.1f} KB")  # fmt: skip
     for kind in ("page cold", "page cached"):
-        ratio = found["2 years", kind][0] / found["2 weeks", kind][0]
-        print(f"2 years / 2 weeks, {kind}: {ratio:.2f} (queries {found['2 years', kind][1]} / "
-              f"{found['2 weeks', kind][1]})")  # fmt: skip
+        years, weeks = found["2 years", kind], found["2 weeks", kind]
+        print(f"2 years / 2 weeks, {kind}: {years[0] / weeks[0]:.2f}, CPU {years[3] / weeks[3]:.2f} "
+              f"(queries {years[1]} / {weeks[1]}, bytes {years[2] / weeks[2]:.3f})")  # fmt: skip
     print(
         f"2 years: page cached / cold {found['2 years', 'page cached'][0] / found['2 years', 'page cold'][0]:.2f}; "
         f"plot cached / drawn {found['2 years', 'plot cached'][0] / found['2 years', 'plot drawn'][0]:.3f}"

@@ -139,3 +139,16 @@ def test_planned_and_window_dates_are_read_only_on_the_visit_form(client, staff,
     page = client.get(reverse("admin:edc_visit_change", args=[visit.pk]))
     assert not {"planned_date", "window_start", "window_end"} & set(page.context["adminform"].form.fields)
     assert formats.date_format(visit.planned_date) in page.content.decode()  # shown, computed by the schedule
+
+
+def test_the_data_version_counts_each_model_and_changes_with_any_write(staff, followed):
+    subject = followed[TWO_WEEKS]
+    version = services.data_version(subject)
+    for model, path in services.audited_models_of_subject():
+        assert version.rows[model] == model.objects.filter(**{path: subject.pk}).count(), model
+    assert version.rows[LabResult] > 0 and version.rows[Visit] > 0
+    result = LabResult.objects.filter(subject=subject).first()
+    services.void_crf(result, user=staff, reason="wrong subject")
+    voided = services.data_version(subject)
+    assert voided.key != version.key and voided.rows == version.rows  # a void changes `modified`, not the counts
+    assert services.data_version(followed[TWO_YEARS]).key != voided.key

@@ -165,7 +165,8 @@ PANEL_CACHE_SECONDS = 24 * 3600
 def cached_panels(request, subject: Subject, version: services.DataVersion) -> list[tuple[str, str]]:
     """The registered panels' HTML, rendered once per version of the subject's data and site day (panels read only
     the subject's rows, and today at its site; none shows what depends on who reads it)."""
-    today = dashboard.site_today(subject.site.timezone)
+    # Today at the site and at the server (a panel may count days in either).
+    today = f"{dashboard.site_today(subject.site.timezone)}|{timezone.localdate()}"
     digest = hashlib.sha256(f"{version.key}|{subject.site.timezone}|{today}".encode()).hexdigest()[:32]
 
     def render_all():
