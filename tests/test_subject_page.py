@@ -152,3 +152,12 @@ def test_the_data_version_counts_each_model_and_changes_with_any_write(staff, fo
     voided = services.data_version(subject)
     assert voided.key != version.key and voided.rows == version.rows  # a void changes `modified`, not the counts
     assert services.data_version(followed[TWO_YEARS]).key != voided.key
+
+
+def test_a_locked_subjects_screening_rows_are_read_only(client, staff, data_manager, followed):
+    subject = followed[TWO_WEEKS]
+    client.force_login(staff)
+    assert 'name="consent_set-0-consent_date"' in client.get(page_url(subject)).content.decode()
+    services.lock("SUBJECT", subject=subject, reason="database lock", user=data_manager)
+    html = client.get(page_url(subject)).content.decode()
+    assert 'name="consent_set-0-consent_date"' not in html and "__prefix__" not in html  # no blank form to add

@@ -245,6 +245,16 @@ class ScopedHistoryAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
         return super().history_form_view(request, object_id, version_id, extra_context)
 
 
+def is_locked_for(request, row) -> bool:
+    """`services.is_locked(row)`, read once per request: Django asks for the change permission half a dozen times
+    a page."""
+    seen = request.__dict__.setdefault("_edc_locked", {})
+    key = (row._meta.label, row.pk)
+    if key not in seen:
+        seen[key] = services.is_locked(row)
+    return seen[key]
+
+
 class CrfInline(ScopedAdminMixin, admin.TabularInline):
     form = CrfInlineForm
     extra = 0
@@ -254,6 +264,13 @@ class CrfInline(ScopedAdminMixin, admin.TabularInline):
     def get_queryset(self, request):
         # Each row's label names its subject: loaded with the rows, not once per row.
         return super().get_queryset(request).select_related("subject")
+
+    def has_add_permission(self, request, obj=None):
+        # `obj` is the page's row (the subject): its rows are read-only while it is locked, as it is.
+        return not (obj is not None and is_locked_for(request, obj)) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return not (obj is not None and is_locked_for(request, obj)) and super().has_change_permission(request, obj)
 
 
 class RaiseQueryForm(forms.Form):
@@ -281,18 +298,9 @@ class CrfAdmin(ScopedHistoryAdmin):
 
     def has_change_permission(self, request, obj=None):
         """A locked row is shown read-only until a data manager unlocks it."""
-        if obj is not None and self._is_locked(request, obj):
+        if obj is not None and is_locked_for(request, obj):
             return False
         return super().has_change_permission(request, obj)
-
-    @staticmethod
-    def _is_locked(request, obj) -> bool:
-        # Django asks for the change permission half a dozen times per page: the lock is read once per request.
-        seen = request.__dict__.setdefault("_edc_locked", {})
-        key = (obj._meta.label, obj.pk)
-        if key not in seen:
-            seen[key] = services.is_locked(obj)
-        return seen[key]
 
     def has_sdv_permission(self, request):
         return roles.has_any_role(request.user, {roles.MONITOR})
