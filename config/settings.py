@@ -148,6 +148,16 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# --- Cache: what a page would otherwise compute at every view (the subject page's PK/PD profile and plot, keyed
+# by a fingerprint of their data, so never stale). One per process: a worker that has not drawn a plot yet draws it.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "edc",
+        "OPTIONS": {"MAX_ENTRIES": 2000},  # a plot is ~80 KB: at most ~160 MB per process
+    }
+}
+
 # --- Celery -------------------------------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL or "filesystem://")

@@ -14,3 +14,5 @@ CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 STATIC_ROOT.mkdir(exist_ok=True)  # noqa: F405 - WhiteNoise warns on a missing folder
+# Each test starts with an empty cache (tests/conftest.py): a plot cached by one test's subject 1 is not another's.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "edc-tests"}}

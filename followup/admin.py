@@ -1,6 +1,6 @@
 """Follow-up screens: adverse events, milestones, and the subject page's milestone panel."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from django import forms
@@ -17,7 +17,7 @@ from django.utils.html import format_html
 from edc import roles
 from edc import rules as edc_rules
 from edc import services as edc_services
-from edc.admin import CrfAdmin, CrfInline, ScopedHistoryAdmin
+from edc.admin import CrfAdmin, CrfInline, ScopedHistoryAdmin, visit_page_url
 from edc.admin.base import CrfInlineForm
 from edc.models import DataQuery, Visit
 from followup import rules, services
@@ -145,13 +145,24 @@ class MilestoneAdmin(ScopedHistoryAdmin):
     write_roles = frozenset()  # computed by the scan only
 
 
+# What the subject page calls each milestone (its code is for the API and exports).
+MILESTONE_NAMES = {
+    Milestone.Kind.PCR_NEGATIVE_CONFIRMED: "qPCR negativity confirmed",
+    Milestone.Kind.PCR_REEMERGENCE: "qPCR re-emergence",
+    Milestone.Kind.MONTH_12: "month 12",
+    Milestone.Kind.CONTRACEPTION_END: "end of contraception",
+    Milestone.Kind.VISIT_OVERDUE: "visit overdue",
+}
+
+
 def milestones_panel(request, subject):
     status = services.subject_status(subject, timezone.localdate())
-    return render_to_string("admin/followup/milestones_panel.html", status)
+    rows = [(m, MILESTONE_NAMES.get(m.kind, m.get_kind_display())) for m in status["milestones"]]
+    return render_to_string("admin/followup/milestones_panel.html", {**status, "rows": rows})
 
 
 def follow_up_panel(request, subject):
-    rows = services.follow_up_grid(subject)
+    rows = [replace(row, url=visit_page_url(row.visit.pk)) for row in services.follow_up_grid(subject)]
     return render_to_string("admin/followup/follow_up_grid.html", {"rows": rows, "analytes": services.GRID_ANALYTES})
 
 

@@ -66,23 +66,10 @@ class CodeListMixin:
 
 
 class ScreeningInline(CodeListMixin, edc_admin.CrfInline):
-    """Screening CRFs are entered on an existing subject: the inlines are not shown on the add page."""
+    """Screening CRFs are entered on an existing subject (the subject page shows registered inlines only there).
 
-    def has_view_permission(self, request, obj=None):
-        return obj is not None and super().has_view_permission(request, obj)
-
-    def get_queryset(self, request):
-        # Django's inline asks for the view permission without the subject here, which above means the add page
-        # (and would list no stored row): the role alone decides, the site as everywhere.
-        # A row's name reads its subject (a query per row, else).
-        rows = roles.scope(self.model._default_manager.select_related("subject"), request.user)
-        return rows if super().has_view_permission(request) else rows.none()
-
-    def has_add_permission(self, request, obj=None):
-        return obj is not None and super().has_add_permission(request, obj)
-
-    def has_change_permission(self, request, obj=None):
-        return obj is not None and super().has_change_permission(request, obj)
+    No permission here may depend on the subject: Django empties an inline's rows when its view permission
+    without a row is refused, so screening CRFs once never showed on the subject page."""
 
 
 class ConsentInline(ScreeningInline):
@@ -134,11 +121,19 @@ class MedicationInline(DoseAsTypedMixin, ScreeningInline):
 
 
 class SledaiInline(ScreeningInline):
+    """The assessments of screening and baseline only: those of follow-up visits are entered on the visit's CRF
+    page and shown in the follow-up grid (a form each here would grow the subject page with the follow-up)."""
+
     model = SledaiAssessment
     template = STACKED
+    verbose_name_plural = "SELENA-SLEDAI assessments before the infusion"
     # The visit is chosen on the assessment's own page: a select per row would cost a query per row here.
     fields = ("assessment_date", "descriptors", "pga", "total", "clinical", "serological", "version")
     readonly_fields = ("total", "clinical", "serological", "version")
+
+    def get_queryset(self, request):
+        follow_up = [visit.code for visit in edc_rules.FOLLOW_UP]
+        return super().get_queryset(request).exclude(visit__code__in=follow_up)
 
 
 EXAM_FIELDSETS = (

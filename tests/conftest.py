@@ -14,6 +14,16 @@ from tests import factories
 PASSWORD = factories.PASSWORD
 
 
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """The cache is the process's: what one test cached (keyed by row ids the next test reuses) is cleared."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def site(db):
     return factories.SiteFactory(code="01")

@@ -26,6 +26,7 @@ from edc.models import Signature, Subject, Visit
 # not import them), in the order of INSTALLED_APPS.
 SubjectPanel = Callable[[HttpRequest, Subject], str]
 VisitPageView = Callable[[admin.ModelAdmin, HttpRequest, Visit], HttpResponse]  # the visit admin, request, visit
+SubjectPageView = Callable[[HttpRequest, Subject], HttpResponse]
 _subject_inlines: list[type[admin.options.InlineModelAdmin]] = []
 _subject_panels: list[tuple[str, SubjectPanel]] = []
 _visit_pages: list[tuple[str, str, VisitPageView]] = []
@@ -77,7 +78,9 @@ def register_subject_inlines(*inlines: type[admin.options.InlineModelAdmin]) -> 
 
 
 def register_subject_panel(title: str, render: SubjectPanel) -> None:
-    """A function (request, subject) -> HTML shown as a titled panel on the subject page."""
+    """A function (request, subject) -> HTML shown as a titled panel on the subject page. Panels are cached until
+    the subject's data change (`services.data_version`) or its site's day does, one copy per set of reader's roles: a
+    panel reads only the subject's own rows and today's date, and depends on the reader by their roles only."""
     _subject_panels.append((title, render))
 
 
@@ -267,11 +270,32 @@ class ScopedHistoryAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
         return super().history_form_view(request, object_id, version_id, extra_context)
 
 
+def is_locked_for(request, row) -> bool:
+    """`services.is_locked(row)`, read once per request: Django asks for the change permission half a dozen times
+    a page."""
+    seen = request.__dict__.setdefault("_edc_locked", {})
+    key = (row._meta.label, row.pk)
+    if key not in seen:
+        seen[key] = services.is_locked(row)
+    return seen[key]
+
+
 class CrfInline(ScopedAdminMixin, admin.TabularInline):
     form = CrfInlineForm
     extra = 0
     show_change_link = True
     readonly_fields = ("version",)
+
+    def get_queryset(self, request):
+        # Each row's label names its subject: loaded with the rows, not once per row.
+        return super().get_queryset(request).select_related("subject")
+
+    def has_add_permission(self, request, obj=None):
+        # `obj` is the page's row (the subject): its rows are read-only while it is locked, as it is.
+        return not (obj is not None and is_locked_for(request, obj)) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return not (obj is not None and is_locked_for(request, obj)) and super().has_change_permission(request, obj)
 
 
 class RaiseQueryForm(forms.Form):
@@ -312,7 +336,7 @@ class CrfAdmin(ScopedHistoryAdmin):
 
     def has_change_permission(self, request, obj=None):
         """A locked row is shown read-only until a data manager unlocks it."""
-        if obj is not None and services.is_locked(obj):
+        if obj is not None and is_locked_for(request, obj):
             return False
         return super().has_change_permission(request, obj)
 
@@ -410,6 +434,14 @@ class CrfAdmin(ScopedHistoryAdmin):
         context = {**self.admin_site.each_context(request), "title": title, "form": form, "opts": self.model._meta,
                    "original": row}  # fmt: skip
         return TemplateResponse(request, "admin/edc/action_form.html", context)
+
+    def get_inline_formsets(self, request, formsets, inline_instances, obj=None):
+        inline_formsets = super().get_inline_formsets(request, formsets, inline_instances, obj)
+        for inline_formset in inline_formsets:
+            # An inline at its maximum (the one consent) has nothing to add: no blank form in the page.
+            if inline_formset.formset.initial_form_count() >= inline_formset.formset.max_num:
+                inline_formset.has_add_permission = False
+        return inline_formsets
 
     def get_fields(self, request, obj=None):
         fields = list(super().get_fields(request, obj))

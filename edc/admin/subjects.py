@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
 from functools import partial
+from zoneinfo import ZoneInfo
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import widgets
 from django.contrib.admin.views.main import ChangeList
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import redirect
@@ -20,7 +24,6 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from edc import roles, rules, services
 from edc.admin.base import (
     CrfAdmin,
-    CrfInline,
     ScopedAdminMixin,
     change_url,
     register_subject_panel,
@@ -46,27 +49,6 @@ class SiteAdmin(ScopedAdminMixin, admin.ModelAdmin):
     write_roles = frozenset()
 
 
-class VisitInline(CrfInline):
-    model = Visit
-    fields = ("code", "planned_date", "window_start", "window_end", "visit_datetime", "status", "version")
-
-
-class LabResultInline(CrfInline):
-    """Read-only under the subject (results are keyed on their own page or by the visit form): a
-    visit dropdown per row would cost one query per result."""
-
-    model = LabResult
-    fields = ("analyte", "value", "result_text", "unit", "lln", "uln", "sample_datetime", "visit", "version")
-    readonly_fields = fields
-    ordering = ("sample_datetime",)
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("visit__subject")
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-
 class OffStudyForm(forms.Form):
     date = forms.DateField(widget=widgets.AdminDateWidget, help_text="the day the subject left the study")
     reason = forms.CharField(
@@ -88,18 +70,24 @@ class SubjectAdmin(CrfAdmin):
         "off_study_date", "off_study_reason", "voided", "void_reason", "version", "created", "modified",
         "change_reason", "opened_version",
     )  # fmt: skip
-    inlines = [VisitInline, LabResultInline]
     change_form_template = "admin/edc/subject/change_form.html"
     signable = True
 
     def get_inlines(self, request, obj):
-        return [*self.inlines, *subject_inlines()]
+        """The registered inlines, on an existing subject's page only. Visits and lab results are not inlines: a
+        form per visit and every result would grow the page with the follow-up (`visit_rows`, `lab_results_link`)."""
+        return [*self.inlines, *subject_inlines()] if obj is not None else list(self.inlines)
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        subject = self.get_object(request, object_id)
-        readable = subject is not None and self.has_view_or_change_permission(request, subject)
-        panels = [(title, render(request, subject)) for title, render in subject_panels()] if readable else []
-        return super().change_view(request, object_id, form_url, {**(extra_context or {}), "panels": panels})
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("site")  # its timezone dates every panel
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        """The subject's own screens under its form (the row Django loaded and checked: no second query)."""
+        if obj is not None and obj.pk:
+            version = services.data_version(obj)
+            context.update(panels=cached_panels(request, obj, version), visit_rows=visit_rows(obj),
+                           lab_results_link=lab_results_link(obj, version.rows[LabResult]))  # fmt: skip
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def signatures_of(self, request, object_id):
         return None  # the Signatures panel lists the casebook's with its visits' and the eligibility decision's
@@ -119,7 +107,8 @@ class SubjectAdmin(CrfAdmin):
                                       write_roles=frozenset())  # fmt: skip
         off_study = self.admin_page("<int:pk>/off-study/", self.off_study_view, "edc_subject_off_study",
                                     read_roles=roles.SIGNERS, write_roles=roles.SIGNERS)  # fmt: skip
-        pages = [self.admin_page(f"<int:pk>/{slug}/", view, f"edc_subject_{slug}", read_roles=read, write_roles=write)
+        pages = [self.admin_page(f"<int:pk>/{slug}/", view, f"edc_subject_{slug.replace('-', '_')}",
+                                 read_roles=read, write_roles=write)
                  for slug, view, read, write in subject_pages()]  # fmt: skip
         return [audit_trail, off_study, *pages, *super().get_urls()]
 
@@ -217,6 +206,69 @@ class AuditTrailFilter(forms.Form):
                                     date_to=values["date_to"])  # fmt: skip
 
 
+@dataclass(frozen=True)
+class VisitRow:
+    """A line of the subject page's visit grid, as site staff read it (site dates, labels, not codes)."""
+
+    name: str
+    url: str
+    planned: str
+    window: str
+    done_at: str
+    status: str
+    state: str
+    window_mark: str
+
+
+def visit_rows(subject: Subject) -> list[VisitRow]:
+    """The subject's visits, read-only, each linked to its CRF page: one query for any length of follow-up."""
+    tz = ZoneInfo(subject.site.timezone)
+    rows = []
+    for cell in dashboard.subject_visits(subject):
+        visit = cell.visit
+        window = f"{visit.window_start} – {visit.window_end}" if visit.window_start and visit.window_end else "—"
+        done_at = visit.visit_datetime.astimezone(tz).strftime("%Y-%m-%d %H:%M") if visit.visit_datetime else "—"
+        planned = str(visit.planned_date) if visit.planned_date else "—"
+        rows.append(VisitRow(rules.visit_name(visit.code), visit_page_url(visit.pk), planned, window,
+                             done_at, visit.get_status_display(), cell.label, window_mark(visit)))  # fmt: skip
+    return rows
+
+
+# The panels are kept until the subject's data change (the data version is in the key), a day at most.
+PANEL_CACHE_SECONDS = 24 * 3600
+
+
+def cached_panels(request, subject: Subject, version: services.DataVersion) -> list[tuple[str, str]]:
+    """The registered panels' HTML, rendered once per version of the subject's data, site day and reader's roles
+    (panels read only the subject's rows and today at its site; what they offer, such as "Confirm eligibility",
+    depends on the reader's roles, never on the reader otherwise)."""
+    # Today at the site and at the server (a panel may count days in either).
+    today = f"{dashboard.site_today(subject.site.timezone)}|{timezone.localdate()}"
+    reader = ",".join(sorted(roles.roles_of(request.user)))
+    digest = hashlib.sha256(f"{version.key}|{subject.site.timezone}|{today}|{reader}".encode()).hexdigest()[:32]
+
+    def render_all():
+        return [(title, render(request, subject)) for title, render in subject_panels()]
+
+    return cache.get_or_set(f"subject-panels:{subject.pk}:{digest}", render_all, PANEL_CACHE_SECONDS)
+
+
+def lab_results_link(subject: Subject, count: int) -> str:
+    """ "lab results (N)" to the subject's results on their own paged list (all of them, voided ones too)."""
+    url = f"{reverse('admin:edc_labresult_changelist')}?subject__id__exact={subject.pk}"
+    return format_html('<a href="{}">lab results ({})</a>', url, count)
+
+
+def window_mark(visit: Visit) -> str:
+    """In window, or early/late by so many days, for a done visit with a window; "—" otherwise."""
+    window = visit.window
+    if window is None:
+        return "—"
+    if window.status == "IN_WINDOW":
+        return format_html('<span style="color:#2e7d32">{}</span>', "✔ in window")
+    return format_html('<span style="color:#ba2121">✘ {} by {} d</span>', window.status.lower(), window.days_outside)
+
+
 class DashboardFilter(forms.Form):
     site = forms.ModelChoiceField(queryset=Site.objects.none(), required=False, empty_label="all your sites")
     status = forms.ChoiceField(choices=[("", "every status"), *Subject.Status.choices], required=False,
@@ -267,16 +319,12 @@ class VisitAdmin(CrfAdmin):
         records = sum(len(services.verify_visit(visit, user=request.user)) for visit in visits)
         messages.success(request, f"{len(visits)} visit(s) verified with their results ({records} record(s)).")
 
+    # Computed by the schedule from the infusion date: never typed.
+    readonly_fields = (*CrfAdmin.readonly_fields, "planned_date", "window_start", "window_end")
+
     @admin.display(description="window")
     def window_mark(self, visit):
-        window = visit.window
-        if window is None:
-            return "—"
-        if window.status == "IN_WINDOW":
-            return format_html('<span style="color:#2e7d32">{}</span>', "✔ in window")
-        return format_html(
-            '<span style="color:#ba2121">✘ {} by {} d</span>', window.status.lower(), window.days_outside
-        )
+        return window_mark(visit)
 
     search_fields = ("subject__subject_id",)
 
@@ -360,9 +408,30 @@ class VisitAdmin(CrfAdmin):
         return super().change_view(request, object_id, form_url, extra)
 
 
+def typed_or_dash(value) -> str:
+    return "—" if value is None else rules.as_typed(value)
+
+
 @admin.register(LabResult)
 class LabResultAdmin(CrfAdmin):
-    list_display = ("subject", "analyte", "value", "result_text", "unit", "lln", "uln", "sample_datetime", "voided")
+    """Results on their own paged list (the subject page links here, filtered by its subject)."""
+
+    list_display = ("subject", "analyte", "value_shown", "result_text", "unit", "lln_shown", "uln_shown",
+                    "sample_datetime", "voided")  # fmt: skip
+    list_select_related = ("subject",)
+
+    @admin.display(description="value", ordering="value")
+    def value_shown(self, result):
+        return "not detected" if result.not_detected else typed_or_dash(result.value)
+
+    @admin.display(description="LLN", ordering="lln")
+    def lln_shown(self, result):
+        return typed_or_dash(result.lln)
+
+    @admin.display(description="ULN", ordering="uln")
+    def uln_shown(self, result):
+        return typed_or_dash(result.uln)
+
     list_filter = ("analyte", "voided", "subject__site")
     search_fields = ("subject__subject_id", "lab_name")
     date_hierarchy = "sample_datetime"

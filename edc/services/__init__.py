@@ -4,16 +4,18 @@
   (the extension points other apps fill from their `hooks` module), and its effects on data management.
 - `subjects`: registration, the visit schedule, the kernel CRFs' validators, the bulk lab-result import.
 - `data_management`: data queries, signatures, source verification and locks.
-- `audit`: the audit trail.
+- `audit`: the audit trail, and a subject's data version (what a cache of its screens is keyed by).
 - `deviations`: the protocol deviation log, and the proposals raised from the data (`sync_proposal`).
 """
 
 from edc.services.audit import (
     AuditEvent,
     AuditFilter,
+    DataVersion,
     ReadableEvent,
     audit_trail,
     audited_models_of_subject,
+    data_version,
     filtered_audit_trail,
     readable,
     study_audit_trail,
@@ -85,6 +87,7 @@ __all__ = [
     "BULK_LIMIT",
     "BulkImport",
     "BulkRejected",
+    "DataVersion",
     "Locked",
     "Proposal",
     "REASON_REQUIRED",
@@ -100,6 +103,7 @@ __all__ = [
     "check_lock",
     "close_query",
     "confirm_deviation",
+    "data_version",
     "describe_targets",
     "dismiss_deviation",
     "filtered_audit_trail",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -12,7 +13,8 @@ from zoneinfo import ZoneInfo
 
 from django.apps import apps
 from django.contrib.auth import get_user_model
-from django.db import models
+from django.db import connection, models
+from django.db.models import Count, Max, OuterRef, Subquery
 
 from edc import roles, rules
 from edc.models import (
@@ -54,6 +56,45 @@ def audited_models_of_subject() -> list[tuple[type[models.Model], str]]:
         if model is not Subject and issubclass(model, AuditedModel) and path.endswith("subject"):
             found.append((model, path))
     return found
+
+
+@dataclass(frozen=True)
+class DataVersion:
+    """Where a subject's data stand: `key` changes with any write to any of its rows; `rows` counts them by model."""
+
+    key: str
+    rows: dict[type[models.Model], int]
+
+
+def data_version(subject: Subject) -> DataVersion:
+    """How many rows each audited model holds for the subject and when one last changed, in one query (two
+    correlated subqueries per model, each on the model's subject index). Every write goes through `save_crf` or the
+    bulk import, which set `modified` (no queryset `update()` on these tables), and rows are voided, never
+    deleted: any write gives another key."""
+    owned = audited_models_of_subject()
+    sql = _data_version_sql(connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [subject.pk])
+        facts = cursor.fetchone()
+    counts, changed = facts[0::2], facts[1::2]
+    key = "|".join(f"{model._meta.label}:{n}:{at}" for (model, _), n, at in zip(owned, counts, changed, strict=True))
+    return DataVersion(key, {model: n or 0 for (model, _), n in zip(owned, counts, strict=True)})
+
+
+@functools.cache
+def _data_version_sql(vendor: str) -> str:
+    """The query of `data_version`, compiled once per process: building its forty subqueries costs the ORM ~20 ms
+    a page, running them ~3 ms. Its one parameter is the subject's pk."""
+    facts = {}
+    for index, (model, path) in enumerate(audited_models_of_subject()):
+        rows = model._default_manager.filter(**{path: OuterRef("pk")}).order_by().values(path)
+        facts[f"rows_{index}"] = Subquery(rows.annotate(n=Count("pk")).values("n"))
+        facts[f"changed_{index}"] = Subquery(rows.annotate(at=Max("modified")).values("at"))
+    placeholder = -1
+    sql, params = Subject.objects.filter(pk=placeholder).annotate(**facts).values(*facts).query.sql_with_params()
+    if params != (placeholder,):
+        raise RuntimeError(f"the data version query has parameters {params!r}, not only the subject's pk")
+    return sql
 
 
 def audit_trail(subject: Subject, *, model: str = "") -> list[AuditEvent]:

@@ -134,6 +134,20 @@ def study_grid(subjects: models.QuerySet, now: dt.datetime | None = None) -> Stu
     return StudyGrid(codes, rows, counts)
 
 
+def subject_visits(subject: Subject, now: dt.datetime | None = None) -> list[Cell]:
+    """The subject's visits (voided ones left out) in schedule order, each with its state today at its site: one
+    query whatever the length of the follow-up. Each visit carries `subject` (its window reads the site)."""
+    # A visit without a planned date (screening) first, on SQLite as on PostgreSQL.
+    order = (F("planned_date").asc(nulls_first=True), "visit_datetime", "id")
+    visits = with_facts(Visit.objects.filter(subject=subject, voided=False)).order_by(*order)
+    today = site_today(subject.site.timezone, now)
+    cells = []
+    for visit in visits:
+        visit.subject = subject  # the row's own subject: no query for its label or its window
+        cells.append(Cell(visit, state_of(visit, today)))
+    return cells
+
+
 # --- Work lists ---------------------------------------------------------------------------------
 
 

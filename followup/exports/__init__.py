@@ -38,7 +38,7 @@ from followup.exports.params import (
     format_error,
     shape_error,
 )
-from followup.exports.pkpd import SubjectProfile, cohort_car_profiles, subject_profile
+from followup.exports.pkpd import SubjectProfile, cohort_car_profiles, profile_fingerprint, subject_profile
 from followup.exports.text import as_text
 from followup.exports.writers import CONTENT_TYPES, write
 from followup.models import ExportLog
@@ -46,7 +46,7 @@ from followup.models import ExportLog
 __all__ = [
     "CONTENT_TYPES", "DATASETS", "EXPORT_ROLES", "FORMATS", "SHAPES", "ExportNotFound", "ExportRequest",
     "SubjectProfile", "cohort_car_profiles", "dataset_named", "export_request", "filter_errors", "format_error",
-    "rows_of", "shape_error", "start_export", "subject_profile", "write",
+    "profile_fingerprint", "rows_of", "shape_error", "start_export", "subject_profile", "write",
 ]  # fmt: skip
 
 

@@ -13,11 +13,11 @@ from itertools import groupby
 from operator import attrgetter, itemgetter
 from typing import NamedTuple
 
-from django.db.models import Count, Func, QuerySet
+from django.db.models import Count, Func, Max, OuterRef, QuerySet, Subquery
 
 from edc import roles
 from edc import rules as edc_rules
-from edc.models import DataQuery, Subject
+from edc.models import DataQuery, LabResult, Subject, Visit
 from followup import rules
 from followup.exports.copy_reader import spooled, text_rows
 from followup.exports.datasets import DATASETS, PK_ANALYTES, PKPD_ANALYTES
@@ -229,13 +229,35 @@ class SubjectProfile:
     cd19: rules.CD19Summary
 
 
+PROFILE_ANALYTES = ("CARPCR", "CD19", "C3", "C4", "DSDNA")
+
+
 def subject_profile(subject: Subject) -> SubjectProfile:
-    series: dict[str, list[tuple[float, float]]] = {a: [] for a in ("CARPCR", "CD19", "C3", "C4", "DSDNA")}
+    series: dict[str, list[tuple[float, float]]] = {a: [] for a in PROFILE_ANALYTES}
     request = ExportRequest(DATASETS["pkpd"], subjects=(subject.subject_id,), analytes=tuple(series))
     for row in pkpd_long(request):
         if row.actual_day and row.value:
             series[row.analyte].append((float(row.actual_day), float(row.value)))
     return SubjectProfile(usubjid(subject.site.code, subject.number), series, rules.cd19_pd(series["CD19"]))
+
+
+def profile_fingerprint(subject: Subject) -> str:
+    """What `subject_profile` reads, in one query: how many results of its analytes the subject has and when one
+    last changed (a correction or a void changes `modified`), and when the infusion visit last changed (the days
+    count from it). Any change to the profile's data gives another fingerprint."""
+    results = LabResult.objects.filter(subject=OuterRef("pk"), analyte__in=PROFILE_ANALYTES).order_by()
+    d0 = Visit.objects.filter(subject=OuterRef("pk"), code="D0").order_by()
+    facts = (
+        Subject.objects.filter(pk=subject.pk)
+        .annotate(
+            results=Subquery(results.values("subject").annotate(n=Count("pk")).values("n")),
+            results_changed=Subquery(results.values("subject").annotate(at=Max("modified")).values("at")),
+            infusion_changed=Subquery(d0.values("subject").annotate(at=Max("modified")).values("at")),
+        )
+        .values_list("results", "results_changed", "infusion_changed")
+        .get()
+    )
+    return "|".join(str(fact) for fact in facts)
 
 
 def cohort_car_profiles(user) -> Iterator[tuple[str, list[tuple[float, float]]]]:

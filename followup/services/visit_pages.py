@@ -129,6 +129,15 @@ class GridRow:
     window: edc_rules.WindowStatus | None
     values: list  # one LabResult or None per GRID_ANALYTES
     sledai: int | None
+    url: str = ""  # where the screen opens the visit (the admin fills it in)
+
+    @property
+    def name(self) -> str:
+        return edc_rules.visit_name(self.visit.code)
+
+    @property
+    def status(self) -> str:
+        return self.visit.get_status_display()
 
 
 def follow_up_grid(subject: Subject) -> list[GridRow]:

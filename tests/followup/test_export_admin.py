@@ -36,8 +36,11 @@ def test_subject_page_shows_the_pkpd_plot_with_the_aplasia_period(client, invest
     page = browser_for(client, investigator).get(reverse("admin:edc_subject_change", args=[profiled.pk]))
     text = page.content.decode()
     assert page.status_code == 200
-    assert "<svg" in text and "NCT06711146-01-001: PK/PD after infusion" in text
     assert "aplasia (&lt; 1 cell/µL): from day 4.0" in text and "reconstitution on day 28.0 (24.0 days)" in text
+    plot_url = reverse("admin:edc_subject_pkpd_plot", args=[profiled.pk])
+    assert f'<img src="{plot_url}"' in text  # the plot is an image of its own URL, drawn once per data version
+    plot = client.get(plot_url).content.decode()
+    assert plot.startswith("<svg") and "NCT06711146-01-001: PK/PD after infusion" in plot
 
 
 def test_cohort_overlay_page(client, investigator, profiled):
