@@ -98,7 +98,8 @@ def test_doris_remission_bounds(descriptors, pga, prednisone, remission):
 
 def test_doris_names_what_is_missing_and_why_it_fails():
     assert sledai.doris_remission(assessment((), None, None)).missing == ("PGA", "prednisone dose")
-    assert sledai.doris_remission(assessment((), "0.5", "7")).reasons == ("PGA 0.5 ≥ 0.5", "prednisone dose 7 mg/day > 5")
+    reasons = sledai.doris_remission(assessment((), "0.5", "7")).reasons
+    assert reasons == ("PGA 0.5 ≥ 0.5", "prednisone dose 7 mg/day > 5")
 
 
 @pytest.mark.parametrize(
@@ -193,7 +194,11 @@ DAY = dt.date(2026, 3, 10)
         ([("prednisone", Decimal("10"), DAY, DAY)], Fraction(10), ()),  # the stop day counts
         ([("prednisone", Decimal("10"), DAY + dt.timedelta(days=1), None)], Fraction(0), ()),  # not yet
         ([("prednisone", Decimal("10"), DAY - dt.timedelta(days=9), DAY - dt.timedelta(days=1))], Fraction(0), ()),
-        ([("methylprednisolone", Decimal("4"), DAY, None), ("prednisone", Decimal("2.5"), DAY, None)], Fraction(15, 2), ()),
+        (
+            [("methylprednisolone", Decimal("4"), DAY, None), ("prednisone", Decimal("2.5"), DAY, None)],
+            Fraction(15, 2),  # 4 mg methylprednisolone is 5 mg prednisone
+            (),
+        ),
         ([("prednisone", None, DAY, None)], None, ("corticosteroid dose",)),
     ],
 )
