@@ -7,6 +7,7 @@
     pkpd        pkpd (long, wide), PK parameters, the investigator's plot profiles
     sdtm        the SDTM domains
     safety      the CAR-T safety summary per treated subject (DOMAIN.md §9; computed by `followup.services`)
+    outcomes    the lupus outcomes per assessment and per treated subject (DOMAIN.md §10; `followup.services`)
     text        rows as CSV text, the one form every dataset leaves in
     writers     CSV, JSON and Parquet, chunk by chunk
 
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 from django.utils import timezone
 
-from followup.exports import pkpd, safety, sdtm
+from followup.exports import outcomes, pkpd, safety, sdtm
 from followup.exports.datasets import DATASETS
 from followup.exports.params import (
     EXPORT_ROLES,
@@ -96,6 +97,8 @@ def rows_of(request: ExportRequest) -> Generator[tuple]:
         "sdtm/ae": sdtm.sdtm_ae_rows,
         "sdtm/dv": sdtm.sdtm_dv_rows,
         "safety": safety.safety_rows,
+        "outcomes": outcomes.outcome_rows,
+        "outcome-summary": outcomes.outcome_summary_rows,
     }
     rows = builders[request.dataset.name](request)
     return rows if request.dataset.name == "pkpd" else as_text(rows)  # pkpd rows are built as text

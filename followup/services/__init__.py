@@ -5,6 +5,8 @@
 - `milestones`: the milestone scan (jobs and operators) and the subject page's milestone status.
 - `visit_pages`: the visit CRF saved all at once, and the follow-up grid.
 - `safety`: the CAR-T safety summaries that the subject page and `exports/safety/` read.
+- `outcomes`: the lupus outcomes per assessment and per subject (DOMAIN.md §10) that the visit CRF, the subject
+  page, the swimmer plot, the milestone scan and the outcome exports read.
 """
 
 from followup.services.adverse_events import (
@@ -14,11 +16,23 @@ from followup.services.adverse_events import (
     validate_prednisone_dose,
 )
 from followup.services.milestones import ScanResult, scan_milestones, subject_status
+from followup.services.outcomes import (
+    OutcomeSummaryRow,
+    SubjectOutcomes,
+    outcome_summary_rows,
+    subject_outcome,
+    subject_outcomes,
+)
 from followup.services.safety import SafetyRow, safety_rows, subject_safety
 from followup.services.visit_pages import GRID_ANALYTES, follow_up_grid, record_visit_crf, visit_crf_rows
 
 __all__ = [
     "GRID_ANALYTES",
+    "OutcomeSummaryRow",
+    "SubjectOutcomes",
+    "outcome_summary_rows",
+    "subject_outcome",
+    "subject_outcomes",
     "SafetyRow",
     "ScanResult",
     "fever_masked",
