@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 
+from followup.rules.milestones import DORIS_REMISSION, LLDAS, SEVERE_FLARE, MilestoneFact
 from screening.rules import sledai
 from screening.rules.sledai import Assessment, Outcome
 
@@ -32,6 +33,7 @@ class AssessmentFacts:
     serological: int
     pga: Decimal | None
     recorded_prednisone: Decimal | None
+    visit_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,30 @@ def outcome_summary(outcomes: Sequence[AssessmentOutcome], infusion_date: dt.dat
         doris_treatment_free=state_course(outcomes, "doris_treatment_free"),
         lldas=state_course(outcomes, "lldas"),
     )
+
+
+def outcome_milestones(outcomes: Sequence[AssessmentOutcome]) -> list[MilestoneFact]:
+    """The outcome milestones after the infusion: the first DORIS remission, the first LLDAS (once per subject)
+    and each severe flare (once per visit), dated by their assessment."""
+    after = [o for o in outcomes if o.day is not None and o.day > 0]
+    facts = []
+    for kind, state in ((DORIS_REMISSION, "doris"), (LLDAS, "lldas")):
+        first = next((o for o in after if getattr(o, state).value is True), None)
+        if first is not None:
+            facts.append(MilestoneFact(kind, first.facts.assessment_date, detail=_at(first)))
+    flares: dict[str, AssessmentOutcome] = {}
+    for o in after:
+        if o.flare.value == sledai.SEVERE_FLARE and o.facts.visit:
+            flares.setdefault(o.facts.visit, o)  # one per visit (the store's uniqueness)
+    for visit, o in flares.items():
+        reasons = "; ".join(o.flare.reasons)
+        facts.append(MilestoneFact(SEVERE_FLARE, o.facts.assessment_date, visit, f"{reasons} ({_at(o)})"))
+    return facts
+
+
+def _at(outcome: AssessmentOutcome) -> str:
+    visit = f"{outcome.facts.visit}, " if outcome.facts.visit else ""
+    return f"{visit}day {outcome.day}"
 
 
 def as_number(value: Fraction | Decimal | None) -> Decimal | None:

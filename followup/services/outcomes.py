@@ -58,8 +58,8 @@ def subject_outcomes(subjects) -> Iterator[SubjectOutcomes]:
         .annotate(d0_start=F("d0__visit_datetime"), recorded_dose=Subquery(recorded_dose))
         .order_by("subject_id", "assessment_date", "id")
         .values_list("subject_id", "subject__subject_id", "subject__site__code", "subject__number",
-                     "subject__site__timezone", "d0_start", "visit__code", "assessment_date", "descriptors", "total",
-                     "clinical", "serological", "pga", "recorded_dose")
+                     "subject__site__timezone", "d0_start", "visit_id", "visit__code", "assessment_date",
+                     "descriptors", "total", "clinical", "serological", "pga", "recorded_dose")
     )  # fmt: skip
     courses = (
         _in_cohort(Medication.objects, subjects)
@@ -73,8 +73,8 @@ def subject_outcomes(subjects) -> Iterator[SubjectOutcomes]:
         infusion_date = start.astimezone(ZoneInfo(tz)).date() if start else None
         facts = [
             outcome_rules.AssessmentFacts(day, code or "", frozenset(descriptors), total, clinical, serological, pga,
-                                          dose)
-            for *_, code, day, descriptors, total, clinical, serological, pga, dose in rows
+                                          dose, visit_id)
+            for *_, visit_id, code, day, descriptors, total, clinical, serological, pga, dose in rows
         ]  # fmt: skip
         log = [outcome_rules.MedicationCourse(*row[1:]) for row in course_stream.take(pk)]
         yield SubjectOutcomes(

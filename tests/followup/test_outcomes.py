@@ -9,13 +9,14 @@ from decimal import Decimal
 
 import pyarrow.parquet as pq
 import pytest
+from django.core import mail
 
 from edc import roles
 from edc import services as edc_services
 from edc.models import Visit
 from followup import services
 from followup.exports.datasets import DATASETS
-from followup.models import ExportLog, PrednisoneDose
+from followup.models import ExportLog, Milestone, PrednisoneDose
 from screening.models import Medication, SledaiAssessment
 from tests import factories
 from tests.followup.conftest import SHANGHAI, infuse
@@ -199,3 +200,42 @@ def test_outcome_exports_queries_do_not_grow_with_subjects(client_for, data_mana
     rows()
     four, many = count_queries(rows)
     assert len(many) > len(few) and four == one
+
+
+# --- milestones ---------------------------------------------------------------------------------------------------
+
+
+def test_outcome_milestones_are_raised_once_and_mailed(course, staff, django_capture_on_commit_callbacks):
+    staff.email = "staff@fah.example"
+    staff.save()
+    today = dt.date.today()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.scan_milestones(today)
+    day0 = day0_of(course)
+    outcome = {(m.kind, m.date, m.visit.code if m.visit else "") for m in Milestone.objects.filter(
+        kind__in=["DORIS_REMISSION", "LLDAS", "SEVERE_FLARE"])}  # fmt: skip
+    assert outcome == {
+        ("LLDAS", day0 + dt.timedelta(days=28), ""),
+        ("DORIS_REMISSION", day0 + dt.timedelta(days=90), ""),
+        ("SEVERE_FLARE", day0 + dt.timedelta(days=365), "M12"),
+    }
+    body = mail.outbox[-1].body
+    assert "DORIS_REMISSION" in body and "SEVERE_FLARE" in body and "SLEDAI rose from 8 to 16" in body
+    sent, rows = len(mail.outbox), list(Milestone.objects.values_list("pk", "kind", "date", "revoked_at", "version"))
+    with django_capture_on_commit_callbacks(execute=True):
+        again = services.scan_milestones(today)
+    assert (len(again.raised), again.updated, again.revoked) == (0, 0, 0)
+    assert list(Milestone.objects.values_list("pk", "kind", "date", "revoked_at", "version")) == rows
+    assert len(mail.outbox) == sent
+
+
+def test_a_corrected_assessment_revokes_its_severe_flare(course, staff, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        services.scan_milestones(dt.date.today())
+    flare = SledaiAssessment.objects.get(subject=course, visit__code="M12")
+    flare.descriptors = ["ALOPECIA", "ARTHRITIS", "DNA_BINDING"]
+    flare.pga = Decimal("1.2")
+    with django_capture_on_commit_callbacks(execute=True):
+        edc_services.save_crf(flare, user=staff, reason="keyed on the wrong form")
+        services.scan_milestones(dt.date.today())
+    assert Milestone.objects.get(kind="SEVERE_FLARE").revoked_at is not None
