@@ -19,7 +19,7 @@ from edc import rules as edc_rules
 from edc import services as edc_services
 from edc.admin import CrfAdmin, ScopedHistoryAdmin
 from edc.models import DataQuery, Visit
-from followup import services
+from followup import admin_outcomes, services
 from followup.models import AdverseEvent, Milestone, PrednisoneDose
 from followup.visit_crf import CRF_LINES, VISIT_CRF, CrfLine
 from screening.rules.sledai import descriptor_choices
@@ -245,6 +245,7 @@ def visit_crf_view(visit_admin, request, visit):
         "window": visit.window,
         "can_edit": can_edit,
         "sections": form.sections(own, {q.target_id: q for q in open_queries}),
+        "outcome_lines": admin_outcomes.visit_outcome_lines(visit),
         "error_summary": form.error_summary() if form.is_bound else [],
         "attestation": edc_services.visit_attestation(visit),
         "sign_url": reverse("admin:edc_visit_sign", args=[visit.pk]) if is_signer else "",

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from edc import roles
 from edc.admin import AdminPagesMixin
-from followup import exports
+from followup import admin_outcomes, exports
 from followup.models import ExportLog
 
 PLOT_READERS = roles.CLINICAL_READERS | exports.EXPORT_ROLES
@@ -47,7 +47,8 @@ class ExportLogAdmin(AdminPagesMixin, admin.ModelAdmin):
         from followup import plots  # matplotlib is loaded by the pages that draw, not by every process
 
         svg = plots.cohort_svg(exports.cohort_car_profiles(request.user))
-        context = {**self.admin_site.each_context(request), "title": "Investigator: cohort PK overlay", "svg": svg}
+        context = {**self.admin_site.each_context(request), "title": "Investigator: cohort PK overlay", "svg": svg,
+                   "swimmer_svg": admin_outcomes.cohort_swimmer_svg(request.user)}  # fmt: skip
         return TemplateResponse(request, "admin/followup/investigator_cohort.html", context)
 
 

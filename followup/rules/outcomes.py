@@ -154,6 +154,18 @@ def outcome_summary(outcomes: Sequence[AssessmentOutcome], infusion_date: dt.dat
     )
 
 
+NO_STATE = "NONE"
+
+
+def best_state(o: AssessmentOutcome) -> str:
+    """The best state an assessment meets, for the plots' bands: treatment-free DORIS, DORIS, LLDAS or none."""
+    if o.doris_treatment_free.value:
+        return "TF_DORIS"
+    if o.doris.value:
+        return "DORIS"
+    return "LLDAS" if o.lldas.value else NO_STATE
+
+
 def outcome_milestones(outcomes: Sequence[AssessmentOutcome]) -> list[MilestoneFact]:
     """The outcome milestones after the infusion: the first DORIS remission, the first LLDAS (once per subject)
     and each severe flare (once per visit), dated by their assessment."""

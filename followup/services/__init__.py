@@ -19,9 +19,11 @@ from followup.services.milestones import ScanResult, scan_milestones, subject_st
 from followup.services.outcomes import (
     OutcomeSummaryRow,
     SubjectOutcomes,
+    SwimmerLane,
     outcome_summary_rows,
     subject_outcome,
     subject_outcomes,
+    swimmer_lanes,
 )
 from followup.services.safety import SafetyRow, safety_rows, subject_safety
 from followup.services.visit_pages import GRID_ANALYTES, follow_up_grid, record_visit_crf, visit_crf_rows
@@ -30,9 +32,11 @@ __all__ = [
     "GRID_ANALYTES",
     "OutcomeSummaryRow",
     "SubjectOutcomes",
+    "SwimmerLane",
     "outcome_summary_rows",
     "subject_outcome",
     "subject_outcomes",
+    "swimmer_lanes",
     "SafetyRow",
     "ScanResult",
     "fever_masked",

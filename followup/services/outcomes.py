@@ -12,11 +12,11 @@ from collections.abc import Iterator
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from django.db.models import F, FilteredRelation, OuterRef, Q, Subquery
+from django.db.models import F, FilteredRelation, Max, OuterRef, Q, Subquery
 
 from edc.models import LabResult, Subject, Visit
 from followup import rules
-from followup.models import PrednisoneDose
+from followup.models import AdverseEvent, Milestone, PrednisoneDose
 from followup.rules import outcomes as outcome_rules
 from followup.services.safety import SAFETY_CHUNK, BySubject, SafetyRow, safety_rows
 from screening.models import Medication, SledaiAssessment
@@ -104,13 +104,7 @@ def outcome_summary_rows(subjects) -> Iterator[OutcomeSummaryRow]:
     """Each treated subject among `subjects` with its outcome and safety summaries and B-cell course, by subject
     pk: the safety summary's queries, the outcomes' two and one for CD19, whatever the number of subjects."""
     outcome_stream = BySubject(subject_outcomes(subjects))
-    cd19 = (
-        _in_cohort(LabResult.objects, subjects)
-        .filter(analyte="CD19", value__isnull=False)
-        .order_by("subject_id", "sample_datetime", "id")
-        .values_list("subject_id", "sample_datetime", "value")
-    )
-    cd19_stream = BySubject(cd19.iterator(chunk_size=SAFETY_CHUNK))
+    cd19_stream = BySubject(_cd19_rows(subjects))
     for safety in safety_rows(subjects):
         taken = outcome_stream.take(safety.subject_pk)
         found = taken[0] if taken else None
@@ -121,6 +115,88 @@ def outcome_summary_rows(subjects) -> Iterator[OutcomeSummaryRow]:
         yield OutcomeSummaryRow(safety, summary, rules.cd19_pd(points))
 
 
+def _cd19_rows(subjects):
+    """(subject pk, sample time, cells/µL) of the CD19+ B-cell results, by subject and time."""
+    return (
+        _in_cohort(LabResult.objects, subjects)
+        .filter(analyte="CD19", value__isnull=False)
+        .order_by("subject_id", "sample_datetime", "id")
+        .values_list("subject_id", "sample_datetime", "value")
+        .iterator(chunk_size=SAFETY_CHUNK)
+    )
+
+
 def _actual_day(moment: dt.datetime, start: dt.datetime) -> float:
     """Days from the infusion start, as a decimal (DOMAIN.md §8)."""
     return (moment - start).total_seconds() / 86400
+
+
+# --- The cohort's swimmer plot --------------------------------------------------------------------------------------
+
+SWIMMER_EVENTS = (AdverseEvent.Category.CRS, AdverseEvent.Category.ICANS, AdverseEvent.Category.INFECTION)
+
+
+class SwimmerLane(NamedTuple):
+    """One treated subject from infusion (day 0) to its last visit, in site days."""
+
+    subject_id: str
+    last_day: int
+    episodes: list[tuple[str, int | None, int, int | None]]  # CRS/ICANS/INFECTION: (category, grade, onset, end)
+    aplasia: tuple[float, float | None] | None  # B-cell aplasia onset and reconstitution (None: ongoing)
+    pcr_negative_day: int | None
+    states: list[tuple[int, str]]  # each post-infusion assessment's best state (`outcome_rules.best_state`)
+    flares: list[tuple[int, str]]  # (day, MILD_MODERATE or SEVERE)
+
+
+def swimmer_lanes(subjects) -> list[SwimmerLane]:
+    """A lane per treated subject among `subjects`, by subject pk: seven queries whatever the cohort's size."""
+    lanes = []
+    last_visits = dict(
+        _in_cohort(Visit.objects, subjects).filter(status=Visit.Status.DONE)
+        .values("subject_id").annotate(last=Max("visit_datetime")).values_list("subject_id", "last")
+    )  # fmt: skip
+    events = BySubject(
+        _in_cohort(AdverseEvent.objects, subjects).filter(category__in=SWIMMER_EVENTS)
+        .order_by("subject_id", "onset_date", "id")
+        .values_list("subject_id", "category", "astct_grade", "ctcae_grade", "onset_date", "resolution_date")
+        .iterator(chunk_size=SAFETY_CHUNK)
+    )  # fmt: skip
+    negativity = dict(
+        _in_cohort(Milestone.objects, subjects)
+        .filter(kind=Milestone.Kind.PCR_NEGATIVE_CONFIRMED, revoked_at__isnull=True)
+        .values_list("subject_id", "date")
+    )
+    outcomes = BySubject(subject_outcomes(subjects))
+    cd19 = BySubject(_cd19_rows(subjects))
+    infusions = (
+        _in_cohort(Visit.objects, subjects)
+        .filter(code="D0", status=Visit.Status.DONE, visit_datetime__isnull=False)
+        .order_by("subject_id")
+        .values_list("subject_id", "subject__subject_id", "subject__site__timezone", "visit_datetime")
+    )
+    for subject_pk, subject_id, tz, start in infusions.iterator(chunk_size=SAFETY_CHUNK):
+        zone = ZoneInfo(tz)
+        day0 = start.astimezone(zone).date()
+        last = last_visits.get(subject_pk) or start
+        b_cells = rules.cd19_pd([(_actual_day(at, start), float(v)) for _, at, v in cd19.take(subject_pk)])
+        taken = outcomes.take(subject_pk)
+        after = [o for o in (taken[0].outcomes if taken else []) if o.day is not None and o.day > 0]
+        episodes = [
+            (category, astct if category != AdverseEvent.Category.INFECTION else ctcae, (onset - day0).days,
+             None if resolved is None else (resolved - day0).days)
+            for _, category, astct, ctcae, onset, resolved in events.take(subject_pk)
+        ]  # fmt: skip
+        negative = negativity.get(subject_pk)
+        lanes.append(
+            SwimmerLane(
+                subject_id=subject_id,
+                last_day=max((last.astimezone(zone).date() - day0).days, *(o.day for o in after), 1),
+                episodes=episodes,
+                aplasia=None if b_cells.aplasia_onset_day is None else (b_cells.aplasia_onset_day,
+                                                                        b_cells.reconstitution_day),
+                pcr_negative_day=None if negative is None else (negative - day0).days,
+                states=[(o.day, outcome_rules.best_state(o)) for o in after],
+                flares=[(o.day, o.flare.value) for o in after if o.flare.value in ("MILD_MODERATE", "SEVERE")],
+            )
+        )  # fmt: skip
+    return lanes

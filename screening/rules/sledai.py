@@ -251,8 +251,12 @@ def prednisone_on(courses: Iterable[tuple[str, Decimal | None, dt.date, dt.date 
     return Outcome(sum((d for d in doses if d is not None), Fraction(0)))
 
 
+DESCRIPTOR_LABELS = {code: label for _, descriptors in SLEDAI_ORGANS for code, label in descriptors}
+
+
 def _codes(codes: Iterable[str]) -> str:
-    return ", ".join(code.replace("_", " ").lower() for code in codes)
+    """Descriptors as the form names them, for reasons: "haematuria, rash"."""
+    return ", ".join(DESCRIPTOR_LABELS[code].lower() for code in codes)
 
 
 # Each comparison with the words a reason shows when it holds and when it does not.
