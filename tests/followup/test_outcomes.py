@@ -16,7 +16,7 @@ from edc import services as edc_services
 from edc.models import Visit
 from followup import services
 from followup.exports.datasets import DATASETS
-from followup.models import ExportLog, Milestone, PrednisoneDose
+from followup.models import AdverseEvent, ExportLog, Milestone, PrednisoneDose
 from screening.models import Medication, SledaiAssessment
 from tests import factories
 from tests.followup.conftest import SHANGHAI, infuse
@@ -239,3 +239,78 @@ def test_a_corrected_assessment_revokes_its_severe_flare(course, staff, django_c
         edc_services.save_crf(flare, user=staff, reason="keyed on the wrong form")
         services.scan_milestones(dt.date.today())
     assert Milestone.objects.get(kind="SEVERE_FLARE").revoked_at is not None
+
+
+# --- pages --------------------------------------------------------------------------------------------------------
+
+
+def test_the_visit_crf_shows_the_saved_assessment_outcomes(client, staff, course):
+    client.force_login(staff)
+    visit = Visit.objects.get(subject=course, code="M12")
+    page = client.get(f"/admin/edc/visit/{visit.pk}/crf/").content.decode()
+    block = page.split("Disease activity (computed from the saved assessment)")[1].split("</fieldset>")[0]
+    shown = ("16 — high activity", "clinical 14, serological 2", "severe flare", "SLEDAI rose from 8 to 16 (&gt; 12)",
+             "PGA 2.6 ≥ 0.5", "new activity: seizure", "+2 points", "10 mg/day", "keyed at this visit")  # fmt: skip
+    for text in shown:
+        assert text in block, text
+    assert "_" not in block and "SEVERE" not in block  # no raw codes
+
+
+def test_the_visit_crf_of_a_visit_without_assessment_has_no_outcome_block(client, staff, course):
+    client.force_login(staff)
+    visit = Visit.objects.get(subject=course, code="M2")
+    assert "Disease activity (computed" not in client.get(f"/admin/edc/visit/{visit.pk}/crf/").content.decode()
+
+
+def test_the_subject_page_panel_and_its_constant_queries(client, staff, treated, count_queries):
+    client.force_login(staff)
+    url = f"/admin/edc/subject/{treated.pk}/change/"
+    assess(treated, staff, -5, ["RASH", "ARTHRITIS"], "1.5")
+    client.get(url)  # warm-up: content types and the like are cached on first use
+    few, _ = count_queries(lambda: client.get(url))
+    for day, code in ((28, "D28"), (90, "M3"), (180, "M6"), (270, "M9")):
+        assess(treated, staff, day, [], "0.2", code, "0")
+    client.get(url)
+    many, page = count_queries(lambda: client.get(url))
+    panel = page.content.decode().split('class="disease-activity-panel"')[1].split("</table>")[0]
+    assert "<svg" in panel and "from day 28, sustained, 242 days in all" in panel
+    assert many == few
+
+
+def test_plots_are_cached_by_the_data_they_draw(course, monkeypatch):
+    from followup import outcome_plots
+
+    drawn = []
+    draw = outcome_plots._draw_activity
+    monkeypatch.setattr(outcome_plots, "_draw_activity", lambda data: drawn.append(data) or draw(data))
+    outcomes = services.subject_outcome(course).outcomes
+    first = outcome_plots.disease_activity_svg(outcomes)
+    assert outcome_plots.disease_activity_svg(outcomes) == first and len(drawn) == 1
+    outcome_plots.disease_activity_svg(outcomes[:-1])  # other data: drawn anew
+    assert len(drawn) == 2
+
+
+def test_the_swimmer_plot_of_the_cohort(client, make_user, site, course, staff):
+    from followup import outcome_plots
+
+    edc_services.save_crf(
+        AdverseEvent(subject=course, term="CRS", category="CRS", onset_date=day0_of(course) + dt.timedelta(days=2),
+                     resolution_date=day0_of(course) + dt.timedelta(days=5), relatedness="DEFINITE",
+                     max_temperature_c=Decimal("38.6"), hypotension="NO_VASOPRESSOR"),
+        user=staff,
+    )  # fmt: skip
+    (lane,) = services.swimmer_lanes(type(course).objects.all())
+    assert lane.episodes == [("CRS", 2, 2, 5)]
+    assert lane.states == [(28, "LLDAS"), (90, "DORIS"), (180, "TF_DORIS"), (270, "NONE"), (365, "NONE")]
+    assert lane.flares == [(270, "MILD_MODERATE"), (365, "SEVERE")]
+    svg = outcome_plots.swimmer_svg([lane])
+    assert svg.startswith("<svg") and "treatment-free DORIS" in svg and "CRS grade 2" in svg
+    client.force_login(make_user(roles.INVESTIGATOR, site))
+    page = client.get("/admin/followup/exportlog/investigator/").content.decode()
+    assert 'class="swimmer-plot"><svg' in page and "severe flare" in page
+
+
+def test_the_swimmer_plot_shows_only_the_users_sites(make_user, other_site, course):
+    from followup import admin_outcomes
+
+    assert "0 treated subject(s)" in admin_outcomes.cohort_swimmer_svg(make_user(roles.INVESTIGATOR, other_site))
