@@ -89,6 +89,20 @@ DATASETS: dict[str, Dataset] = {
             ),
         ),
         Dataset(
+            "sdtm/rs",
+            _columns(
+                "STUDYID DOMAIN USUBJID RSSEQ:int RSTESTCD RSTEST RSCAT RSORRES RSSTRESC RSSTAT RSREASND VISIT "
+                "VISITNUM:float RSDTC RSDY:int"
+            ),
+        ),
+        Dataset(
+            "sdtm/qs",
+            _columns(
+                "STUDYID DOMAIN USUBJID QSSEQ:int QSCAT QSTESTCD QSTEST QSORRES QSSTRESC QSSTRESN:float QSSTAT VISIT "
+                "VISITNUM:float QSDTC QSDY:int"
+            ),
+        ),
+        Dataset(
             "outcomes",
             _columns(
                 "usubjid visit actual_day:float sledai_total:int sledai_clinical:int sledai_serological:int pga:float "

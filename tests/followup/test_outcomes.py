@@ -314,3 +314,34 @@ def test_the_swimmer_plot_shows_only_the_users_sites(make_user, other_site, cour
     from followup import admin_outcomes
 
     assert "0 treated subject(s)" in admin_outcomes.cohort_swimmer_svg(make_user(roles.INVESTIGATOR, other_site))
+
+
+# --- SDTM RS and QS -----------------------------------------------------------------------------------------------
+
+
+def test_sdtm_rs_has_the_response_states_of_each_assessment(client_for, data_manager, make_user, site, course):
+    rows = read_csv(client_for(data_manager).get("/api/v1/exports/sdtm/rs/"))
+    assert list(rows[0]) == [c.name for c in DATASETS["sdtm/rs"].columns]
+    assert len(rows) == 6 * 4 and [r["RSSEQ"] for r in rows] == [str(n) for n in range(1, 25)]
+    first = {r["RSTESTCD"]: r for r in rows[:4]}
+    assert (first["SFI"]["RSORRES"], first["SFI"]["RSSTAT"], first["SFI"]["RSREASND"]) == (
+        "", "NOT DONE", "no previous assessment",
+    )  # fmt: skip
+    m6 = {r["RSTESTCD"]: r["RSORRES"] for r in rows if r["VISIT"] == "M6"}
+    assert m6 == {"DORIS": "Y", "DORISTF": "Y", "LLDAS": "Y", "SFI": "NONE"}
+    m12 = {r["RSTESTCD"]: r for r in rows if r["VISIT"] == "M12"}
+    assert (m12["SFI"]["RSORRES"], m12["SFI"]["RSDY"], m12["SFI"]["VISITNUM"]) == ("SEVERE", "366", "212")
+    assert m12["SFI"]["RSDTC"] == str(day0_of(course) + dt.timedelta(days=365))
+    sponsor = make_user(roles.SPONSOR_VIEWER, site)
+    assert {r["RSDTC"] for r in read_csv(client_for(sponsor).get("/api/v1/exports/sdtm/rs/"))} == {""}
+
+
+def test_sdtm_qs_has_each_descriptor_the_total_and_the_pga(client_for, data_manager, course):
+    rows = read_csv(client_for(data_manager).get("/api/v1/exports/sdtm/qs/"))
+    assert list(rows[0]) == [c.name for c in DATASETS["sdtm/qs"].columns]
+    assert len(rows) == 6 * 26
+    m12 = {r["QSTESTCD"]: r for r in rows if r["VISIT"] == "M12"}
+    assert (m12["SLED01"]["QSTEST"], m12["SLED01"]["QSORRES"], m12["SLED01"]["QSSTRESN"]) == ("Seizure", "Y", "8")
+    assert (m12["SLED02"]["QSORRES"], m12["SLED02"]["QSSTRESN"]) == ("N", "0")
+    assert (m12["SLEDTOT"]["QSSTRESN"], m12["PGA"]["QSORRES"], m12["PGA"]["QSSTRESN"]) == ("16", "2.6", "2.6")
+    assert all(len(code) <= 8 for code in {r["QSTESTCD"] for r in rows})
