@@ -17,9 +17,6 @@ from followup.rules.milestones import DORIS_REMISSION, LLDAS, SEVERE_FLARE, Mile
 from screening.rules import sledai
 from screening.rules.sledai import Assessment, Outcome
 
-# The states the summary follows, by the name of their AssessmentOutcome field.
-STATES = ("doris", "doris_treatment_free", "lldas")
-
 
 @dataclass(frozen=True)
 class AssessmentFacts:
