@@ -20,7 +20,7 @@ from edc import services as edc_services
 from edc.admin import CrfAdmin, CrfInline, ScopedHistoryAdmin, visit_page_url
 from edc.admin.base import CrfInlineForm
 from edc.models import DataQuery, Visit
-from followup import rules, services
+from followup import admin_outcomes, rules, services
 from followup.models import AdverseEvent, AdverseEventTreatment, Milestone, PrednisoneDose
 from followup.visit_crf import CRF_LINES, VISIT_CRF, CrfLine
 from screening.rules.sledai import descriptor_choices
@@ -312,6 +312,7 @@ def visit_crf_view(visit_admin, request, visit):
         "window": visit.window,
         "can_edit": can_edit,
         "sections": form.sections(own, {q.target_id: q for q in open_queries}),
+        "outcome_lines": admin_outcomes.visit_outcome_lines(visit),
         "error_summary": form.error_summary() if form.is_bound else [],
         "attestation": edc_services.visit_attestation(visit),
         "medications": services.medications_on(visit),

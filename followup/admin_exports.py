@@ -14,7 +14,7 @@ from django.utils.cache import get_conditional_response, patch_cache_control
 
 from edc import roles
 from edc.admin import AdminPagesMixin
-from followup import exports
+from followup import admin_outcomes, exports
 from followup.api import ExportParamsSerializer, export_download
 from followup.exports.params import FULL_EXPORT_ROLES
 from followup.models import ExportLog
@@ -129,7 +129,8 @@ class ExportLogAdmin(AdminPagesMixin, admin.ModelAdmin):
         from followup import plots  # matplotlib is loaded by the pages that draw, not by every process
 
         svg = plots.cohort_svg(exports.cohort_car_profiles(request.user))
-        context = {**self.admin_site.each_context(request), "title": "Cohort PK overlay: CAR transgene", "svg": svg,
+        context = {**self.admin_site.each_context(request), "title": "Cohort PK overlay and swimmer plot", "svg": svg,
+                   "swimmer_svg": admin_outcomes.cohort_swimmer_svg(request.user),
                    "exports_url": reverse("admin:followup_exports")
                    if roles.has_any_role(request.user, exports.EXPORT_ROLES) else ""}  # fmt: skip
         return TemplateResponse(request, "admin/followup/investigator_cohort.html", context)

@@ -5,7 +5,9 @@ aplasia within a week and return near day 110 ± 40; anti-dsDNA falling and C3/C
 within about three months; SELENA-SLEDAI falling from 8–20 to 0–4 by months 3–6 with a prednisone
 taper; grade 1–2 CRS in most, ICANS rarely; neutrophils (ANC) falling after lymphodepletion to a nadir in week 1
 and recovering by days 14–21 in most (later in some, a late neutropenia after day 30 in a few); IgG falling during
-B-cell aplasia, below 4 g/L in some, a few of whom get IVIG (medication log). Deterministic for a given seed.
+B-cell aplasia, below 4 g/L in some, a few of whom get IVIG (medication log); immunosuppressants stopped before
+lymphodepletion and prednisone tapered off by months 4–5 in most (treatment-free DORIS by month 6), one severe flare
+after B-cell return (prednisone restarted) and one mild flare. Deterministic for a given seed.
 Everything is written through the services (lab results through the bulk import), so history, checks and queries apply.
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import random
 from dataclasses import dataclass
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -36,9 +39,15 @@ LLOQ = {"CARPCR": Decimal("50"), "CARFLOW": Decimal("0.5")}
 CBC_CODES = {"D1", "D4", "D7", "D10", "D14", "D21", "D28", "M2", "M3", "M6", "M9", "M12"}
 IGG_CODES = {"BL", "D28", "M2", "M3", "M6", "M9", "M12", "M15", "M18", "M21", "M24"}
 SLEDAI_CODES = {"D28", "M3", "M6", "M9", "M12", "M15", "M18", "M21", "M24"}
-# Descriptors in the order they resolve: the serological ones and the milder ones last.
+# The cohort's flares, each given once, in this order, to the first subject followed long enough.
+SEVERE_FLARE_DESCRIPTORS = ["ARTHRITIS", "PROTEINURIA", "HEMATURIA", "RASH", "LOW_COMPLEMENT", "DNA_BINDING"]  # 18
+MILD_FLARE_DESCRIPTORS = ["ARTHRITIS", "ALOPECIA"]  # + 6 points
+FLARE_PREDNISONE_MG, FLARE_PREDNISONE_DAYS = 20, 90
 BASELINE_DESCRIPTORS = ["ARTHRITIS", "PROTEINURIA", "RASH", "ALOPECIA", "MUCOSAL_ULCERS", "LOW_COMPLEMENT",
                         "DNA_BINDING", "HEMATURIA", "PLEURISY"]  # fmt: skip
+# The order descriptors resolve in: serosal and renal first, the milder ones, then the serological ones last.
+RESOLUTION_ORDER = ["PLEURISY", "HEMATURIA", "PROTEINURIA", "ARTHRITIS", "MUCOSAL_ULCERS", "RASH", "ALOPECIA",
+                    "LOW_COMPLEMENT", "DNA_BINDING"]  # fmt: skip
 
 
 @dataclass
@@ -141,15 +150,19 @@ def seed_follow_up(cohort: DemoCohort) -> None:
         .select_related("site")
         .order_by("subject_id")
     )
-    results = 0
+    results, flares = 0, ["SEVERE", "MILD_MODERATE"]
     for subject in cohort.progress(list(treated), "follow-up"):
-        results += follow_subject(cohort, subject)
+        results += follow_subject(cohort, subject, flares)
     cohort.log(f"Followed up {treated.count()} treated subjects: {results} lab results.")
 
 
-def follow_subject(cohort: DemoCohort, subject: Subject) -> int:
+def follow_subject(cohort: DemoCohort, subject: Subject, flares: list[str]) -> int:
     rng, staff = cohort.rng, cohort.users[roles.SITE_STAFF]
     course = draw_course(rng)
+    screened = SledaiAssessment.objects.filter(subject=subject, visit__isnull=True, voided=False).last()
+    if screened:  # the disease screening found, so that baseline does not look like a flare against it
+        course.descriptors = list(screened.descriptors)
+    course.descriptors.sort(key=RESOLUTION_ORDER.index)
     tz = ZoneInfo(subject.site.timezone)
     visits = {v.code: v for v in edc_services.visits_with_infusion_start().filter(subject=subject, voided=False)}
     infusion = visits["D0"].visit_datetime
@@ -176,7 +189,7 @@ def follow_subject(cohort: DemoCohort, subject: Subject) -> int:
         labs += _labs(subject, visit, actual_day, course, rng, tz)
     edc_services.import_lab_results(labs, user=staff)
     _ivig_when_igg_low(subject, course, labs, tz, staff, cohort.today)
-    _disease_activity(subject, baseline_visit, done, course, infusion, rng, staff)
+    _disease_activity(subject, baseline_visit, done, course, infusion, rng, staff, flares)
     _adverse_events(subject, infusion.astimezone(tz).date(), rng, staff, cohort.today)
     return len(labs)
 
@@ -254,23 +267,88 @@ def _ivig_when_igg_low(subject, course: Course, labs: list[LabResult], tz, staff
     )  # fmt: skip
 
 
-def _disease_activity(subject, baseline_visit, done, course, infusion, rng, staff) -> None:
-    """SELENA-SLEDAI with PGA and the prednisone taper at baseline and the assessment visits."""
-    for visit in [baseline_visit, *(v for v in done if v.code in SLEDAI_CODES)]:
+@dataclass
+class Treatment:
+    """The lupus treatment after CAR-T, drawn from the subject's own stream (the cohort's draws stay as they were):
+    most stop their immunosuppressant before lymphodepletion and taper prednisone off by months 4–5."""
+
+    stops: bool
+    prednisone_stop_day: int
+    flare: str = ""  # "SEVERE" or "MILD_MODERATE" at `flare_day`
+    flare_day: int | None = None
+
+
+def _disease_activity(subject, baseline_visit, done, course, infusion, rng, staff, flares: list[str]) -> None:
+    """SELENA-SLEDAI with PGA and the prednisone taper at baseline and the assessment visits; the medication log's
+    stops and the cohort's flares."""
+    own = random.Random(subject.subject_id)
+    treatment = Treatment(stops=own.random() < 0.8, prednisone_stop_day=own.randint(110, 150))
+    assessed = [baseline_visit, *(v for v in done if v.code in SLEDAI_CODES)]
+    _place_flare(treatment, [((v.visit_datetime - infusion).days, v) for v in assessed], course, flares)
+    infusion_date = infusion.astimezone(ZoneInfo(subject.site.timezone)).date()
+    _log_treatment_changes(subject, treatment, infusion_date, staff)
+    for visit in assessed:
         day = (visit.visit_datetime - infusion).days
         remaining = len(course.descriptors) if day < 0 else round(len(course.descriptors) * math.exp(-day / 45))
         descriptors = course.descriptors[len(course.descriptors) - remaining :] if remaining else []
+        if day == treatment.flare_day:
+            flaring = SEVERE_FLARE_DESCRIPTORS if treatment.flare == "SEVERE" else MILD_FLARE_DESCRIPTORS
+            descriptors = list(dict.fromkeys([*descriptors, *flaring]))
         pga = Decimal(str(round(min(3.0, max(0.0, 0.3 * len(descriptors) + rng.uniform(-0.2, 0.2))), 1)))
         edc_services.save_crf(
             SledaiAssessment(subject=subject, visit=visit, assessment_date=visit.visit_datetime.date(),
                              descriptors=descriptors, pga=pga),
             user=staff,
         )  # fmt: skip
-        dose = course.prednisone_baseline if day < 0 else max(2.5, course.prednisone_baseline * math.exp(-day / 40))
         edc_services.save_crf(
-            PrednisoneDose(subject=subject, visit=visit, prednisone_mg_per_day=Decimal(str(round(dose * 2) / 2))),
+            PrednisoneDose(subject=subject, visit=visit,
+                           prednisone_mg_per_day=Decimal(str(_prednisone(course, treatment, day)))),
             user=staff,
-        )
+        )  # fmt: skip
+
+
+def _place_flare(treatment: Treatment, assessed: list[tuple[int, Visit]], course: Course, flares: list[str]) -> None:
+    """The next flare of the cohort, when this subject is followed long enough: the severe one at the first
+    assessment a month after B-cell return, the mild one at month 6 or later."""
+    if not flares:
+        return
+    after = course.b_cell_return_day + 30 if flares[0] == "SEVERE" else 170
+    day = next((day for day, _ in assessed if day >= after), None)
+    if day is not None:
+        treatment.flare, treatment.flare_day = flares.pop(0), day
+
+
+def _prednisone(course: Course, treatment: Treatment, day: int) -> float:
+    """The prednisone-equivalent dose keyed at the visit (mg/day, to 0.5 mg)."""
+    if treatment.flare == "SEVERE" and 0 <= day - treatment.flare_day < FLARE_PREDNISONE_DAYS:
+        return FLARE_PREDNISONE_MG
+    if day < 0:
+        return course.prednisone_baseline
+    if treatment.stops and day >= treatment.prednisone_stop_day:
+        return 0
+    return round(max(2.5, course.prednisone_baseline * math.exp(-day / 40)) * 2) / 2
+
+
+def _log_treatment_changes(subject, treatment: Treatment, infusion_date: dt.date, staff) -> None:
+    """The medication log: immunosuppressants stopped the day before lymphodepletion and prednisone at the end of
+    its taper (most subjects); prednisone restarted for the severe flare."""
+    if treatment.stops:
+        stops = {
+            Medication.Category.IMMUNOSUPPRESSANT: infusion_date - dt.timedelta(days=6),
+            Medication.Category.CORTICOSTEROID: infusion_date + dt.timedelta(days=treatment.prednisone_stop_day - 1),
+        }
+        for medication in Medication.objects.filter(subject=subject, category__in=stops, voided=False,
+                                                    stop_date__isnull=True):  # fmt: skip
+            medication.stop_date = max(medication.start_date, stops[medication.category])
+            edc_services.save_crf(medication, user=staff, reason="stopped after CAR-T")
+    if treatment.flare == "SEVERE":
+        restart = infusion_date + dt.timedelta(days=treatment.flare_day)
+        edc_services.save_crf(
+            Medication(subject=subject, drug="prednisone", category=Medication.Category.CORTICOSTEROID,
+                       indication=Medication.Indication.SLE, dose_mg_per_day=Decimal(FLARE_PREDNISONE_MG),
+                       start_date=restart, stop_date=restart + dt.timedelta(days=FLARE_PREDNISONE_DAYS - 1)),
+            user=staff,
+        )  # fmt: skip
 
 
 def _adverse_events(subject, infusion_date: dt.date, rng, staff, today: dt.date) -> None:

@@ -1,11 +1,11 @@
 """What follow-up plugs into the kernel: its CRFs' validators, the milestone recompute after each save, the
-visit CRF page, the subject page's milestone, follow-up, PK/PD (with its plot's own URL) and safety panels, and the
-home page's links to the cohort overlay and the exports page."""
+visit CRF page, the subject page's milestone, follow-up, PK/PD (with its plot's own URL), safety and disease-activity
+panels, and the home page's links to the cohort overlay and the exports page."""
 
 from edc import roles
 from edc.admin import register_home_link, register_subject_page, register_subject_panel, register_visit_page
 from edc.services import register_save_listener, register_validator
-from followup import admin, admin_exports, exports, recompute, services
+from followup import admin, admin_exports, admin_outcomes, exports, recompute, services
 from followup.models import AdverseEvent, AdverseEventTreatment, PrednisoneDose
 from screening.services import register_treated_events_provider
 
@@ -25,6 +25,7 @@ register_subject_page(
     "pkpd-plot", admin_exports.pkpd_plot_view, read_roles=roles.CLINICAL_READERS, write_roles=frozenset()
 )
 register_subject_panel("Safety", admin.safety_panel)
+register_subject_panel("Disease activity", admin_outcomes.disease_activity_panel)
 register_home_link(admin_exports.PLOT_READERS, "Cohort PK overlay", "admin:followup_investigator",
                    "every treated subject's CAR transgene after infusion, one line each")  # fmt: skip
 register_home_link(exports.EXPORT_ROLES, "Exports", "admin:followup_exports",

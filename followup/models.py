@@ -115,6 +115,9 @@ class Milestone(AuditedModel):
         MONTH_12 = rules.MONTH_12
         CONTRACEPTION_END = rules.CONTRACEPTION_END
         VISIT_OVERDUE = rules.VISIT_OVERDUE
+        DORIS_REMISSION = rules.DORIS_REMISSION, "DORIS remission"
+        LLDAS = rules.LLDAS, "LLDAS"
+        SEVERE_FLARE = rules.SEVERE_FLARE
 
     subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="milestones")
     kind = models.CharField(max_length=24, choices=Kind.choices)

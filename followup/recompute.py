@@ -1,5 +1,6 @@
 """The milestone recompute that follows a save: a kernel save listener (registered in `followup.hooks`) that
-queues one task per transaction for the subjects whose qPCR results or visits changed.
+queues one task per transaction for the subjects whose qPCR results, visits or lupus outcomes (SELENA-SLEDAI,
+prednisone dose, medication log) changed.
 
 Kept out of `followup.services`: the tasks call the services, so the services may not import the tasks.
 """
@@ -8,14 +9,19 @@ from django.db import connection, transaction
 
 from edc.models import LabResult, Visit
 from followup import tasks
+from followup.models import PrednisoneDose
+from screening.models import Medication, SledaiAssessment
+
+# Rows whose save can change a milestone: visits, and what the lupus outcome milestones read.
+RECOMPUTED_BY = (Visit, SledaiAssessment, PrednisoneDose, Medication)
 
 
 def recompute_after_save(rows) -> None:
-    """A saved qPCR result or visit queues its subject's recompute once the transaction commits."""
+    """A saved qPCR result, visit or outcome input queues its subject's recompute once the transaction commits."""
     subject_ids = {
         row.subject_pk
         for row in rows
-        if isinstance(row, Visit) or (isinstance(row, LabResult) and row.analyte == "CARPCR")
+        if isinstance(row, RECOMPUTED_BY) or (isinstance(row, LabResult) and row.analyte == "CARPCR")
     }
     if not subject_ids:
         return

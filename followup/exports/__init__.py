@@ -6,7 +6,9 @@
     copy_reader PostgreSQL COPY, and the spool that keeps a second reader off its connection
     pkpd        pkpd (long, wide), PK parameters, the investigator's plot profiles
     sdtm        the SDTM domains
+    sdtm_outcomes  the SDTM RS (response states) and QS (SELENA-SLEDAI) domains of the lupus outcomes
     safety      the CAR-T safety summary per treated subject (DOMAIN.md §9; computed by `followup.services`)
+    outcomes    the lupus outcomes per assessment and per treated subject (DOMAIN.md §10; `followup.services`)
     text        rows as CSV text, the one form every dataset leaves in
     writers     CSV, JSON and Parquet, chunk by chunk
 
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 from django.utils import timezone
 
-from followup.exports import pkpd, safety, sdtm
+from followup.exports import outcomes, pkpd, safety, sdtm, sdtm_outcomes
 from followup.exports.datasets import DATASETS
 from followup.exports.params import (
     EXPORT_ROLES,
@@ -99,6 +101,10 @@ def rows_of(request: ExportRequest) -> Generator[tuple]:
         "sdtm/cm": sdtm.sdtm_cm_rows,
         "sdtm/suppcm": sdtm.sdtm_suppcm_rows,
         "safety": safety.safety_rows,
+        "sdtm/rs": sdtm_outcomes.sdtm_rs_rows,
+        "sdtm/qs": sdtm_outcomes.sdtm_qs_rows,
+        "outcomes": outcomes.outcome_rows,
+        "outcome-summary": outcomes.outcome_summary_rows,
     }
     rows = builders[request.dataset.name](request)
     return rows if request.dataset.name == "pkpd" else as_text(rows)  # pkpd rows are built as text

@@ -99,5 +99,38 @@ DATASETS: dict[str, Dataset] = {
                 "ivig_given:bool infections:int infections_grade3plus:int pcr_negative_date"
             ),
         ),
+        Dataset(
+            "sdtm/rs",
+            _columns(
+                "STUDYID DOMAIN USUBJID RSSEQ:int RSTESTCD RSTEST RSCAT RSORRES RSSTRESC RSSTAT RSREASND VISIT "
+                "VISITNUM:float RSDTC RSDY:int"
+            ),
+        ),
+        Dataset(
+            "sdtm/qs",
+            _columns(
+                "STUDYID DOMAIN USUBJID QSSEQ:int QSCAT QSTESTCD QSTEST QSORRES QSSTRESC QSSTRESN:float QSSTAT VISIT "
+                "VISITNUM:float QSDTC QSDY:int"
+            ),
+        ),
+        Dataset(
+            "outcomes",
+            _columns(
+                "usubjid visit actual_day:float sledai_total:int sledai_clinical:int sledai_serological:int pga:float "
+                "prednisone_mg_per_day:float flare doris:bool doris_treatment_free:bool lldas:bool "
+                "sledai_change_from_baseline:int"
+            ),
+        ),
+        Dataset(
+            "outcome-summary",
+            _columns(
+                "usubjid baseline_sledai:int first_doris_day:int doris_sustained:bool doris_days:int "
+                "first_doris_treatment_free_day:int doris_treatment_free_sustained:bool doris_treatment_free_days:int "
+                "first_lldas_day:int lldas_sustained:bool lldas_days:int crs_max_grade:int icans_max_grade:int "
+                "icaht_early_grade:int icaht_late_grade:int b_cell_aplasia_onset_day:float "
+                "b_cell_reconstitution_day:float pcr_negative_date igg_min:float infections:int "
+                "infections_grade3plus:int"
+            ),
+        ),
     )
 }

@@ -5,12 +5,16 @@ one module per job.
   the baselines, NCA, the CD19 PD summary, complement normalisation, the SDTM study day.
 - `astct`: ASTCT grading of CRS and ICANS, with the codes of each finding.
 - `infections`: the infection fields of an adverse event, and which medication may treat which event.
-- `milestones`: qPCR negativity, month 12, the end of contraception, overdue visits (DOMAIN.md §7).
+- `milestones`: qPCR negativity, month 12, the end of contraception, overdue visits (DOMAIN.md §7); the kinds of
+  the outcome milestones (first DORIS remission, first LLDAS, severe flare).
+- `outcomes`: a subject's SELENA-SLEDAI assessments over time (DOMAIN.md §10): each one's flare, DORIS,
+  treatment-free DORIS, LLDAS and change from baseline, the per-subject summary and the outcome milestones.
 - `safety`: the CAR-T safety derivations (DOMAIN.md §9): early and late ICAHT, hypogammaglobulinaemia and the IgG
   nadir, IVIG given, the worst CRS/ICANS grade and its onset, infections, one subject's safety summary.
 
-SELENA-SLEDAI over time (flare, DORIS remission, LLDAS) is not here: it has one home,
-`screening.rules.sledai`, imported from there. Visit windows are the kernel's (`edc.rules`).
+The rules of one SELENA-SLEDAI assessment (flare, DORIS remission, LLDAS) are not here: they have one home,
+`screening.rules.sledai`, imported from there; `outcomes` lines them up over time. Visit windows are the
+kernel's (`edc.rules`).
 
 The names below are the ones callers use as `rules.X`; anything else is imported from its module.
 """
@@ -40,9 +44,13 @@ from followup.rules.infections import (
 )
 from followup.rules.milestones import (
     CONTRACEPTION_END,
+    DORIS_REMISSION,
+    LLDAS,
+    MILESTONE_KINDS,
     MONTH_12,
     PCR_NEGATIVE_CONFIRMED,
     PCR_REEMERGENCE,
+    SEVERE_FLARE,
     VISIT_OVERDUE,
     MilestoneFact,
     NegativityEpisode,
@@ -124,6 +132,10 @@ __all__ = [
     "treatment_errors",
     # milestones
     "CONTRACEPTION_END",
+    "DORIS_REMISSION",
+    "LLDAS",
+    "MILESTONE_KINDS",
+    "SEVERE_FLARE",
     "MONTH_12",
     "PCR_NEGATIVE_CONFIRMED",
     "PCR_REEMERGENCE",

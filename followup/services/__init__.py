@@ -5,6 +5,8 @@
 - `milestones`: the milestone scan (jobs and operators) and the subject page's milestone status.
 - `visit_pages`: the visit CRF saved all at once, and the follow-up grid.
 - `safety`: the CAR-T safety summaries that the subject page and `exports/safety/` read.
+- `outcomes`: the lupus outcomes per assessment and per subject (DOMAIN.md §10) that the visit CRF, the subject
+  page, the swimmer plot, the milestone scan and the outcome exports read.
 """
 
 from followup.services.adverse_events import (
@@ -16,6 +18,15 @@ from followup.services.adverse_events import (
     validate_treatment,
 )
 from followup.services.milestones import ScanResult, scan_milestones, subject_status
+from followup.services.outcomes import (
+    OutcomeSummaryRow,
+    SubjectOutcomes,
+    SwimmerLane,
+    outcome_summary_rows,
+    subject_outcome,
+    subject_outcomes,
+    swimmer_lanes,
+)
 from followup.services.safety import SafetyRow, safety_rows, subject_safety
 from followup.services.visit_pages import (
     GRID_ANALYTES,
@@ -29,6 +40,13 @@ from followup.services.visit_pages import (
 __all__ = [
     "GRID_ANALYTES",
     "MedicationLine",
+    "OutcomeSummaryRow",
+    "SubjectOutcomes",
+    "SwimmerLane",
+    "outcome_summary_rows",
+    "subject_outcome",
+    "subject_outcomes",
+    "swimmer_lanes",
     "SafetyRow",
     "ScanResult",
     "fever_masked",

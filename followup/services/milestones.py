@@ -19,6 +19,8 @@ from edc.models import LabResult, Subject, Visit
 from edc.services import system_user
 from followup import rules
 from followup.models import Milestone
+from followup.rules import outcomes as outcome_rules
+from followup.services.outcomes import subject_outcomes
 
 logger = logging.getLogger(__name__)
 
@@ -40,8 +42,8 @@ class ScanResult:
 def scan_milestones(today: dt.date, subject_ids: list[int] | None = None) -> ScanResult:
     """Compute every treated subject's milestones and upsert them, with set-based queries only.
 
-    A fixed number of queries reads all treated subjects, their qPCR results and visits, and the
-    stored milestones; the differences are written in bulk with history. Newly raised milestones are
+    A fixed number of queries reads all treated subjects, their qPCR results, visits and SELENA-SLEDAI outcomes,
+    and the stored milestones; the differences are written in bulk with history. Newly raised milestones are
     mailed to the site staff once.
     """
     with transaction.atomic():
@@ -62,9 +64,28 @@ def scan_milestones(today: dt.date, subject_ids: list[int] | None = None) -> Sca
             )
             for subject_id, info in treated.items()
         }
+        _add_outcome_milestones(computed, treated, visits)
         result = _upsert(computed, stored, visits)
         _notify_new(result.raised)
     return result
+
+
+def _add_outcome_milestones(computed: dict, treated: dict, visits: dict) -> None:
+    """The lupus outcome milestones (first DORIS remission, first LLDAS, each severe flare) of the treated subjects,
+    two queries for all; a severe flare's visit joins `visits` so that its milestone is stored against it."""
+    subjects = Subject.objects.filter(**_subject_filter(treated, "pk"))
+    for subject in subject_outcomes(subjects):
+        if subject.subject_pk not in treated:
+            continue
+        facts = outcome_rules.outcome_milestones(subject.outcomes)
+        computed[subject.subject_pk] = sorted(
+            [*computed[subject.subject_pk], *facts], key=lambda f: (f.date, rules.MILESTONE_KINDS.index(f.kind))
+        )
+        flare_visits = {f.visit_code for f in facts if f.visit_code}
+        for o in subject.outcomes:
+            if o.facts.visit in flare_visits:
+                state = rules.VisitState(o.facts.visit, None, done=True)
+                visits.setdefault(subject.subject_pk, {}).setdefault(o.facts.visit, (state, o.facts.visit_id))
 
 
 def _serialise_scans() -> None:

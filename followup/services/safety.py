@@ -30,7 +30,7 @@ class SafetyRow(NamedTuple):
     summary: rules.SafetySummary
 
 
-class _BySubject:
+class BySubject:
     """Rows of one stream ordered by subject pk (their first column), taken one subject at a time: the streams of
     `safety_rows` advance together, so memory holds one subject's rows whatever the size of the trial."""
 
@@ -82,7 +82,7 @@ def safety_rows(subjects) -> Iterator[SafetyRow]:
         .order_by("subject_id", "date")
         .values_list("subject_id", "date")
     )
-    streams = [_BySubject(q.iterator(chunk_size=SAFETY_CHUNK)) for q in (labs, events, ivig, negativity)]
+    streams = [BySubject(q.iterator(chunk_size=SAFETY_CHUNK)) for q in (labs, events, ivig, negativity)]
     for subject_pk, subject_id, site_code, number, tz, start in infusions.iterator(chunk_size=SAFETY_CHUNK):
         lab_rows, event_rows, ivig_rows, negative_rows = (stream.take(subject_pk) for stream in streams)
         summary = _safety_summary(start, tz, lab_rows, event_rows, ivig_rows, negative_rows)

@@ -5,8 +5,9 @@
 - `inputs`: the plain `*Facts` dataclasses, `EligibilityInputs`, `CriterionResult`, `EXAM_FIELDS`.
 - `calculations`: `num`, `months_before`, prednisone equivalents, Cockcroft-Gault, the SLICC
   classification, whether a serology result is positive.
-- `sledai`: SELENA-SLEDAI, its one home (DOMAIN.md §4): weights, score and activity bands, the flare
-  rule, the weight-8/renal/major-organ descriptor sets, DORIS remission, LLDAS, the lab-backed
+- `sledai`: SELENA-SLEDAI, its one home (DOMAIN.md §4): weights, score and activity bands, the SELENA
+  Flare Index, the weight-8/renal/major-organ descriptor sets, DORIS remission (and treatment-free), LLDAS,
+  change from baseline, the prednisone-equivalent dose on a date, the lab-backed
   descriptor suggestions and the SLEDAI CRF's limits. Follow-up imports it from here.
 - `field_checks`: the `check_*` field checks shared by the stored CRFs and the dry run, and the
   screening procedures dated before the consent.
@@ -70,7 +71,6 @@ from screening.rules.sledai import (
     Suggestion,
     activity_band,
     descriptor_choices,
-    possible_flare,
     sledai_score,
     suggest_sledai_descriptors,
 )
@@ -112,7 +112,6 @@ __all__ = [
     "SledaiScore",
     "Suggestion",
     "activity_band",
-    "possible_flare",
     "SLEDAI_ORGANS",
     "descriptor_choices",
     "sledai_score",

@@ -12,9 +12,10 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 
-from edc.rules import D, Limit, as_decimal
-from screening.rules.calculations import num
+from edc.rules import D, Limit
+from screening.rules.calculations import num, prednisone_equivalent
 from screening.rules.inputs import LabFacts
 
 SLEDAI_WEIGHTS: dict[str, int] = {
@@ -60,15 +61,25 @@ def descriptor_choices() -> list[tuple[str, list[tuple[str, str]]]]:
 
 WEIGHT_8_DESCRIPTORS = frozenset(code for code, weight in SLEDAI_WEIGHTS.items() if weight == 8)  # CNS, vasculitis
 RENAL_DESCRIPTORS = frozenset({"URINARY_CASTS", "HEMATURIA", "PROTEINURIA", "PYURIA"})
-# Weight-8 descriptors plus the renal ones: "major-organ activity" of LLDAS.
-MAJOR_ORGAN_DESCRIPTORS = WEIGHT_8_DESCRIPTORS | RENAL_DESCRIPTORS
+CARDIOPULMONARY_DESCRIPTORS = frozenset({"PLEURISY", "PERICARDITIS"})
+# LLDAS's "no activity in a major organ" (DOMAIN.md §4, revised): weight-8, renal, cardiopulmonary and fever.
+MAJOR_ORGAN_DESCRIPTORS = WEIGHT_8_DESCRIPTORS | RENAL_DESCRIPTORS | CARDIOPULMONARY_DESCRIPTORS | {"FEVER"}
 
 # The SLEDAI CRF's limits (CRF.md): the physician's global assessment, 0–3.
 SLEDAI_LIMITS = {"pga": Limit(D(0), D(3))}
 
-FLARE_RISE = 3  # a rise of MORE than this many points flags a possible flare
+# SELENA Flare Index (Petri 2005), its score-based parts.
+SEVERE_FLARE_TOTAL_ABOVE = 12
+SEVERE_FLARE_PGA_ABOVE = Decimal("2.5")
+FLARE_TOTAL_RISE = 3
+FLARE_PGA_RISE = Decimal("1.0")
+NO_FLARE, MILD_MODERATE_FLARE, SEVERE_FLARE = "NONE", "MILD_MODERATE", "SEVERE"
+FLARE_LEVELS = (NO_FLARE, MILD_MODERATE_FLARE, SEVERE_FLARE)
+
 DORIS_PGA_BELOW = Decimal("0.5")
 DORIS_PREDNISONE_MAX = Decimal("5")
+# Treatment-free DORIS: none of these in the medication log on the date (an antimalarial may continue).
+DISEASE_MODIFYING_CATEGORIES = frozenset({"CORTICOSTEROID", "IMMUNOSUPPRESSANT", "BIOLOGIC"})
 LLDAS_SLEDAI_MAX = 4
 LLDAS_PGA_MAX = Decimal("1")
 LLDAS_PREDNISONE_MAX = Decimal("7.5")
@@ -105,35 +116,164 @@ def sledai_score(descriptors: Iterable[str]) -> SledaiScore:
 # --- Over time: flare, remission, low disease activity -------------------------------------------
 
 
-def possible_flare(previous_total: int | None, total: int) -> bool:
-    """Possible flare: the total rose by more than `FLARE_RISE` (3) points since the previous assessment
-    (3 is not, 4 is).
+@dataclass(frozen=True)
+class Outcome:
+    """A derived state: its value (True/False, a flare level, a number), or None with the inputs it lacks named
+    in `missing` (never guessed); `reasons` say why it is what it is, as the visit CRF shows them."""
 
-    The first assessment (no previous total) cannot be a flare.
-    """
-    return previous_total is not None and total - previous_total > FLARE_RISE
+    value: bool | str | int | Fraction | None
+    reasons: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()
 
 
-def doris_remission(clinical_sledai: int, pga: Decimal | float, prednisone_mg_per_day: Decimal | float) -> bool:
-    """DORIS remission: clinical SELENA-SLEDAI 0, PGA < 0.5 and prednisone-equivalent ≤ 5 mg/day."""
-    return (
-        clinical_sledai == 0
-        and as_decimal(pga) < DORIS_PGA_BELOW
-        and as_decimal(prednisone_mg_per_day) <= DORIS_PREDNISONE_MAX
+@dataclass(frozen=True)
+class Assessment:
+    """One SELENA-SLEDAI assessment as the outcome rules read it; `pga` and `prednisone` None when not recorded."""
+
+    total: int
+    clinical: int
+    descriptors: frozenset[str]
+    pga: Decimal | None
+    prednisone: Decimal | Fraction | None  # prednisone-equivalent mg/day on the assessment date
+
+
+def _all_of(conditions: Iterable[tuple[bool | None, str, str]]) -> Outcome:
+    """(holds, reason, missing input) conditions joined: False when one fails (whatever else is missing: it is
+    then known), None naming each missing input when none fails, else True."""
+    failed, met, missing = [], [], []
+    for holds, reason, lacking in conditions:
+        if holds is None:
+            missing.append(lacking)
+        else:
+            (met if holds else failed).append(reason)
+    if failed:
+        return Outcome(False, tuple(failed))
+    if missing:
+        return Outcome(None, tuple(met), tuple(missing))
+    return Outcome(True, tuple(met))
+
+
+def _compare(value, holds) -> bool | None:
+    return None if value is None else holds(value)
+
+
+def selena_flare(previous: Assessment | None, current: Assessment) -> Outcome:
+    """SELENA Flare Index against the previous assessment (DOMAIN.md §4): `SEVERE` when the total rises to > 12
+    or the PGA to > 2.5 (from at or below it: a subject already above is not flaring again by staying there);
+    `MILD_MODERATE` when the total rises by ≥ 3 points or the PGA by ≥ 1.0; `NONE` otherwise. Not judged on
+    the first assessment; a missing PGA leaves it empty unless the total alone decides."""
+    if previous is None:
+        return Outcome(None, (), ("previous assessment",))
+    rise = current.total - previous.total
+    if previous.total <= SEVERE_FLARE_TOTAL_ABOVE < current.total:
+        return Outcome(SEVERE_FLARE, (f"SLEDAI rose from {previous.total} to {current.total} (> 12)",))
+    pga_known = previous.pga is not None and current.pga is not None
+    if pga_known and previous.pga <= SEVERE_FLARE_PGA_ABOVE < current.pga:
+        return Outcome(SEVERE_FLARE, (f"PGA rose from {num(previous.pga, 1)} to {num(current.pga, 1)} (> 2.5)",))
+    if rise >= FLARE_TOTAL_RISE and not pga_known:
+        # Mild or moderate at least; a PGA rise could still make it severe.
+        return Outcome(None, (f"SLEDAI rose by {rise}",), _missing_pga(previous, current))
+    if not pga_known:
+        return Outcome(None, (), _missing_pga(previous, current))
+    pga_rise = current.pga - previous.pga
+    reasons = []
+    if rise >= FLARE_TOTAL_RISE:
+        reasons.append(f"SLEDAI rose by {rise} (≥ 3)")
+    if pga_rise >= FLARE_PGA_RISE:
+        reasons.append(f"PGA rose by {num(pga_rise, 1)} (≥ 1.0)")
+    if reasons:
+        return Outcome(MILD_MODERATE_FLARE, tuple(reasons))
+    return Outcome(NO_FLARE, (f"SLEDAI change {rise:+d}, PGA change {num(pga_rise, 1)}",))
+
+
+def _missing_pga(previous: Assessment, current: Assessment) -> tuple[str, ...]:
+    return tuple(name for name, a in (("previous PGA", previous), ("PGA", current)) if a.pga is None)
+
+
+def doris_remission(current: Assessment) -> Outcome:
+    """DORIS remission (van Vollenhoven 2021): clinical SELENA-SLEDAI 0, PGA < 0.5 and prednisone-equivalent
+    ≤ 5 mg/day."""
+    return _all_of(
+        [
+            _bound("clinical SLEDAI", current.clinical, "=", 0),
+            _bound("PGA", current.pga, "<", DORIS_PGA_BELOW),
+            _bound("prednisone dose", current.prednisone, "≤", DORIS_PREDNISONE_MAX, " mg/day"),
+        ]
     )
 
 
-def lldas(
-    total_sledai: int, descriptors: set[str], pga: Decimal | float, prednisone_mg_per_day: Decimal | float
-) -> bool:
-    """LLDAS: total ≤ 4, no weight-8 or renal descriptor, PGA ≤ 1 and prednisone-equivalent ≤ 7.5 mg/day."""
-    return (
-        total_sledai <= LLDAS_SLEDAI_MAX
-        # A renal descriptor (weight 4) fits in a total of 4, so the total alone does not exclude it.
-        and not (set(descriptors) & MAJOR_ORGAN_DESCRIPTORS)
-        and as_decimal(pga) <= LLDAS_PGA_MAX
-        and as_decimal(prednisone_mg_per_day) <= LLDAS_PREDNISONE_MAX
-    )
+def treatment_free_doris(doris: Outcome, categories_on_date: Iterable[str]) -> Outcome:
+    """Treatment-free DORIS: DORIS, and no corticosteroid, immunosuppressant or biologic in the medication log on
+    that date (`categories_on_date`: the categories of the courses running then; an antimalarial may continue)."""
+    running = sorted(set(categories_on_date) & DISEASE_MODIFYING_CATEGORIES)
+    treatment = (
+        not running,
+        f"{', '.join(c.lower() for c in running)} in the medication log" if running else "no steroid, "
+        "immunosuppressant or biologic",
+        "medication log",
+    )  # fmt: skip
+    return _all_of([(doris.value, "DORIS" if doris.value else "not in DORIS", "DORIS"), treatment])
+
+
+def lldas(previous: Assessment | None, current: Assessment) -> Outcome:
+    """LLDAS (Franklyn 2016): total ≤ 4; no major-organ activity (weight-8, renal, cardiopulmonary descriptors or
+    fever); no descriptor present now that was absent at the previous assessment; PGA ≤ 1; prednisone-equivalent
+    ≤ 7.5 mg/day. The first assessment has no previous one to compare: its new activity is missing."""
+    major = sorted(current.descriptors & MAJOR_ORGAN_DESCRIPTORS)
+    new = None if previous is None else sorted(current.descriptors - previous.descriptors)
+    return _all_of(
+        [
+            _bound("SLEDAI", current.total, "≤", LLDAS_SLEDAI_MAX),
+            (not major, f"major-organ activity: {_codes(major)}" if major else "no major-organ activity", "SLEDAI"),
+            (None if new is None else not new, f"new activity: {_codes(new)}" if new else "no new activity",
+             "previous assessment"),
+            _bound("PGA", current.pga, "≤", LLDAS_PGA_MAX),
+            _bound("prednisone dose", current.prednisone, "≤", LLDAS_PREDNISONE_MAX, " mg/day"),
+        ]
+    )  # fmt: skip
+
+
+def change_from_baseline(total: int, baseline_total: int | None) -> Outcome:
+    """The total's change from baseline (the last assessment on or before infusion), in points."""
+    if baseline_total is None:
+        return Outcome(None, (), ("baseline assessment",))
+    return Outcome(total - baseline_total)
+
+
+def prednisone_on(courses: Iterable[tuple[str, Decimal | None, dt.date, dt.date | None]], on: dt.date) -> Outcome:
+    """The prednisone-equivalent dose (mg/day) on a date from the corticosteroid courses of the medication log
+    (drug, dose, start, stop; the stop day counts): their sum, 0 with none running; missing when a running
+    course has no dose."""
+    running = [(drug, dose) for drug, dose, start, stop in courses if start <= on and (stop is None or stop >= on)]
+    if any(dose is None for _, dose in running):
+        return Outcome(None, (), ("corticosteroid dose",))
+    doses = [prednisone_equivalent(drug, dose) for drug, dose in running]
+    return Outcome(sum((d for d in doses if d is not None), Fraction(0)))
+
+
+DESCRIPTOR_LABELS = {code: label for _, descriptors in SLEDAI_ORGANS for code, label in descriptors}
+
+
+def _codes(codes: Iterable[str]) -> str:
+    """Descriptors as the form names them, for reasons: "haematuria, rash"."""
+    return ", ".join(DESCRIPTOR_LABELS[code].lower() for code in codes)
+
+
+# Each comparison with the words a reason shows when it holds and when it does not.
+_COMPARISONS = {
+    "=": (lambda value, bound: value == bound, "=", "≠"),
+    "<": (lambda value, bound: value < bound, "<", "≥"),
+    "≤": (lambda value, bound: value <= bound, "≤", ">"),
+}
+
+
+def _bound(name: str, value, op: str, bound, unit: str = "") -> tuple[bool | None, str, str]:
+    """A condition of `_all_of`: `value op bound`, its reason ("PGA 0.8 ≥ 0.5"), or None naming `name`."""
+    if value is None:
+        return None, "", name
+    compare, holds_word, fails_word = _COMPARISONS[op]
+    holds = compare(value, bound)
+    return holds, f"{name} {num(value)}{unit} {holds_word if holds else fails_word} {num(bound)}", name
 
 
 # --- Lab-backed suggestions -----------------------------------------------------------------------

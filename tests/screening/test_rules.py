@@ -277,12 +277,6 @@ def test_sledai_score(descriptors, total, clinical, serological, activity):
     assert rules.sledai_score(descriptors) == rules.SledaiScore(total, clinical, serological, activity)
 
 
-def test_possible_flare_is_a_rise_of_more_than_3():
-    assert (rules.possible_flare(4, 7), rules.possible_flare(4, 8), rules.possible_flare(None, 20)) == (
-        False, True, False,
-    )  # fmt: skip
-
-
 @pytest.mark.parametrize(
     "lab, expected",
     [

@@ -1,0 +1,92 @@
+"""Where staff see the lupus outcomes (DOMAIN.md §10): the visit CRF's computed block after saving, the subject
+page's disease-activity panel and the investigator's swimmer plot. Codes are spelt out; reasons are the rules'."""
+
+from __future__ import annotations
+
+from django.template.loader import render_to_string
+
+from edc import roles
+from edc.models import Subject
+from followup import services
+from followup.rules.outcomes import AssessmentOutcome, OutcomeSummary, StateCourse, as_number, outcome_summary
+from screening.rules.calculations import num
+from screening.rules.sledai import Outcome, activity_band
+
+FLARE_LABELS = {"NONE": "no flare", "MILD_MODERATE": "mild/moderate flare", "SEVERE": "severe flare"}
+BAND_LABELS = {"NONE": "no activity", "MILD": "mild activity", "MODERATE": "moderate activity", "HIGH": "high activity"}
+
+
+def verdict(outcome: Outcome, labels: dict | None = None) -> str:
+    """yes / no / a flare level, or what is missing to judge it."""
+    if outcome.value is None:
+        return f"not judged: no {', no '.join(outcome.missing)}" if outcome.missing else "not judged"
+    if labels:
+        return labels[outcome.value]
+    return "yes" if outcome.value else "no"
+
+
+def outcome_lines(o: AssessmentOutcome) -> list[tuple[str, str, str]]:
+    """(what, verdict, why) for the visit CRF's computed block."""
+    f = o.facts
+    dose = as_number(o.prednisone.value)
+    change = o.change_from_baseline
+    return [
+        ("SELENA-SLEDAI", f"{f.total} — {BAND_LABELS[activity_band(f.total)]}",
+         f"clinical {f.clinical}, serological {f.serological}"),
+        ("PGA", "—" if f.pga is None else num(f.pga, 1), ""),
+        ("Prednisone-equivalent", verdict(o.prednisone) if dose is None else f"{num(dose)} mg/day",
+         "keyed at this visit" if f.recorded_prednisone is not None else "from the medication log"),
+        ("Flare (SELENA Flare Index)", verdict(o.flare, FLARE_LABELS), "; ".join(o.flare.reasons)),
+        ("DORIS remission", verdict(o.doris), "; ".join(o.doris.reasons)),
+        ("Treatment-free DORIS", verdict(o.doris_treatment_free), "; ".join(o.doris_treatment_free.reasons)),
+        ("LLDAS", verdict(o.lldas), "; ".join(o.lldas.reasons)),
+        ("Change from baseline", verdict(change) if change.value is None else f"{change.value:+d} points", ""),
+    ]  # fmt: skip
+
+
+def visit_outcome_lines(visit) -> list[tuple[str, str, str]]:
+    """The visit's assessment with its outcomes (two queries); none while it has no assessment."""
+    subject = services.subject_outcome(visit.subject)
+    found = next((o for o in subject.outcomes if o.facts.visit_id == visit.pk), None) if subject else None
+    return outcome_lines(found) if found else []
+
+
+def _course_text(course: StateCourse) -> str:
+    if course.first_day is None:
+        return "not reached"
+    held = {True: "sustained", False: "not sustained", None: "sustained unless an empty assessment says otherwise"}
+    return f"from day {course.first_day}, {held[course.sustained]}, {course.days} days in all"
+
+
+def summary_lines(summary: OutcomeSummary) -> list[tuple[str, str]]:
+    return [
+        ("Baseline SELENA-SLEDAI", "—" if summary.baseline_sledai is None else str(summary.baseline_sledai)),
+        ("LLDAS", _course_text(summary.lldas)),
+        ("DORIS remission", _course_text(summary.doris)),
+        ("Treatment-free DORIS", _course_text(summary.doris_treatment_free)),
+    ]
+
+
+def disease_activity_panel(request, subject) -> str:
+    """SLEDAI and PGA over time, the prednisone dose and the remission states as a band (a cached SVG), and the
+    summary after infusion: two queries whatever the number of assessments."""
+    from followup import outcome_plots  # matplotlib is loaded by the pages that draw
+
+    found = services.subject_outcome(subject)
+    if found is None:
+        return render_to_string("admin/followup/disease_activity_panel.html", {})
+    context = {
+        "svg": outcome_plots.disease_activity_svg(found.outcomes),
+        "lines": summary_lines(outcome_summary(found.outcomes, found.infusion_date)),
+    }
+    return render_to_string("admin/followup/disease_activity_panel.html", context)
+
+
+def cohort_swimmer_svg(user) -> str:
+    """The swimmer plot of the treated subjects at the user's sites (every site for a superuser)."""
+    from followup import outcome_plots
+
+    subjects = Subject.objects.all()
+    if not user.is_superuser:
+        subjects = subjects.filter(site_id__in=roles.site_ids_of(user))
+    return outcome_plots.swimmer_svg(services.swimmer_lanes(subjects))
