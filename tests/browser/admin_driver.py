@@ -1,5 +1,6 @@
 """The few gestures of a user in the Django admin, each waiting for the page it leads to (never a sleep)."""
 
+import base64
 from pathlib import Path
 
 from selenium.common.exceptions import TimeoutException, WebDriverException
@@ -109,8 +110,12 @@ class Admin:
             raise AssertionError(f"{path} saved no file; the browser shows: {shown}") from None
 
     def screenshot(self, name):
+        """The whole page, below the window's fold too (a CRF page's last sections, a list's last rows)."""
         self.shots += 1
-        self.driver.save_screenshot(str(self.screenshot_dir / f"{self.shots:02d}-{name}.png"))
+        size = self.driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+        clip = {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}
+        shot = self.driver.execute_cdp_cmd("Page.captureScreenshot", {"clip": clip, "captureBeyondViewport": True})
+        (self.screenshot_dir / f"{self.shots:02d}-{name}.png").write_bytes(base64.b64decode(shot["data"]))
 
     def log_in(self, user):
         self.open("/admin/login/", "#id_username")
