@@ -17,21 +17,67 @@ from django.utils.html import format_html
 from edc import roles
 from edc import rules as edc_rules
 from edc import services as edc_services
-from edc.admin import CrfAdmin, ScopedHistoryAdmin
+from edc.admin import CrfAdmin, CrfInline, ScopedHistoryAdmin
+from edc.admin.base import CrfInlineForm
 from edc.models import DataQuery, Visit
-from followup import services
-from followup.models import AdverseEvent, Milestone, PrednisoneDose
+from followup import rules, services
+from followup.models import AdverseEvent, AdverseEventTreatment, Milestone, PrednisoneDose
 from followup.visit_crf import CRF_LINES, VISIT_CRF, CrfLine
 from screening.rules.sledai import descriptor_choices
+
+
+class TreatmentInlineForm(CrfInlineForm):
+    def _post_clean(self):
+        # A link is its event's subject's: set before the rules check that the medication is the same subject's.
+        if self.instance.adverse_event_id:
+            self.instance.subject_id = self.instance.adverse_event.subject_id
+        super()._post_clean()
+
+
+class TreatmentInline(CrfInline):
+    """The medication-log entries given for this event, chosen among its subject's medications."""
+
+    model = AdverseEventTreatment
+    fk_name = "adverse_event"
+    fields = ("medication", "version")
+    verbose_name = "medication given for this event"
+    verbose_name_plural = "treated with (medication log)"
+    form = TreatmentInlineForm
+
+    def get_queryset(self, request):
+        # Django's inline asks for the view permission without the event here (above: the add page, no rows).
+        rows = roles.scope(AdverseEventTreatment.objects.select_related("medication"), request.user)
+        return rows if super().has_view_permission(request) else rows.none()
+
+    def get_formset(self, request, obj=None, **kwargs):
+        self.event = obj  # the select offers this event's subject's medications only
+        return super().get_formset(request, obj, **kwargs)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "medication":
+            field.queryset = field.queryset.filter(subject_id=self.event.subject_id, voided=False)
+        return field
+
+    # Linked on a stored event (the add page has no event yet to choose its subject's medications).
+    def has_view_permission(self, request, obj=None):
+        return obj is not None and super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request, obj=None):
+        return obj is not None and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return obj is not None and super().has_change_permission(request, obj)
 
 
 @admin.register(AdverseEvent)
 class AdverseEventAdmin(CrfAdmin):
     list_display = ("subject", "term", "category", "onset_date", "resolution_date", "grade_shown", "serious_flag",
                     "relatedness")  # fmt: skip
-    list_filter = ("category", "serious", "astct_grade", "ctcae_grade", "relatedness")
-    search_fields = ("subject__subject_id", "term")
+    list_filter = ("category", "serious", "astct_grade", "ctcae_grade", "relatedness", "outcome", "pathogen_class")
+    search_fields = ("subject__subject_id", "term", "organism")
     readonly_fields = (*CrfAdmin.readonly_fields, "astct_grade")
+    inlines = [TreatmentInline]
     fieldsets = (
         (
             None,
@@ -51,6 +97,7 @@ class AdverseEventAdmin(CrfAdmin):
         ),  # fmt: skip
         ("CRS (ASTCT)", {"fields": ("max_temperature_c", "hypotension", "hypoxia")}),
         ("ICANS (ASTCT)", {"fields": ("ice_score", "consciousness", "seizure", "motor_findings", "cerebral_oedema")}),
+        ("Infection", {"fields": rules.INFECTION_FIELDS, "description": "For category Infection only."}),
         ("Computed", {"fields": ("astct_grade", "version", "created", "modified")}),
         ("Void", {"fields": ("voided", "void_reason"), "classes": ("collapse",)}),
         ("Reason for change", {"fields": ("change_reason", "opened_version")}),
@@ -71,6 +118,15 @@ class AdverseEventAdmin(CrfAdmin):
         if event.serious:
             return format_html('<strong style="color:#ba2121">{}</strong>', "SAE")
         return "—"
+
+
+@admin.register(AdverseEventTreatment)
+class AdverseEventTreatmentAdmin(CrfAdmin):
+    """The links one by one (their history, voiding); they are made on the adverse event's page."""
+
+    list_display = ("subject", "medication", "adverse_event")
+    list_select_related = ("subject", "medication", "adverse_event")
+    search_fields = ("subject__subject_id", "medication__drug", "adverse_event__term")
 
 
 @admin.register(PrednisoneDose)
@@ -247,6 +303,8 @@ def visit_crf_view(visit_admin, request, visit):
         "sections": form.sections(own, {q.target_id: q for q in open_queries}),
         "error_summary": form.error_summary() if form.is_bound else [],
         "attestation": edc_services.visit_attestation(visit),
+        "medications": services.medications_on(visit),
+        "add_medication_url": f"{reverse('admin:screening_medication_add')}?subject={visit.subject_id}",
         "sign_url": reverse("admin:edc_visit_sign", args=[visit.pk]) if is_signer else "",
         "verify_url": reverse("admin:edc_visit_verify", args=[visit.pk])
         if visit_admin.has_sdv_permission(request)

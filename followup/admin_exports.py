@@ -1,5 +1,7 @@
-"""The export log (read-only) and the investigator's PK/PD pages: a plot on each subject's page and a cohort overlay."""
+"""The export log (read-only), the exports page (a form that downloads through the API's export stream) and the
+investigator's PK/PD pages: a plot on each subject's page and a cohort overlay."""
 
+from django import forms
 from django.contrib import admin
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
@@ -8,9 +10,66 @@ from django.urls import reverse
 from edc import roles
 from edc.admin import AdminPagesMixin
 from followup import exports
+from followup.api import ExportParamsSerializer, export_download
+from followup.exports.params import FULL_EXPORT_ROLES
 from followup.models import ExportLog
 
 PLOT_READERS = roles.CLINICAL_READERS | exports.EXPORT_ROLES
+
+# What each dataset holds, in the words of the exports page (the columns are the README's and the API's).
+DATASET_LABELS = {
+    "pkpd": "pkpd: PK/PD results, one row per result (or per visit, wide)",
+    "pk-parameters": "pk-parameters: NCA per subject and analyte",
+    "sdtm/dm": "sdtm/dm: SDTM demographics",
+    "sdtm/ex": "sdtm/ex: SDTM exposure (lymphodepletion, infusion)",
+    "sdtm/lb": "sdtm/lb: SDTM laboratory results",
+    "sdtm/pc": "sdtm/pc: SDTM PK concentrations",
+    "sdtm/pp": "sdtm/pp: SDTM PK parameters",
+    "sdtm/ae": "sdtm/ae: SDTM adverse events",
+    "safety": "safety: CAR-T safety summary per treated subject",
+}
+ANALYTES = tuple(dict.fromkeys(a for dataset in exports.DATASETS.values() for a in dataset.analytes))
+DAYS = forms.NumberInput(attrs={"step": "any", "style": "width: 7em"})
+
+
+class ExportForm(forms.Form):
+    """The export routes' parameters as a form; `clean` hands them to the routes' own ExportParamsSerializer, so
+    a value the API refuses is refused here too, with the same message, on its field."""
+
+    dataset = forms.ChoiceField(choices=[(name, DATASET_LABELS.get(name, name)) for name in exports.DATASETS])
+    # Not given (a link rather than the form): the routes' defaults, csv and long.
+    format = forms.ChoiceField(choices=[(f, f) for f in exports.FORMATS], initial="csv", required=False)
+    shape = forms.ChoiceField(choices=[(s, s) for s in exports.SHAPES], initial="long", required=False,
+                              help_text="pkpd only")  # fmt: skip
+    subject = forms.CharField(required=False, max_length=2000, help_text="subject id(s), comma-separated; "
+                              "empty: every subject of your sites")  # fmt: skip
+    analyte = forms.MultipleChoiceField(required=False, choices=[(a, a) for a in ANALYTES], help_text="none "
+                                        "ticked: every one", widget=forms.CheckboxSelectMultiple)  # fmt: skip
+    from_day = forms.CharField(required=False, max_length=30, label="from day", widget=DAYS,
+                               help_text="actual days from infusion, both ends included")  # fmt: skip
+    to_day = forms.CharField(required=False, max_length=30, label="to day", widget=DAYS)
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        params = {name: cleaned[name] for name in ("format", "shape", "subject", "analyte", "from_day", "to_day")
+                  if cleaned[name] not in ("", [])}  # fmt: skip
+        dataset = exports.dataset_named(cleaned["dataset"])
+        self.params = ExportParamsSerializer(data=params, context={"dataset": dataset})
+        if not self.params.is_valid():
+            for name, messages in self.params.errors.items():
+                self.add_error(name if name in self.fields else None, [str(m) for m in messages])
+        return cleaned
+
+    def export_request(self, user) -> exports.ExportRequest | None:
+        """The valid form as the user's request; None, with the error on its field, for a subject not at the
+        user's sites."""
+        try:
+            return self.params.export_request(user)
+        except exports.ExportNotFound as missing:
+            self.add_error(missing.parameter if missing.parameter in self.fields else None, str(missing))
+            return None
 
 
 @admin.register(ExportLog)
@@ -41,13 +100,33 @@ class ExportLogAdmin(AdminPagesMixin, admin.ModelAdmin):
 
     def get_urls(self):
         cohort = self.admin_page("investigator/", self.cohort_view, "followup_investigator", read_roles=PLOT_READERS)
-        return [cohort, *super().get_urls()]
+        # A download is a read (GET): the sponsor viewer, who writes nothing, exports too.
+        download = self.admin_page("exports/", self.exports_view, "followup_exports", read_roles=exports.EXPORT_ROLES)
+        return [cohort, download, *super().get_urls()]
+
+    def exports_view(self, request):
+        """The form; submitted (GET with a dataset), the file, streamed as the export routes stream it."""
+        form = ExportForm(request.GET if "dataset" in request.GET else None)
+        if form.is_valid() and (export_request := form.export_request(request.user)) is not None:
+            return export_download(export_request, channel="admin")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Exports",
+            "form": form,
+            "pseudonymised": not roles.has_any_role(request.user, FULL_EXPORT_ROLES),
+            "datasets": [(DATASET_LABELS.get(d.name, d.name), d) for d in exports.DATASETS.values()],
+            "cohort_url": reverse("admin:followup_investigator"),
+        }
+        status = 400 if form.is_bound else 200
+        return TemplateResponse(request, "admin/followup/exports.html", context, status=status)
 
     def cohort_view(self, request):
         from followup import plots  # matplotlib is loaded by the pages that draw, not by every process
 
         svg = plots.cohort_svg(exports.cohort_car_profiles(request.user))
-        context = {**self.admin_site.each_context(request), "title": "Investigator: cohort PK overlay", "svg": svg}
+        context = {**self.admin_site.each_context(request), "title": "Cohort PK overlay: CAR transgene", "svg": svg,
+                   "exports_url": reverse("admin:followup_exports")
+                   if roles.has_any_role(request.user, exports.EXPORT_ROLES) else ""}  # fmt: skip
         return TemplateResponse(request, "admin/followup/investigator_cohort.html", context)
 
 

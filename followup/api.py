@@ -11,26 +11,49 @@ from rest_framework.fields import empty
 from rest_framework.response import Response
 
 from edc.api import CrfSerializer, CrfViewSet, ScopedViewSetMixin, crf_fields
-from followup import exports, filtersets
-from followup.models import AdverseEvent, Milestone, PrednisoneDose
+from followup import exports, filtersets, rules
+from followup.models import AdverseEvent, AdverseEventTreatment, Milestone, PrednisoneDose
 
 
 class AdverseEventSerializer(CrfSerializer):
+    treated_with = serializers.SerializerMethodField(
+        help_text="ids of the medication-log entries given for this event (linked at adverse-event-treatments/)"
+    )
+
     class Meta(CrfSerializer.Meta):
         model = AdverseEvent
         fields = crf_fields(
             "term", "category", "onset_date", "resolution_date", "ctcae_grade", "serious", "relatedness", "outcome",
             "max_temperature_c", "hypotension", "hypoxia", "ice_score", "consciousness", "seizure", "motor_findings",
-            "cerebral_oedema", "astct_grade",
+            "cerebral_oedema", "astct_grade", *rules.INFECTION_FIELDS, "treated_with",
         )  # fmt: skip
         read_only_fields = (*CrfSerializer.Meta.read_only_fields, "astct_grade")
         extra_kwargs = {"max_temperature_c": {"coerce_to_string": False}}
 
+    def get_treated_with(self, event) -> list[int]:
+        return [link.medication_id for link in event.treatments.all() if not link.voided]
+
 
 class AdverseEventViewSet(CrfViewSet):
-    queryset = AdverseEvent.objects.select_related("subject")
+    # The links of a page of events in one query (a voided one is left out when read).
+    queryset = AdverseEvent.objects.select_related("subject").prefetch_related("treatments")
     serializer_class = AdverseEventSerializer
     filterset_class = filtersets.AdverseEventFilterSet
+
+
+class AdverseEventTreatmentSerializer(CrfSerializer):
+    class Meta(CrfSerializer.Meta):
+        model = AdverseEventTreatment
+        fields = crf_fields("adverse_event", "medication")
+        validators = []  # one event per medication: the service's validator names the field
+
+
+class AdverseEventTreatmentViewSet(CrfViewSet):
+    """A medication-log entry given for an adverse event (CRS, ICANS, infection): both of the same subject."""
+
+    queryset = AdverseEventTreatment.objects.select_related("subject")
+    serializer_class = AdverseEventTreatmentSerializer
+    filterset_class = filtersets.AdverseEventTreatmentFilterSet
 
 
 class PrednisoneDoseSerializer(CrfSerializer):
@@ -156,8 +179,8 @@ def dataset_or_404(name: str):
 
 class ExportViewSet(ScopedViewSetMixin, viewsets.ViewSet):
     """PK/PD exports streamed as CSV, JSON or Parquet: `exports/pkpd/`, `exports/pk-parameters/`,
-    `exports/sdtm/{dm,ex,lb,pc,pp,ae,dv}/`, `exports/safety/`. Sponsor viewers get pseudonymised data; every export
-    is logged."""
+    `exports/sdtm/{dm,ex,lb,pc,pp,ae,suppae,cm,suppcm,dv}/`, `exports/safety/`. Sponsor viewers get pseudonymised
+    data; every export is logged."""
 
     read_roles = exports.EXPORT_ROLES
     route_basename = "exports"
@@ -193,18 +216,25 @@ class ExportViewSet(ScopedViewSetMixin, viewsets.ViewSet):
             export_request = params.export_request(request.user)
         except exports.ExportNotFound as missing:
             raise NotFound({missing.parameter: [str(missing)]}) from None
-        export = exports.start_export(export_request)
-        response = StreamingHttpResponse(
-            exports.write(export_request.format, export_request.columns, export.rows),
-            content_type=exports.CONTENT_TYPES[export_request.format],
-        )
-        filename = f"{export_request.dataset.name.replace('/', '-')}.{export_request.format}"
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-        return response
+        return export_download(export_request)
+
+
+def export_download(export_request: exports.ExportRequest, *, channel: str = "api") -> StreamingHttpResponse:
+    """The export, logged and streamed as a file download: the export routes' answer and the admin's exports
+    page's (`channel="admin"`)."""
+    export = exports.start_export(export_request, channel=channel)
+    response = StreamingHttpResponse(
+        exports.write(export_request.format, export_request.columns, export.rows),
+        content_type=exports.CONTENT_TYPES[export_request.format],
+    )
+    filename = f"{export_request.dataset.name.replace('/', '-')}.{export_request.format}"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
 
 
 ROUTES = [
     ("adverse-events", AdverseEventViewSet),
+    ("adverse-event-treatments", AdverseEventTreatmentViewSet),
     ("prednisone-doses", PrednisoneDoseViewSet),
     ("milestones", MilestoneViewSet),
     ("exports", ExportViewSet),

@@ -23,7 +23,7 @@ from edc.demo import DemoCohort
 from edc.models import LabResult, Subject, Visit
 from edc.rules import SCHEDULE
 from followup import services
-from followup.models import AdverseEvent, PrednisoneDose
+from followup.models import AdverseEvent, AdverseEventTreatment, PrednisoneDose
 from screening.models import Medication, SledaiAssessment
 
 # Reference ranges the demo lab reports (LLN, ULN); CD19 and the CAR assays carry none.
@@ -248,8 +248,8 @@ def _ivig_when_igg_low(subject, course: Course, labs: list[LabResult], tz, staff
         return
     edc_services.save_crf(
         Medication(subject=subject, drug="intravenous immunoglobulin", category=Medication.Category.IVIG,
-                   indication=Medication.Indication.PROPHYLAXIS, dose_mg_per_day=Decimal("24000"), start_date=given,
-                   stop_date=given),
+                   indication=Medication.Indication.PROPHYLAXIS, dose_mg_per_day=Decimal("24000"),
+                   route=Medication.Route.IV, start_date=given, stop_date=given),
         user=staff,
     )  # fmt: skip
 
@@ -277,17 +277,19 @@ def _adverse_events(subject, infusion_date: dt.date, rng, staff, today: dt.date)
     if rng.random() < 0.8:
         onset = infusion_date + dt.timedelta(days=rng.randint(1, 4))
         grade_2 = rng.random() < 0.3
-        edc_services.save_crf(
+        crs = edc_services.save_crf(
             AdverseEvent(
                 subject=subject, term="Cytokine release syndrome", category=AdverseEvent.Category.CRS,
                 onset_date=onset, resolution_date=onset + dt.timedelta(days=rng.randint(2, 6)),
-                serious=False, relatedness=AdverseEvent.Relatedness.DEFINITE,
+                serious=False, relatedness=AdverseEvent.Relatedness.DEFINITE, outcome="RECOVERED",
                 max_temperature_c=Decimal(str(round(rng.uniform(38.1, 39.6), 1))),
                 hypotension="NO_VASOPRESSOR" if grade_2 else "NONE",
                 hypoxia="LOW_FLOW" if grade_2 and rng.random() < 0.5 else "NONE",
             ),
             user=staff,
         )  # fmt: skip
+        if grade_2:  # tocilizumab 8 mg/kg on the day of onset, for this CRS
+            _treat(crs, "tocilizumab", Medication.Category.ANTI_IL6, "480", Medication.Route.IV, onset, staff)
     if rng.random() < 0.05:
         onset = infusion_date + dt.timedelta(days=rng.randint(4, 8))
         edc_services.save_crf(
@@ -295,21 +297,50 @@ def _adverse_events(subject, infusion_date: dt.date, rng, staff, today: dt.date)
                 subject=subject, term="Immune effector cell-associated neurotoxicity", category="ICANS",
                 onset_date=onset, resolution_date=onset + dt.timedelta(days=rng.randint(1, 3)), serious=False,
                 relatedness=AdverseEvent.Relatedness.PROBABLE, ice_score=rng.randint(7, 9),
-                consciousness="AWAKENS_SPONTANEOUSLY",
+                consciousness="AWAKENS_SPONTANEOUSLY", outcome="RECOVERED",
             ),
             user=staff,
         )  # fmt: skip
     infection_day = infusion_date + dt.timedelta(days=rng.randint(20, 200))
     if rng.random() < 0.3 and infection_day < today:
         severe = rng.random() < 0.25
-        edc_services.save_crf(
+        # A pneumococcal pneumonia treated with ceftriaxone, or a rhinovirus cold (no anti-infective).
+        pathogen = ("BACTERIAL", "Streptococcus pneumoniae", "RESPIRATORY_LOWER") if severe else (
+            "VIRAL", "Rhinovirus", "RESPIRATORY_UPPER")  # fmt: skip
+        infection = edc_services.save_crf(
             AdverseEvent(
                 subject=subject, term="Pneumonia" if severe else "Upper respiratory tract infection",
                 category=AdverseEvent.Category.INFECTION, onset_date=infection_day, ctcae_grade=3 if severe else 2,
-                serious=severe, relatedness=AdverseEvent.Relatedness.POSSIBLE,
+                serious=severe, relatedness=AdverseEvent.Relatedness.POSSIBLE, outcome="RECOVERED",
+                pathogen_class=pathogen[0], organism=pathogen[1], infection_site=pathogen[2], opportunistic=False,
             ),
             user=staff,
         )  # fmt: skip
+        if severe:
+            stop = infection_day + dt.timedelta(days=7)
+            _treat(infection, "ceftriaxone", Medication.Category.ANTI_INFECTIVE, "2000", Medication.Route.IV,
+                   infection_day, staff, stop=stop if stop < today else None)  # fmt: skip
+
+
+def _treat(
+    event: AdverseEvent,
+    drug: str,
+    category: str,
+    mg_per_day: str,
+    route: str,
+    start: dt.date,
+    staff,
+    *,
+    stop: dt.date | None = None,
+) -> None:
+    """A medication-log entry given for the event (indication: the event's category), linked to it."""
+    given = edc_services.save_crf(
+        Medication(subject=event.subject, drug=drug, category=category, indication=event.category,
+                   dose_mg_per_day=Decimal(mg_per_day), route=route, start_date=start, stop_date=stop or start),
+        user=staff,
+    )  # fmt: skip
+    link = AdverseEventTreatment(subject=event.subject, adverse_event=event, medication=given)
+    edc_services.save_crf(link, user=staff)
 
 
 def raise_milestones(cohort: DemoCohort) -> None:

@@ -1,7 +1,9 @@
 """The filters of the follow-up lists (`?subject=` is every list's, from `edc.filtersets`)."""
 
+import django_filters
+
 from edc.filtersets import SubjectRowsFilterSet
-from followup.models import AdverseEvent, Milestone, PrednisoneDose
+from followup.models import AdverseEvent, AdverseEventTreatment, Milestone, PrednisoneDose
 
 
 class AdverseEventFilterSet(SubjectRowsFilterSet):
@@ -12,7 +14,18 @@ class AdverseEventFilterSet(SubjectRowsFilterSet):
             "serious": ["exact"],
             "astct_grade": ["exact", "gte"],
             "onset_date": ["gte", "lte"],
+            "pathogen_class": ["exact"],
         }
+
+
+class AdverseEventTreatmentFilterSet(SubjectRowsFilterSet):
+    # By id, not a choice among every row: another site's id finds nothing rather than being looked up.
+    adverse_event = django_filters.NumberFilter(field_name="adverse_event_id", help_text="the adverse event's id")
+    medication = django_filters.NumberFilter(field_name="medication_id", help_text="the medication-log entry's id")
+
+    class Meta:
+        model = AdverseEventTreatment
+        fields = ["adverse_event", "medication"]
 
 
 class PrednisoneDoseFilterSet(SubjectRowsFilterSet):

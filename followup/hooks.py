@@ -1,18 +1,27 @@
 """What follow-up plugs into the kernel: its CRFs' validators, the milestone recompute after each save, the
-visit CRF page and the subject page's milestone, follow-up, PK/PD and safety panels."""
+visit CRF page, the subject page's milestone, follow-up, PK/PD and safety panels, and the home page's links to the
+cohort overlay and the exports page."""
 
-from edc.admin import register_subject_panel, register_visit_page
+from edc.admin import register_home_link, register_subject_panel, register_visit_page
 from edc.services import register_save_listener, register_validator
-from followup import admin, admin_exports, recompute, services
-from followup.models import AdverseEvent, PrednisoneDose
+from followup import admin, admin_exports, exports, recompute, services
+from followup.models import AdverseEvent, AdverseEventTreatment, PrednisoneDose
+from screening.services import register_treated_events_provider
 
 register_validator(AdverseEvent, services.validate_adverse_event)
+register_validator(AdverseEventTreatment, services.validate_treatment)
 register_validator(PrednisoneDose, services.validate_prednisone_dose)
 register_save_listener(recompute.recompute_after_save)
 register_save_listener(services.regrade_crs_after_medication)
+
+register_treated_events_provider(services.treated_events)
 
 register_visit_page("crf", "open CRF", admin.visit_crf_view)
 register_subject_panel("Milestones", admin.milestones_panel)
 register_subject_panel("Follow-up", admin.follow_up_panel)
 register_subject_panel("PK/PD", admin_exports.pkpd_panel)
 register_subject_panel("Safety", admin.safety_panel)
+register_home_link(admin_exports.PLOT_READERS, "Cohort PK overlay", "admin:followup_investigator",
+                   "every treated subject's CAR transgene after infusion, one line each")  # fmt: skip
+register_home_link(exports.EXPORT_ROLES, "Exports", "admin:followup_exports",
+                   "PK/PD, SDTM and safety datasets as CSV, JSON or Parquet")  # fmt: skip

@@ -12,6 +12,14 @@ def _choices(codes):
     return [(code, code.replace("_", " ").lower()) for code in codes]
 
 
+INFECTION_SITE_LABELS = {"RESPIRATORY_UPPER": "Upper respiratory", "RESPIRATORY_LOWER": "Lower respiratory",
+                         "SKIN_SOFT_TISSUE": "Skin and soft tissue", "CNS": "CNS"}  # fmt: skip
+
+
+def _labelled(codes):
+    return [(code, INFECTION_SITE_LABELS.get(code, code.replace("_", " ").capitalize())) for code in codes]
+
+
 class AdverseEvent(CrfModel):
     class Category(models.TextChoices):
         CRS = "CRS"
@@ -50,6 +58,15 @@ class AdverseEvent(CrfModel):
     motor_findings = models.CharField(max_length=24, choices=_choices(rules.MOTOR_FINDINGS_CODES), default="NONE")
     cerebral_oedema = models.CharField(max_length=24, choices=_choices(rules.CEREBRAL_OEDEMA_CODES), default="NONE")
     astct_grade = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
+    # Infections (category INFECTION only)
+    pathogen_class = models.CharField(max_length=10, choices=_labelled(rules.PATHOGEN_CLASSES), blank=True)
+    organism = models.CharField(max_length=100, blank=True, help_text="e.g. Escherichia coli, CMV")
+    infection_site = models.CharField(max_length=20, choices=_labelled(rules.INFECTION_SITES), blank=True)
+    opportunistic = models.BooleanField(null=True, blank=True, help_text="empty: not assessed")
+    viral_reactivation = models.CharField(
+        max_length=4, choices=[(code, code) for code in rules.VIRAL_REACTIVATIONS], blank=True,
+        help_text="pathogen class VIRAL only; empty: not a reactivation",
+    )  # fmt: skip
 
     field_limits = {
         "ctcae_grade": Limit(D(1), D(5)),
@@ -67,6 +84,26 @@ class AdverseEvent(CrfModel):
     def grade(self) -> int | None:
         """The grade that counts: ASTCT for CRS and ICANS, CTCAE otherwise."""
         return self.astct_grade if self.astct_grade is not None else self.ctcae_grade
+
+
+class AdverseEventTreatment(CrfModel):
+    """A medication-log entry given for an adverse event (DOMAIN.md §6: for CRS, ICANS and infections, the event it
+    treats). The link is kept here, not on the medication: screening owns the log and may not know adverse events.
+    A CRF row of its own, so that every link and unlink is audited and voided like the rest."""
+
+    adverse_event = models.ForeignKey(AdverseEvent, on_delete=models.PROTECT, related_name="treatments")
+    medication = models.ForeignKey("screening.Medication", on_delete=models.PROTECT, related_name="adverse_event_links")
+
+    class Meta:
+        ordering = ["subject", "adverse_event", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["medication"], condition=models.Q(voided=False), name="one_adverse_event_per_medication"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.medication.drug} for {self.adverse_event.term}"
 
 
 class Milestone(AuditedModel):

@@ -5,10 +5,12 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable
 
+from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from followup.exports import SubjectProfile
+from followup.exports.sources import STUDY_ID
 
 APLASIA_COLOUR = "#f3d9d9"
 
@@ -57,19 +59,42 @@ def subject_svg(profile: SubjectProfile) -> str:
     return _svg(figure)
 
 
+# Up to this many subjects each line is told apart (20 colours × 2 line styles) and named in the legend; beyond, the
+# lines are coloured by site and the legend names the sites.
+LEGEND_LIMIT = 40
+
+
+def _site_of(usubjid: str) -> str:
+    return usubjid.split("-")[1]  # NCT06711146-<site>-<nnn>
+
+
 def cohort_svg(profiles: Iterable[tuple[str, list[tuple[float, float]]]]) -> str:
-    """Every subject's CAR transgene over days from infusion, on one log axis."""
-    figure = Figure(figsize=(8, 4.5))
+    """Every subject's CAR transgene over days from infusion, on one log axis, each line named in the legend by
+    the subject's USUBJID (the pseudonymised id of the exports: site-number after the study id), or by site for a
+    cohort past `LEGEND_LIMIT`."""
+    profiles = list(profiles)
+    figure = Figure(figsize=(10, 5))
     axes = figure.subplots()
-    count = 0
-    for usubjid, points in profiles:
-        axes.plot(*zip(*points, strict=True), linewidth=0.8, alpha=0.7, label=usubjid)
-        count += 1
-    if count:
+    palette = colormaps["tab20"].colors
+    by_site = len(profiles) > LEGEND_LIMIT
+    sites = sorted({_site_of(usubjid) for usubjid, _ in profiles})
+    labelled = set()
+    for n, (usubjid, points) in enumerate(profiles):
+        if by_site:
+            site = _site_of(usubjid)
+            colour, style = palette[sites.index(site) % len(palette)], "-"
+            label = f"site {site}" if site not in labelled else "_nolegend_"
+            labelled.add(site)
+        else:
+            colour, style = palette[n % len(palette)], ("-", "--")[n // len(palette) % 2]
+            label = usubjid.removeprefix(f"{STUDY_ID}-")  # the legend's title says the study id once
+        axes.plot(*zip(*points, strict=True), linewidth=0.9, alpha=0.8, color=colour, linestyle=style, label=label)
+    if profiles:
         axes.set_yscale("log")
-    if 0 < count <= 12:
-        axes.legend(fontsize=6, ncol=2)
-    axes.set_xlabel("days from infusion")
-    axes.set_ylabel("CAR transgene (copies/µg)")
-    axes.set_title(f"Cohort overlay: CAR transgene, {count} subject(s)")
+        columns = 1 if by_site or len(profiles) <= 20 else 2
+        axes.legend(fontsize=6, ncol=columns, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False,
+                    title="site" if by_site else f"USUBJID {STUDY_ID}-…", title_fontsize=7)  # fmt: skip
+    axes.set_xlabel("time after infusion (days)")
+    axes.set_ylabel("CAR transgene by qPCR (copies/µg)")
+    axes.set_title(f"Cohort overlay: CAR transgene, {len(profiles)} subject(s)")
     return _svg(figure)

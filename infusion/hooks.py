@@ -13,6 +13,7 @@ register_validator(ProductLot, services.validate_product_lot)
 register_validator(LymphodepletionDose, services.validate_lymphodepletion_dose)
 register_validator(LymphodepletionDose, services.validate_fludarabine_for_kidney_function)
 register_validator(Infusion, services.validate_infusion)
+register_save_listener(services.recheck_fludarabine_after_save)
 
 register_apheresis_start_provider(services.apheresis_start)
 register_subject_panel("Treatment timeline", admin.treatment_timeline)

@@ -14,11 +14,12 @@ from zoneinfo import ZoneInfo
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from edc import roles
 from edc import rules as edc_rules
 from edc.models import Deviation, LabResult, Subject, Visit
-from edc.services import Proposal, save_crf, schedule_follow_up, sync_proposal
+from edc.services import Proposal, recheck_auto_queries, save_crf, schedule_follow_up, sync_proposal, system_user
 from infusion import rules
 from infusion.models import Apheresis, Infusion, LymphodepletionDose, ProductLot
 
@@ -196,6 +197,40 @@ def validate_fludarabine_for_kidney_function(dose: LymphodepletionDose, now: dt.
     )  # fmt: skip
     warning = rules.fludarabine_kidney_warning(crcl, dose.fludarabine_mg_per_m2)
     return {}, ({"fludarabine_mg_per_m2": warning} if warning else {})
+
+
+FLUDARABINE_FIELD = "fludarabine_mg_per_m2"
+
+
+def recheck_fludarabine_after_save(rows) -> None:
+    """A save listener: the fludarabine query follows the data it reads. A creatinine sampled on or before the
+    first lymphodepletion day, saved (or voided) after the doses, or a change of a day's weight, re-runs the check
+    of the subject's doses: their query opens when the dose is now not reduced, and closes as resolved when it
+    no longer applies."""
+    creatinines = [row for row in rows if isinstance(row, LabResult) and row.analyte == "CREAT"]
+    edited_doses = {row.pk: row.subject_id for row in rows if isinstance(row, LymphodepletionDose)}
+    subject_ids = {row.subject_id for row in creatinines} | set(edited_doses.values())
+    if not subject_ids:
+        return
+    doses = LymphodepletionDose.objects.filter(
+        subject_id__in=subject_ids, voided=False, fludarabine_mg_per_m2__isnull=False, date__isnull=False
+    ).select_related("subject__site")
+    by_subject: dict[int, list[LymphodepletionDose]] = {}
+    for dose in doses.order_by("date", "id"):
+        by_subject.setdefault(dose.subject_id, []).append(dose)
+    judged = {subject_pk for subject_pk in edited_doses.values() if subject_pk in by_subject}
+    for creatinine in creatinines:
+        first = by_subject.get(creatinine.subject_id, [None])[0]
+        # A later creatinine judges no dose: only the latest on or before the first day counts.
+        if first and creatinine.sample_datetime and site_date(creatinine.sample_datetime, first.subject) <= first.date:
+            judged.add(creatinine.subject_id)
+    now, user = timezone.now(), system_user()
+    for subject_pk in judged:
+        # The edited dose too: its own save settles a query only when its fludarabine changed, not its weight.
+        for dose in by_subject[subject_pk]:
+            _, warnings = validate_fludarabine_for_kidney_function(dose, now)
+            cause = "the creatinine or the lymphodepletion weight it is judged by changed"
+            recheck_auto_queries(dose, FLUDARABINE_FIELD, warnings.get(FLUDARABINE_FIELD), user=user, cause=cause)
 
 
 def _first_lymphodepletion_day(dose: LymphodepletionDose) -> LymphodepletionDose:

@@ -9,10 +9,12 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.db.models import Exists, OuterRef
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
@@ -27,6 +29,7 @@ from edc import rules as edc_rules
 from edc import services as edc_services
 from edc.admin import WorkItem, WorkList
 from edc.models import Subject
+from edc.rules import as_typed
 from screening import rules, services
 from screening.models import (
     Consent,
@@ -68,6 +71,13 @@ class ScreeningInline(CodeListMixin, edc_admin.CrfInline):
     def has_view_permission(self, request, obj=None):
         return obj is not None and super().has_view_permission(request, obj)
 
+    def get_queryset(self, request):
+        # Django's inline asks for the view permission without the subject here, which above means the add page
+        # (and would list no stored row): the role alone decides, the site as everywhere.
+        # A row's name reads its subject (a query per row, else).
+        rows = roles.scope(self.model._default_manager.select_related("subject"), request.user)
+        return rows if super().has_view_permission(request) else rows.none()
+
     def has_add_permission(self, request, obj=None):
         return obj is not None and super().has_add_permission(request, obj)
 
@@ -88,18 +98,39 @@ class SleHistoryInline(ScreeningInline):
     max_num = 1
 
 
-class MedicationInline(ScreeningInline):
+class AsTypedDecimalField(forms.DecimalField):
+    """A stored dose shown as typed (400, not 400.000)."""
+
+    def prepare_value(self, value):
+        return as_typed(value) if isinstance(value, Decimal) else value
+
+
+class DoseAsTypedMixin:
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "dose_mg_per_day":
+            kwargs.update(form_class=AsTypedDecimalField, widget=forms.TextInput(attrs={"size": 7}))
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+
+class MedicationInline(DoseAsTypedMixin, ScreeningInline):
+    """The medication log through the whole trial; what each entry treats is linked on the adverse event's page."""
+
+    # Narrow inputs: the log's ten columns fit the page (with the sidebar collapsed).
+    formfield_overrides = {models.CharField: {"widget": forms.TextInput(attrs={"size": 18})}}
+
     model = Medication
-    fields = (
-        "drug",
-        "category",
-        "indication",
-        "dose_mg_per_day",
-        "start_date",
-        "dose_stable_since",
-        "stop_date",
-        "version",
-    )
+    fields = ("drug", "category", "indication", "dose_mg_per_day", "route", "start_date", "dose_stable_since",
+              "stop_date", "treats", "version")  # fmt: skip
+    readonly_fields = ("treats", "version")
+
+    def get_formset(self, request, obj=None, **kwargs):
+        # Read once for the page (the inline is built per request): a lookup per row would cost a query per row.
+        self.treated = services.treated_events(obj.pk) if obj is not None else {}
+        return super().get_formset(request, obj, **kwargs)
+
+    @admin.display(description="adverse event treated")
+    def treats(self, medication):
+        return self.treated.get(medication.pk, "—")
 
 
 class SledaiInline(ScreeningInline):
@@ -275,10 +306,25 @@ class SleHistoryAdmin(ScreeningCrfAdmin):
 
 
 @admin.register(Medication)
-class MedicationAdmin(ScreeningCrfAdmin):
-    list_display = ("subject", "drug", "category", "dose_mg_per_day", "start_date", "dose_stable_since", "stop_date")
-    list_filter = ("category", "voided", "subject__site")
+class MedicationAdmin(DoseAsTypedMixin, ScreeningCrfAdmin):
+    list_display = ("subject", "drug", "category", "indication", "dose_shown", "route", "start_date", "stop_date")
+    list_filter = ("category", "indication", "route", "voided", "subject__site")
     search_fields = ("subject__subject_id", "drug")
+    readonly_fields = (*edc_admin.CrfAdmin.readonly_fields, "treats")
+    fields = ("subject", "drug", "category", "indication", "dose_mg_per_day", "route", "start_date",
+              "dose_stable_since", "stop_date", "treats", "voided", "void_reason", "version", "created", "modified",
+              "change_reason", "opened_version")  # fmt: skip
+
+    @admin.display(description="dose (mg/day)", ordering="dose_mg_per_day")
+    def dose_shown(self, medication):
+        return "—" if medication.dose_mg_per_day is None else as_typed(medication.dose_mg_per_day)
+
+    @admin.display(description="adverse event treated")
+    def treats(self, medication):
+        if not medication.pk:
+            return "—"
+        treated = services.treated_events(medication.subject_id)
+        return treated.get(medication.pk, "— (linked on the adverse event's page)")
 
 
 @admin.register(SledaiAssessment)

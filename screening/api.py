@@ -29,7 +29,7 @@ from screening.models import (
 CONSENT_FIELDS = ("consent_date", "icf_version", "signed_by")
 HISTORY_FIELDS = ("diagnosis_date", "active_on_regimen_since", "slicc_criteria", "biopsy_lupus_nephritis")
 MEDICATION_FIELDS = (
-    "drug", "category", "indication", "dose_mg_per_day", "start_date", "dose_stable_since", "stop_date",
+    "drug", "category", "indication", "dose_mg_per_day", "route", "start_date", "dose_stable_since", "stop_date",
 )  # fmt: skip
 SLEDAI_FIELDS = ("assessment_date", "descriptors", "pga")
 EXAM_FIELDS = rules.EXAM_FIELDS

@@ -111,18 +111,22 @@ def _eighteenth_birthday(born: dt.date) -> dt.date:
         return born.replace(year=born.year + 18, day=28)
 
 
+FOR_SLE = {"indication": "SLE", "route": "ORAL"}  # the screening regimen, by mouth
+
+
 def _regimen(rng, today: dt.date, diagnosed: dt.date) -> list[dict]:
     steroid_start = rules.months_before(today, rng.randint(4, 24))
     regimen = [
         {"drug": "hydroxychloroquine", "category": rules.IMMUNOMODULATOR, "dose_mg_per_day": Decimal(400),
-         "start_date": max(diagnosed, rules.months_before(today, 30))},
+         "start_date": max(diagnosed, rules.months_before(today, 30)), **FOR_SLE},
         {"drug": "prednisone", "category": rules.CORTICOSTEROID, "dose_mg_per_day": Decimal(rng.choice([10, 15, 20])),
-         "start_date": steroid_start, "dose_stable_since": max(steroid_start, today - dt.timedelta(days=60))},
+         "start_date": steroid_start, "dose_stable_since": max(steroid_start, today - dt.timedelta(days=60)),
+         **FOR_SLE},
     ]  # fmt: skip
     if rng.random() < 0.5:
         regimen.append(
             {"drug": "mycophenolate mofetil", "category": rules.IMMUNOSUPPRESSANT, "dose_mg_per_day": Decimal(1500),
-             "start_date": rules.months_before(today, rng.randint(7, 20))}
+             "start_date": rules.months_before(today, rng.randint(7, 20)), **FOR_SLE}
         )  # fmt: skip
     return regimen
 

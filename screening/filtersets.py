@@ -19,7 +19,7 @@ class SleHistoryFilterSet(SubjectRowsFilterSet):
 class MedicationFilterSet(SubjectRowsFilterSet):
     class Meta:
         model = Medication
-        fields = ["category"]
+        fields = ["category", "indication"]
 
 
 class SledaiFilterSet(SubjectRowsFilterSet):

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 
 from edc.models import CrfModel, Signature
+from edc.rules import as_typed
 from screening import rules
 
 
@@ -57,17 +58,26 @@ class Medication(CrfModel):
         BIOLOGIC = "BIOLOGIC"
         ANTI_IL6 = "ANTI_IL6", "Anti-IL-6 (tocilizumab, siltuximab)"
         ANAKINRA = "ANAKINRA"
-        IVIG = "IVIG"
+        IVIG = "IVIG", "IVIG"
         G_CSF = "G_CSF", "G-CSF"
-        ANTI_INFECTIVE = "ANTI_INFECTIVE"
+        ANTI_INFECTIVE = "ANTI_INFECTIVE", "Anti-infective"
         OTHER = rules.OTHER
 
     class Indication(models.TextChoices):
-        SLE = "SLE"
-        CRS = "CRS"
-        ICANS = "ICANS"
+        SLE = "SLE", "SLE"
+        CRS = "CRS", "CRS"
+        ICANS = "ICANS", "ICANS"
         INFECTION = "INFECTION"
         PROPHYLAXIS = "PROPHYLAXIS"
+        OTHER = "OTHER"
+
+    class Route(models.TextChoices):
+        ORAL = "ORAL"
+        IV = "IV", "Intravenous"
+        SC = "SC", "Subcutaneous"
+        IM = "IM", "Intramuscular"
+        TOPICAL = "TOPICAL"
+        INHALED = "INHALED"
         OTHER = "OTHER"
 
     drug = models.CharField(max_length=100)
@@ -75,7 +85,9 @@ class Medication(CrfModel):
     indication = models.CharField(
         max_length=12, choices=Indication.choices, blank=True, help_text="what it is given for (CRS: masks fever)"
     )
-    dose_mg_per_day = models.DecimalField(max_digits=9, decimal_places=3, null=True, blank=True)
+    # Every drug's daily dose in mg, IVIG's too (40 g a day is 40000): one unit, so no unit field to get wrong.
+    dose_mg_per_day = models.DecimalField("dose (mg/day)", max_digits=9, decimal_places=3, null=True, blank=True)
+    route = models.CharField(max_length=8, choices=Route.choices, blank=True)
     start_date = models.DateField()
     dose_stable_since = models.DateField(null=True, blank=True, help_text="empty: unchanged since the start")
     stop_date = models.DateField(null=True, blank=True)
@@ -88,7 +100,8 @@ class Medication(CrfModel):
         ordering = ["subject", "start_date", "id"]
 
     def __str__(self):
-        return f"{self.drug} {self.dose_mg_per_day or ''} mg/day".replace("  ", " ")
+        dose = f" {as_typed(self.dose_mg_per_day)} mg/day" if self.dose_mg_per_day is not None else ""
+        return f"{self.drug}{dose} from {self.start_date}"
 
 
 class SledaiAssessment(CrfModel):

@@ -33,6 +33,24 @@ def register_apheresis_start_provider(provider: ApheresisStartProvider) -> None:
     _apheresis_start_providers.append(provider)
 
 
+# Later apps say which adverse event a medication-log entry treats (DOMAIN.md §6; screening may not import them):
+# followup registers a function returning, for one subject, {medication pk: the event, as staff read it}.
+TreatedEventsProvider = Callable[[int], dict[int, str]]
+_treated_events_providers: list[TreatedEventsProvider] = []
+
+
+def register_treated_events_provider(provider: TreatedEventsProvider) -> None:
+    _treated_events_providers.append(provider)
+
+
+def treated_events(subject_pk: int) -> dict[int, str]:
+    """{medication pk: the adverse event it treats} for one subject's medication log, in one query per provider."""
+    events: dict[int, str] = {}
+    for provider in _treated_events_providers:
+        events.update(provider(subject_pk))
+    return events
+
+
 ALREADY_RECORDED = "a {what} is already recorded for {subject}; edit it or void it first"
 
 

@@ -82,7 +82,7 @@ def test_nul_in_a_void_reason_is_refused(staff_api, casebook):
 
 
 def test_nul_in_a_subject_lookup_is_refused_on_every_crf_that_takes_one(staff_api, casebook):
-    assert len(SUBJECT_CRF_ROUTES) == 13
+    assert len(SUBJECT_CRF_ROUTES) == 14  # deviations and adverse-event-treatments included
     before = table_counts()
     for route in SUBJECT_CRF_ROUTES:
         response = send(staff_api, "POST", f"/api/v1/{route}/", '{"subject": "M1019-01-001\\u0000"}')

@@ -58,6 +58,19 @@ WorkListProvider = Callable[[HttpRequest], WorkList]  # the request (its user's 
 _work_lists: list[tuple[str, str, WorkListProvider]] = []
 
 
+@dataclass(frozen=True)
+class HomeLink:
+    """A page linked from the top of the home page, for the roles that may open it."""
+
+    text: str
+    url_name: str  # reversed without arguments
+    note: str
+    read_roles: frozenset[str]
+
+
+_home_links: list[HomeLink] = []
+
+
 def register_subject_inlines(*inlines: type[admin.options.InlineModelAdmin]) -> None:
     """Inlines shown on the subject page after the kernel's own (visits, lab results)."""
     _subject_inlines.extend(inlines)
@@ -87,6 +100,12 @@ def register_work_list(role: str, title: str, provider: WorkListProvider) -> Non
     _work_lists.append((role, title, provider))
 
 
+def register_home_link(read_roles, text: str, url_name: str, note: str = "") -> None:
+    """A button on the home page to the page `url_name`, shown to users with one of `read_roles` (the page's
+    own, so that no one is shown a link to a 403), with a line saying what is there."""
+    _home_links.append(HomeLink(text, url_name, note, frozenset(read_roles)))
+
+
 # What the kernel's screens read back; through these, so that what is registered at call time is what shows.
 def subject_inlines() -> list[type[admin.options.InlineModelAdmin]]:
     return _subject_inlines
@@ -106,6 +125,10 @@ def subject_pages() -> list[tuple[str, SubjectPageView, frozenset, frozenset]]:
 
 def work_lists() -> list[tuple[str, str, WorkListProvider]]:
     return _work_lists
+
+
+def home_links() -> list[HomeLink]:
+    return _home_links
 
 
 def visit_page_url(visit_pk: int) -> str:

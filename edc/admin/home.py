@@ -1,6 +1,7 @@
-"""The home page: the admin index with, above Django's app list, a link to the study status dashboard and the
-work lists of the user's roles (`register_work_list`; the kernel's own are below, screening adds eligibility),
-each drawn from a fixed number of queries."""
+"""The home page: the admin index with, above Django's app list, the links the user's roles may open (the study
+status dashboard; apps add theirs with `register_home_link`) and the work lists of the user's roles
+(`register_work_list`; the kernel's own are below, screening adds eligibility), each drawn from a fixed number of
+queries."""
 
 from __future__ import annotations
 
@@ -9,7 +10,15 @@ from django.urls import reverse
 from django.utils import timezone
 
 from edc import roles, rules, services
-from edc.admin.base import WorkItem, WorkList, register_work_list, visit_page_url, work_lists
+from edc.admin.base import (
+    WorkItem,
+    WorkList,
+    home_links,
+    register_home_link,
+    register_work_list,
+    visit_page_url,
+    work_lists,
+)
 from edc.models import DataQuery, Visit
 from edc.services import dashboard
 
@@ -111,6 +120,8 @@ def query_ageing(request) -> WorkList:
     return query_list(queries, reverse("admin:edc_dataquery_changelist"), summary)
 
 
+register_home_link(roles.CLINICAL_READERS, "Study status dashboard", "admin:edc_visit_dashboard",
+                   "subjects × visits, each visit coloured by where it stands")  # fmt: skip
 register_work_list(roles.SITE_STAFF, "Visits due this week", due_this_week)
 register_work_list(roles.SITE_STAFF, "Overdue visits", overdue)
 register_work_list(roles.SITE_STAFF, "Queries to answer", queries_to_answer)
@@ -135,11 +146,16 @@ def home_lists(request) -> list[tuple[str, str, WorkList]]:
 _django_index = admin.site.index
 
 
+def links_of(request) -> list[tuple[str, str, str]]:
+    """(text, url, note) of the home links (`register_home_link`) the user's roles may open."""
+    return [(link.text, reverse(link.url_name), link.note) for link in home_links()
+            if roles.has_any_role(request.user, link.read_roles)]  # fmt: skip
+
+
 def index(request, extra_context=None):
-    """Django's index (the app list stays below) with the dashboard link and the user's work lists above."""
-    home = {"work_lists": home_lists(request)}
-    if roles.has_any_role(request.user, roles.CLINICAL_READERS):
-        home["dashboard_url"] = reverse("admin:edc_visit_dashboard")
+    """Django's index (the app list stays below) with the links of the user's roles (the dashboard, apps'
+    pages) and the user's work lists above."""
+    home = {"home_links": links_of(request), "work_lists": home_lists(request)}
     return _django_index(request, {**home, **(extra_context or {})})
 
 

@@ -9,6 +9,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import widgets
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -137,15 +138,30 @@ class SubjectAdmin(CrfAdmin):
         return self._action_page(request, subject, form, f"Take {subject} off study")
 
     def audit_trail_view(self, request, subject):
+        """The subject's trail, filtered (CRF, field, user, site dates) and paginated; values readable."""
+        form = AuditTrailFilter(request.GET)
         context = {
             **self.admin_site.each_context(request),
             "title": f"Audit trail of {subject}",
             "subject": subject,
             "opts": self.model._meta,
-            "events": services.audit_trail(subject),
+            "form": form,
             "site_timezone": subject.site.timezone,
             "csv_url": reverse("subject-audit-trail", kwargs={"subject_id": subject.subject_id}),
         }
+        if not form.is_valid():
+            return TemplateResponse(request, "admin/edc/audit_trail.html", context, status=400)
+        paginator = Paginator(services.filtered_audit_trail(subject, form.criteria()), AUDIT_EVENTS_PER_PAGE)
+        number = form.cleaned_data["page"] or 1
+        if number > paginator.num_pages:
+            form.add_error("page", f"page {number} is past the last page ({paginator.num_pages})")
+            return TemplateResponse(request, "admin/edc/audit_trail.html", context, status=400)
+        page = paginator.page(number)
+        filters = request.GET.copy()
+        filters.pop("page", None)
+        rows = services.readable(page.object_list, subject.site.timezone)
+        numbers = paginator.get_elided_page_range(number, on_each_side=2, on_ends=1)
+        context.update(page=page, page_numbers=list(numbers), rows=rows, filters=filters.urlencode())
         return TemplateResponse(request, "admin/edc/audit_trail.html", context)
 
 
@@ -167,6 +183,38 @@ def _signed_record(target: services.Target) -> str:
 
 
 register_subject_panel("Signatures", signatures_panel)
+AUDIT_EVENTS_PER_PAGE = 50
+
+
+class AuditTrailFilter(forms.Form):
+    """The audit-trail page's filters (dates are the site's calendar days, both ends included) and its page,
+    which the pagination links carry."""
+
+    model = forms.ChoiceField(label="CRF", required=False)
+    field = forms.CharField(required=False, max_length=60, help_text="part of its name")
+    user = forms.CharField(required=False, max_length=150, help_text="part of a username or name")
+    date_from = forms.DateField(label="from", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(label="to", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    page = forms.IntegerField(required=False, min_value=1, max_value=1_000_000, widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        crfs = sorted((str(model._meta.verbose_name), model._meta.label_lower)
+                      for model, _ in services.audited_models_of_subject())  # fmt: skip
+        self.fields["model"].choices = [("", "every CRF"), *((name, label) for label, name in crfs)]
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("date_from"), cleaned.get("date_to")
+        if start and end and start > end:
+            self.add_error("date_to", f"{end:%Y-%m-%d} is before the from date {start:%Y-%m-%d}")
+        return cleaned
+
+    def criteria(self) -> services.AuditFilter:
+        values = self.cleaned_data
+        return services.AuditFilter(model=values["model"], field=values["field"].strip(),
+                                    user=values["user"].strip(), date_from=values["date_from"],
+                                    date_to=values["date_to"])  # fmt: skip
 
 
 class DashboardFilter(forms.Form):

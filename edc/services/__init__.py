@@ -8,7 +8,16 @@
 - `deviations`: the protocol deviation log, and the proposals raised from the data (`sync_proposal`).
 """
 
-from edc.services.audit import AuditEvent, audit_trail, audited_models_of_subject, study_audit_trail
+from edc.services.audit import (
+    AuditEvent,
+    AuditFilter,
+    ReadableEvent,
+    audit_trail,
+    audited_models_of_subject,
+    filtered_audit_trail,
+    readable,
+    study_audit_trail,
+)
 from edc.services.crf import (
     BOOKKEEPING_FIELDS,
     REASON_REQUIRED,
@@ -16,6 +25,7 @@ from edc.services.crf import (
     StaleVersion,
     label_of,
     open_auto_queries,
+    recheck_auto_queries,
     register_save_listener,
     register_validator,
     save_crf,
@@ -70,6 +80,7 @@ from edc.services.subjects import (
 
 __all__ = [
     "AuditEvent",
+    "AuditFilter",
     "BOOKKEEPING_FIELDS",
     "BULK_LIMIT",
     "BulkImport",
@@ -77,6 +88,7 @@ __all__ = [
     "Locked",
     "Proposal",
     "REASON_REQUIRED",
+    "ReadableEvent",
     "StaleVersion",
     "SignedLine",
     "SigningSummary",
@@ -90,16 +102,19 @@ __all__ = [
     "confirm_deviation",
     "describe_targets",
     "dismiss_deviation",
+    "filtered_audit_trail",
     "import_lab_results",
     "is_locked",
     "label_of",
     "lock",
     "open_auto_queries",
+    "recheck_auto_queries",
     "open_queries_of",
     "open_query",
     "record_deviation",
     "printed_name",
     "queries_over",
+    "readable",
     "register_save_listener",
     "register_subject",
     "register_validator",

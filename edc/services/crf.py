@@ -265,6 +265,25 @@ def settle_queries(
         save_crf(query, user=user, reason="resolved by a change of the queried value")
 
 
+def recheck_auto_queries(instance: AuditedModel, field: str, warning: str | None, *, user, cause: str) -> None:
+    """A row's check re-run because other data changed (a later lab result, say), the row itself unchanged: an open
+    automatic query on `field` whose check no longer fires is closed as resolved by that change, and a check that
+    now fires opens its query (once)."""
+    queries = DataQuery.objects.filter(
+        target_model=label_of(instance), target_id=instance.pk, target_field=field, auto=True
+    ).exclude(status=DataQuery.Status.CLOSED)
+    now = timezone.now()
+    for query in queries:
+        if query.text == warning:
+            continue  # the check still fires as before: the query stands
+        query.answer = f"no longer applies: {cause}"
+        query.answered_by, query.answered_at = user, now
+        query.closed_by, query.closed_at, query.status = user, now, DataQuery.Status.CLOSED
+        save_crf(query, user=user, reason=f"resolved by a change of other data ({cause})")
+    if warning:
+        open_auto_queries(instance, {field: warning})
+
+
 def _shown(value) -> str:
     if value in (None, ""):
         return "(empty)"

@@ -95,6 +95,9 @@ def rows_of(request: ExportRequest) -> Generator[tuple]:
         "sdtm/pp": sdtm.sdtm_pp_rows,
         "sdtm/ae": sdtm.sdtm_ae_rows,
         "sdtm/dv": sdtm.sdtm_dv_rows,
+        "sdtm/suppae": sdtm.sdtm_suppae_rows,
+        "sdtm/cm": sdtm.sdtm_cm_rows,
+        "sdtm/suppcm": sdtm.sdtm_suppcm_rows,
         "safety": safety.safety_rows,
     }
     rows = builders[request.dataset.name](request)

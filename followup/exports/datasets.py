@@ -38,6 +38,8 @@ def _sdtm_results(prefix: str, extra: str = "") -> tuple[Column, ...]:
     )
 
 
+# A supplemental qualifiers dataset (SUPP--): one non-standard variable of one parent row per row.
+SUPP_COLUMNS = _columns("STUDYID RDOMAIN USUBJID IDVAR IDVARVAL QNAM QLABEL QVAL QORIG")
 PKPD_LONG_COLUMNS = _columns(
     "usubjid visit visitnum:float nominal_day:int actual_day:float analyte value:float unit lloq:float blq:bool "
     "baseline:float change_from_baseline_pct:float open_queries:int"
@@ -75,11 +77,20 @@ DATASETS: dict[str, Dataset] = {
         Dataset(
             "sdtm/ae",
             _columns(
-                "STUDYID DOMAIN USUBJID AESEQ:int AETERM AECAT AESER AEREL AETOXGR:int AESTDTC AEENDTC AESTDY:int "
-                "AEENDY:int"
+                "STUDYID DOMAIN USUBJID AESEQ:int AETERM AECAT AESER AEREL AEOUT AETOXGR:int AESTDTC AEENDTC "
+                "AESTDY:int AEENDY:int"
             ),
         ),
         Dataset("sdtm/dv", _columns("STUDYID DOMAIN USUBJID DVSEQ:int DVTERM DVDECOD DVCAT DVSCAT DVSTDTC DVSTDY:int")),
+        Dataset("sdtm/suppae", SUPP_COLUMNS),
+        Dataset(
+            "sdtm/cm",
+            _columns(
+                "STUDYID DOMAIN USUBJID CMSEQ:int CMTRT CMCAT CMINDC CMDOSE:float CMDOSU CMDOSFRQ CMROUTE CMSTDTC "
+                "CMENDTC CMSTDY:int CMENDY:int"
+            ),
+        ),
+        Dataset("sdtm/suppcm", SUPP_COLUMNS),
         Dataset(
             "safety",
             _columns(

@@ -1,4 +1,5 @@
-"""The SDTM domains: DM, EX, LB, PC, PP, AE and DV, each numbered (--SEQ) per subject as its rows stream."""
+"""The SDTM domains: DM, EX, LB, PC, PP, AE, CM and DV, each numbered (--SEQ) per subject as its rows stream, and
+the supplemental qualifiers SUPPAE (the infection fields) and SUPPCM (the adverse event a medication treats)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import datetime as dt
 import heapq
 from collections.abc import Iterator
 from zoneinfo import ZoneInfo
+
+from django.db.models import OuterRef, Subquery
 
 from edc import rules as edc_rules
 from edc.models import Deviation, Subject
@@ -25,8 +28,9 @@ from followup.exports.sources import (
     with_infusion_start,
 )
 from followup.exports.text import float_text, normalised
-from followup.models import AdverseEvent
+from followup.models import AdverseEvent, AdverseEventTreatment
 from infusion.models import Infusion, LymphodepletionDose
+from screening.models import Medication
 
 
 def _dtc(moment: dt.datetime | dt.date | None, tz: str, request: ExportRequest) -> str | None:
@@ -153,33 +157,132 @@ def sdtm_ex_rows(request: ExportRequest) -> Iterator[tuple]:
                _dy(on, infusion_date))  # fmt: skip
 
 
-def sdtm_ae_rows(request: ExportRequest) -> Iterator[tuple]:
-    events = (
-        with_infusion_start(scoped(AdverseEvent.objects.all(), request))
-        .order_by("subject_id", "onset_date", "id")
-        .values_list(
-            *SUBJECT_COLUMNS,
-            "term",
-            "category",
-            "serious",
-            "relatedness",
-            "astct_grade",
-            "ctcae_grade",
-            "onset_date",
-            "resolution_date",
-        )  # fmt: skip
-    )
+# CDISC controlled terms of the CRF's codes: AE outcome (C66768), route of administration (C66729).
+AEOUT_TERMS = {
+    "RECOVERED": "RECOVERED/RESOLVED",
+    "RECOVERING": "RECOVERING/RESOLVING",
+    "NOT_RECOVERED": "NOT RECOVERED/NOT RESOLVED",
+    "RECOVERED_WITH_SEQUELAE": "RECOVERED/RESOLVED WITH SEQUELAE",
+    "FATAL": "FATAL",
+    "UNKNOWN": "UNKNOWN",
+}
+CMROUTE_TERMS = {
+    "ORAL": "ORAL",
+    "IV": "INTRAVENOUS",
+    "SC": "SUBCUTANEOUS",
+    "IM": "INTRAMUSCULAR",
+    "TOPICAL": "TOPICAL",
+    "INHALED": "RESPIRATORY (INHALATION)",
+}  # OTHER has no CDISC term: CMROUTE is left empty
+# SUPPAE: the infection fields SDTM AE has no variable for (QNAM ≤ 8 characters, QLABEL ≤ 40).
+SUPPAE_QUALIFIERS = (
+    ("pathogen_class", "PATHCLAS", "Pathogen Class"),
+    ("organism", "ORGANISM", "Organism"),
+    ("infection_site", "INFSITE", "Infection Site"),
+    ("opportunistic", "OPPORT", "Opportunistic Infection"),
+    ("viral_reactivation", "VIRREACT", "Viral Reactivation"),
+)
+AE_ORDER = ("subject_id", "onset_date", "id")  # AESEQ: a subject's events in this order, numbered from 1
+
+
+def _adverse_events(request: ExportRequest):
+    return with_infusion_start(scoped(AdverseEvent.objects.all(), request)).order_by(*AE_ORDER)
+
+
+def _numbered(rows: Iterator[tuple]) -> Iterator[tuple[int, tuple]]:
+    """(--SEQ, row) for rows ordered by subject (their first item), numbered from 1 per subject."""
     seq, current = 0, None
-    for pk, site, number, tz, start, term, category, serious, related, astct, ctcae, onset, end in events.iterator(
-        chunk_size=CHUNK_SIZE
-    ):
-        if pk != current:
-            seq, current = 0, pk
+    for row in rows:
+        if row[0] != current:
+            seq, current = 0, row[0]
         seq += 1
+        yield seq, row
+
+
+def sdtm_ae_rows(request: ExportRequest) -> Iterator[tuple]:
+    events = _adverse_events(request).values_list(
+        *SUBJECT_COLUMNS, "term", "category", "serious", "relatedness", "outcome", "astct_grade", "ctcae_grade",
+        "onset_date", "resolution_date",
+    )  # fmt: skip
+    for seq, row in _numbered(events.iterator(chunk_size=CHUNK_SIZE)):
+        pk, site, number, tz, start, term, category, serious, related, outcome, astct, ctcae, onset, end = row
         infusion_date = start.astimezone(ZoneInfo(tz)).date() if start else None
         yield (STUDY_ID, "AE", usubjid(site, number), seq, term, category, "Y" if serious else "N", related,
-               astct if astct is not None else ctcae, _dtc(onset, tz, request), _dtc(end, tz, request),
-               _dy(onset, infusion_date), _dy(end, infusion_date))  # fmt: skip
+               AEOUT_TERMS.get(outcome), astct if astct is not None else ctcae, _dtc(onset, tz, request),
+               _dtc(end, tz, request), _dy(onset, infusion_date), _dy(end, infusion_date))  # fmt: skip
+
+
+def _qval(value) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return "Y" if value else "N"
+    return str(value)
+
+
+def sdtm_suppae_rows(request: ExportRequest) -> Iterator[tuple]:
+    """One row per infection field given, keyed to its event by AESEQ (numbered over all events, as in AE)."""
+    names = [name for name, _, _ in SUPPAE_QUALIFIERS]
+    events = _adverse_events(request).values_list("subject_id", "subject__site__code", "subject__number", *names)
+    for seq, (_, site, number, *values) in _numbered(events.iterator(chunk_size=CHUNK_SIZE)):
+        for (_, qnam, qlabel), value in zip(SUPPAE_QUALIFIERS, values, strict=True):
+            if (qval := _qval(value)) is not None:
+                yield STUDY_ID, "AE", usubjid(site, number), "AESEQ", str(seq), qnam, qlabel, qval, "CRF"
+
+
+def _aeseq_by_subject(request: ExportRequest) -> Iterator[tuple[int, dict[int, int]]]:
+    """(subject pk, {adverse event pk: AESEQ}) per subject with events, in subject order: one subject's at a time."""
+    events = _adverse_events(request).values_list("subject_id", "pk")
+    current, seqs = None, {}
+    for seq, (subject_pk, event_pk) in _numbered(events.iterator(chunk_size=CHUNK_SIZE)):
+        if subject_pk != current:
+            if current is not None:
+                yield current, seqs
+            current, seqs = subject_pk, {}
+        seqs[event_pk] = seq
+    if current is not None:
+        yield current, seqs
+
+
+def _medications(request: ExportRequest):
+    """The medication log by subject (CMSEQ order), each entry with the adverse event it treats, if any."""
+    treated = AdverseEventTreatment.objects.filter(medication=OuterRef("pk"), voided=False, adverse_event__voided=False)
+    return (
+        with_infusion_start(scoped(Medication.objects.all(), request))
+        .annotate(treated_event=Subquery(treated.values("adverse_event_id")[:1]))
+        .order_by("subject_id", "start_date", "id")
+    )
+
+
+def sdtm_cm_rows(request: ExportRequest) -> Iterator[tuple]:
+    """The medication log (DOMAIN.md §6): daily doses in mg, once a day; the event treated is in SUPPCM."""
+    log = _medications(request).values_list(
+        *SUBJECT_COLUMNS, "drug", "category", "indication", "dose_mg_per_day", "route", "start_date", "stop_date"
+    )
+    for seq, row in _numbered(log.iterator(chunk_size=CHUNK_SIZE)):
+        pk, site, number, tz, start, drug, category, indication, dose, route, started, stopped = row
+        infusion_date = start.astimezone(ZoneInfo(tz)).date() if start else None
+        daily = dose is not None
+        yield (STUDY_ID, "CM", usubjid(site, number), seq, drug, category, indication or None,
+               normalised(dose) if daily else None, "mg" if daily else None, "QD" if daily else None,
+               CMROUTE_TERMS.get(route), _dtc(started, tz, request), _dtc(stopped, tz, request),
+               _dy(started, infusion_date), _dy(stopped, infusion_date))  # fmt: skip
+
+
+def sdtm_suppcm_rows(request: ExportRequest) -> Iterator[tuple]:
+    """CMAENO: the AESEQ of the adverse event a medication treats (SDTM CM has no variable for it)."""
+    log = _medications(request).values_list("subject_id", "subject__site__code", "subject__number", "treated_event")
+    aeseqs = _aeseq_by_subject(request)
+    subject_seqs = next(aeseqs, None)
+    for seq, (subject_pk, site, number, event_pk) in _numbered(log.iterator(chunk_size=CHUNK_SIZE)):
+        if event_pk is None:
+            continue
+        while subject_seqs is not None and subject_seqs[0] < subject_pk:
+            subject_seqs = next(aeseqs, None)
+        aeseq = subject_seqs[1].get(event_pk) if subject_seqs and subject_seqs[0] == subject_pk else None
+        if aeseq is not None:
+            yield (STUDY_ID, "CM", usubjid(site, number), "CMSEQ", str(seq), "CMAENO", "Related Adverse Event Seq",
+                   str(aeseq), "CRF")  # fmt: skip
 
 
 def sdtm_dv_rows(request: ExportRequest) -> Iterator[tuple]:

@@ -4,6 +4,7 @@ one module per job.
 - `pkpd`: the PK/PD derivations of the exports (DOMAIN.md §8): percent change from baseline, BLQ,
   the baselines, NCA, the CD19 PD summary, complement normalisation, the SDTM study day.
 - `astct`: ASTCT grading of CRS and ICANS, with the codes of each finding.
+- `infections`: the infection fields of an adverse event, and which medication may treat which event.
 - `milestones`: qPCR negativity, month 12, the end of contraception, overdue visits (DOMAIN.md §7).
 - `safety`: the CAR-T safety derivations (DOMAIN.md §9): early and late ICAHT, hypogammaglobulinaemia and the IgG
   nadir, IVIG given, the worst CRS/ICANS grade and its onset, infections, one subject's safety summary.
@@ -28,6 +29,14 @@ from followup.rules.astct import (
     crs_fever_masked,
     crs_grade,
     icans_grade,
+)
+from followup.rules.infections import (
+    INFECTION_FIELDS,
+    INFECTION_SITES,
+    PATHOGEN_CLASSES,
+    VIRAL_REACTIVATIONS,
+    check_infection_fields,
+    treatment_errors,
 )
 from followup.rules.milestones import (
     CONTRACEPTION_END,
@@ -106,6 +115,13 @@ __all__ = [
     "crs_fever_masked",
     "crs_grade",
     "icans_grade",
+    # infections
+    "INFECTION_FIELDS",
+    "INFECTION_SITES",
+    "PATHOGEN_CLASSES",
+    "VIRAL_REACTIVATIONS",
+    "check_infection_fields",
+    "treatment_errors",
     # milestones
     "CONTRACEPTION_END",
     "MONTH_12",

@@ -7,7 +7,7 @@ import datetime as dt
 from edc import rules as edc_rules
 from edc.services import save_crf, system_user
 from followup import rules
-from followup.models import AdverseEvent, PrednisoneDose
+from followup.models import AdverseEvent, AdverseEventTreatment, PrednisoneDose
 from screening.models import Medication
 
 
@@ -19,6 +19,8 @@ def validate_adverse_event(event: AdverseEvent, now: dt.datetime):
     warnings = {}
     if event.resolution_date and event.onset_date and event.resolution_date < event.onset_date:
         errors["resolution_date"] = f"{event.resolution_date} is before the onset on {event.onset_date}"
+    infection = {name: getattr(event, name) for name in rules.INFECTION_FIELDS}
+    errors.update(rules.check_infection_fields(event.category, infection))
     if event.category in (AdverseEvent.Category.CRS, AdverseEvent.Category.ICANS):
         # The grade is computed from the findings, never typed.
         masked = fever_masked(event)
@@ -33,6 +35,36 @@ def validate_adverse_event(event: AdverseEvent, now: dt.datetime):
         if event.ctcae_grade is None:
             errors["ctcae_grade"] = f"a CTCAE grade (1–5) is required for a {event.category} event"
     return errors, warnings
+
+
+def validate_treatment(link: AdverseEventTreatment, now: dt.datetime):
+    """A medication treats an event of its own subject, given for that kind of event; one event per medication."""
+    if link.voided or link.medication_id is None or link.adverse_event_id is None:
+        return {}, {}  # a missing one is named by the form or the serializer
+    medication, event = link.medication, link.adverse_event
+    errors = {}
+    for name, row in (("medication", medication), ("adverse_event", event)):
+        if row.subject_id != link.subject_id:
+            errors[name] = f"{row} belongs to another subject than {link.subject}"
+    if errors:
+        return errors, {}
+    errors = rules.treatment_errors(medication.indication, event.category)
+    others = AdverseEventTreatment.objects.filter(medication_id=medication.pk, voided=False).exclude(pk=link.pk)
+    other = others.select_related("adverse_event").first()
+    if other is not None and not errors:
+        errors["medication"] = (
+            f"{medication.drug} is already recorded as treating {other.adverse_event.term} "
+            f"(onset {other.adverse_event.onset_date}); void that link first"
+        )
+    return errors, {}
+
+
+def treated_events(subject_pk: int) -> dict[int, str]:
+    """{medication pk: the adverse event it treats, as staff read it} for one subject, in one query (screening's
+    medication inline and page show it)."""
+    links = AdverseEventTreatment.objects.filter(subject_id=subject_pk, voided=False, adverse_event__voided=False)
+    rows = links.values_list("medication_id", "adverse_event__term", "adverse_event__onset_date")
+    return {medication: f"{term} (onset {onset})" for medication, term, onset in rows}
 
 
 def validate_prednisone_dose(dose: PrednisoneDose, now: dt.datetime):

@@ -7,12 +7,15 @@ from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 
 from edc import rules as edc_rules
 from edc.models import LabResult, Subject, Visit
 from edc.services import save_crf
 from followup.models import PrednisoneDose
+from followup.services.adverse_events import treated_events
 from followup.visit_crf import CRF_LINES
+from screening.models import Medication
 
 # --- The follow-up visit CRF ----------------------------------------------------------------------
 
@@ -29,6 +32,33 @@ def visit_crf_rows(visit: Visit) -> tuple[dict[str, LabResult], dict[str, LabRes
         elif visit.visit_datetime is None or result.sample_datetime <= visit.visit_datetime:
             previous[result.analyte] = result
     return own, previous
+
+
+@dataclass(frozen=True)
+class MedicationLine:
+    """A medication-log entry as the visit CRF lists it: labels, not codes; the dose as typed."""
+
+    medication: Medication
+    treats: str
+
+    @property
+    def dose(self) -> str:
+        dose = self.medication.dose_mg_per_day
+        return "—" if dose is None else f"{edc_rules.as_typed(dose)} mg/day"
+
+
+def medications_on(visit: Visit) -> list[MedicationLine]:
+    """The subject's medications taken on the visit's day (its date at the site, else the planned date), each with
+    the adverse event it treats, in two queries."""
+    tz = ZoneInfo(visit.subject.site.timezone)
+    day = visit.visit_datetime.astimezone(tz).date() if visit.visit_datetime else visit.planned_date
+    if day is None:
+        return []
+    taken = Medication.objects.filter(subject_id=visit.subject_id, voided=False, start_date__lte=day).filter(
+        Q(stop_date__isnull=True) | Q(stop_date__gte=day)
+    )
+    treats = treated_events(visit.subject_id)
+    return [MedicationLine(m, treats.get(m.pk, "")) for m in taken.order_by("start_date", "id")]
 
 
 def record_visit_crf(visit: Visit, entries: dict, *, user, reason: str = "") -> None:

@@ -29,9 +29,16 @@ EDITS = {
     "adverse-events": {"term": "Cytokine release syndrome, grade 1"},
     "prednisone-doses": {"prednisone_mg_per_day": 6},
     "deviations": {"corrective_action": "re-consented on the current ICF"},
+    # another medication given for the CRS (an id: read from the casebook)
+    "adverse-event-treatments": lambda book: {"medication": book["another CRS medication"]},
 }
 # Who writes a route, where it is not the role table's site staff and investigators.
 WRITERS = {"deviations": roles.DATA_ENTRY | {roles.DATA_MANAGER}}  # data management records what review finds
+
+
+def edit_of(route: str, book: dict) -> dict:
+    edit = EDITS[route]
+    return edit(book) if callable(edit) else edit
 
 
 def test_every_crf_route_has_an_edit():
@@ -81,7 +88,7 @@ def test_another_sites_row_is_unknown(route, book, apis):
     other = apis["other site"]
     assert other.get(f"/api/v1/{route}/").json()["results"] == []
     assert other.get(url).status_code == 404
-    assert other.patch(url, {**EDITS[route], "change_reason": "x"}, HTTP_IF_MATCH='"1"').status_code == 404
+    assert other.patch(url, {**edit_of(route, book), "change_reason": "x"}, HTTP_IF_MATCH='"1"').status_code == 404
     assert other.delete(url, {"change_reason": "x"}).status_code == 404
 
 
@@ -90,13 +97,13 @@ def test_updates_are_versioned_and_need_a_reason(route, book, apis):
     api, url = apis[roles.SITE_STAFF], detail(route, book)
     current = etag(api, url)
     version = int(current.strip('"'))
-    assert api.patch(url, {**EDITS[route], "change_reason": "x"}).status_code == 428
-    stale = api.patch(url, {**EDITS[route], "change_reason": "x"}, HTTP_IF_MATCH=f'"{version + 7}"')
+    assert api.patch(url, {**edit_of(route, book), "change_reason": "x"}).status_code == 428
+    stale = api.patch(url, {**edit_of(route, book), "change_reason": "x"}, HTTP_IF_MATCH=f'"{version + 7}"')
     assert (stale.status_code, stale["ETag"]) == (412, current)
-    unexplained = api.patch(url, EDITS[route], HTTP_IF_MATCH=current)
+    unexplained = api.patch(url, edit_of(route, book), HTTP_IF_MATCH=current)
     assert unexplained.status_code == 400 and "change_reason" in unexplained.json(), unexplained.content
     assert etag(api, url) == current  # nothing of it was stored
-    changed = api.patch(url, {**EDITS[route], "change_reason": "corrected from source"}, HTTP_IF_MATCH=current)
+    changed = api.patch(url, {**edit_of(route, book), "change_reason": "corrected from source"}, HTTP_IF_MATCH=current)
     assert changed.status_code == 200, changed.content
     assert changed["ETag"] == f'"{version + 1}"'
 

@@ -109,7 +109,7 @@ def test_audit_trail_page(staff_browser, staff, subject):
     response = staff_browser.get(reverse("admin:edc_subject_audit_trail", args=[subject.pk]))
     assert response.status_code == 200
     content = response.content.decode()
-    assert "edc.labresult" in content and "staff" in content
+    assert "lab result" in content and staff.get_full_name() in content
 
 
 def test_changelist_query_count_is_independent_of_rows(staff_browser, staff, site):

@@ -69,6 +69,7 @@ POLICY = {
     "infusion.LymphodepletionDose": CRF,
     "infusion.Infusion": CRF,
     "followup.AdverseEvent": CRF,
+    "followup.AdverseEventTreatment": CRF,
     "followup.PrednisoneDose": CRF,
     "followup.Milestone": (CLINICAL, NONE),  # computed by the scan
     "followup.ExportLog": (DM, NONE),
@@ -95,7 +96,10 @@ MODEL_PAGES = {
     "dismiss": lambda read, add: DECIDERS,
 }
 # Pages of a model admin named for themselves (not `<app>_<model>_…`) → who gets 200.
-NAMED_PAGES = {"followup_investigator": PLOT_READERS}  # the cohort PK overlay (pseudonymised)
+NAMED_PAGES = {
+    "followup_investigator": PLOT_READERS,  # the cohort PK overlay (pseudonymised)
+    "followup_exports": frozenset({roles.INVESTIGATOR, roles.DATA_MANAGER, roles.SPONSOR_VIEWER}),  # the form
+}
 # The admin site's own pages → a status for everyone, or who gets 200 (others 403).
 SITE_PAGES = {
     "index": ALL,

@@ -5,8 +5,8 @@ from django.core.management import call_command
 
 from edc.models import LabResult, Subject, Visit
 from followup import demo, services
-from followup.models import AdverseEvent, Milestone, PrednisoneDose
-from screening.models import SledaiAssessment
+from followup.models import AdverseEvent, AdverseEventTreatment, Milestone, PrednisoneDose
+from screening.models import Medication, SledaiAssessment
 
 pytestmark = pytest.mark.django_db
 
@@ -59,3 +59,20 @@ def test_safety_demo_neutrophils_and_immunoglobulin_g():
 def test_courses_are_deterministic_for_a_seed():
     assert demo.draw_course(random.Random(5)) == demo.draw_course(random.Random(5))
     assert demo.draw_course(random.Random(5)) != demo.draw_course(random.Random(6))
+
+
+def test_demo_medication_log_treats_its_adverse_events():
+    call_command("seed_demo", "--subjects", "12", "--seed", "1019")
+    for crs in AdverseEvent.objects.filter(category="CRS", astct_grade__gte=2):
+        (link,) = AdverseEventTreatment.objects.filter(adverse_event=crs)
+        medication = link.medication
+        assert (medication.drug, medication.category, medication.indication, medication.route) == (
+            "tocilizumab", "ANTI_IL6", "CRS", "IV"
+        )  # fmt: skip
+    assert AdverseEventTreatment.objects.filter(adverse_event__category="CRS").exists()
+    for infection in AdverseEvent.objects.filter(category="INFECTION"):
+        assert infection.pathogen_class and infection.organism and infection.infection_site
+        treated = AdverseEventTreatment.objects.filter(adverse_event=infection, medication__category="ANTI_INFECTIVE")
+        assert treated.exists() == (infection.pathogen_class == "BACTERIAL")
+    assert set(Medication.objects.filter(category="IVIG").values_list("route", flat=True)) <= {"IV"}
+    assert not Medication.objects.filter(category__in=["CORTICOSTEROID", "IMMUNOMODULATOR"], route="").exists()

@@ -15,7 +15,8 @@ from edc import roles
 from edc import services as edc_services
 from edc.models import Deviation, LabResult
 from followup.exports.datasets import PKPD_LONG_COLUMNS
-from followup.models import AdverseEvent, ExportLog
+from followup.models import AdverseEvent, AdverseEventTreatment, ExportLog
+from screening.models import Medication
 from tests import factories
 from tests.followup import export_cohort as cohort
 
@@ -77,13 +78,39 @@ SDTM_COLUMNS = {
     "pc": "STUDYID DOMAIN USUBJID PCSEQ PCTESTCD PCTEST PCORRES PCORRESU PCSTRESN PCSTRESU PCNRIND PCLLOQ VISIT "
     "VISITNUM PCDTC PCDY",
     "pp": "STUDYID DOMAIN USUBJID PPSEQ PPCAT PPTESTCD PPTEST PPORRES PPORRESU PPSTRESN PPSTRESU PPSTINT PPENINT",
-    "ae": "STUDYID DOMAIN USUBJID AESEQ AETERM AECAT AESER AEREL AETOXGR AESTDTC AEENDTC AESTDY AEENDY",
+    "ae": "STUDYID DOMAIN USUBJID AESEQ AETERM AECAT AESER AEREL AEOUT AETOXGR AESTDTC AEENDTC AESTDY AEENDY",
+    "suppae": "STUDYID RDOMAIN USUBJID IDVAR IDVARVAL QNAM QLABEL QVAL QORIG",
+    "cm": "STUDYID DOMAIN USUBJID CMSEQ CMTRT CMCAT CMINDC CMDOSE CMDOSU CMDOSFRQ CMROUTE CMSTDTC CMENDTC CMSTDY "
+    "CMENDY",
+    "suppcm": "STUDYID RDOMAIN USUBJID IDVAR IDVARVAL QNAM QLABEL QVAL QORIG",
     "dv": "STUDYID DOMAIN USUBJID DVSEQ DVTERM DVDECOD DVCAT DVSCAT DVSTDTC DVSTDY",
 }
 
 
+@pytest.fixture
+def medication_log(treated, staff):
+    """Tocilizumab for the CRS, and a bacteraemia with its antibiotic (tests/followup/test_medication_log.py has
+    the values of CM, SUPPCM and SUPPAE)."""
+    day0 = cohort.day0_of_cohort()
+    crs = AdverseEvent.objects.get(subject=treated)
+    infection = edc_services.save_crf(
+        AdverseEvent(subject=treated, term="E. coli bacteraemia", category="INFECTION", relatedness="UNLIKELY",
+                     onset_date=day0 + dt.timedelta(days=12), ctcae_grade=3, pathogen_class="BACTERIAL",
+                     organism="Escherichia coli", infection_site="BLOODSTREAM", opportunistic=False),
+        user=staff,
+    )  # fmt: skip
+    for event, drug, category in ((crs, "tocilizumab", "ANTI_IL6"), (infection, "meropenem", "ANTI_INFECTIVE")):
+        given = edc_services.save_crf(
+            Medication(subject=treated, drug=drug, category=category, indication=event.category, route="IV",
+                       dose_mg_per_day=Decimal("3000"), start_date=event.onset_date),
+            user=staff,
+        )  # fmt: skip
+        edc_services.save_crf(AdverseEventTreatment(subject=treated, adverse_event=event, medication=given), user=staff)
+    return treated
+
+
 @pytest.mark.parametrize("domain", SDTM_COLUMNS)
-def test_sdtm_columns_and_their_order(client_for, exporter, treated, domain):
+def test_sdtm_columns_and_their_order(client_for, exporter, medication_log, domain):
     response = client_for(exporter).get(f"/api/v1/exports/sdtm/{domain}/")
     assert isinstance(response, StreamingHttpResponse)
     text = body(response).decode()

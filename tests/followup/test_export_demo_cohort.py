@@ -17,9 +17,10 @@ from django.http import StreamingHttpResponse
 from edc.models import LabResult, Subject, Visit
 from followup.exports import FORMATS
 from followup.exports.datasets import LB_ANALYTES, PK_ANALYTES, PKPD_ANALYTES
-from followup.models import AdverseEvent, ExportLog
+from followup.models import AdverseEvent, AdverseEventTreatment, ExportLog
+from followup.rules import INFECTION_FIELDS
 from infusion.models import Infusion, LymphodepletionDose
-from screening.models import SledaiAssessment
+from screening.models import Medication, SledaiAssessment
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db]
 
@@ -78,6 +79,14 @@ SOURCE_ROWS = {
     "sdtm/pc": lambda: _results(PK_ANALYTES).count(),
     "sdtm/pp": lambda: 5 * _pk_profiles(),  # PP_TESTS per profile
     "sdtm/ae": lambda: AdverseEvent.objects.filter(voided=False).count(),
+    "sdtm/suppae": lambda: sum(  # one row per infection field given
+        sum(value not in (None, "") for value in row)
+        for row in AdverseEvent.objects.filter(voided=False).values_list(*INFECTION_FIELDS)
+    ),
+    "sdtm/cm": lambda: Medication.objects.filter(voided=False).count(),
+    "sdtm/suppcm": lambda: AdverseEventTreatment.objects.filter(
+        voided=False, medication__voided=False, adverse_event__voided=False
+    ).count(),  # CMAENO per medication given for an adverse event
     "safety": lambda: Visit.objects.filter(
         code="D0", status=Visit.Status.DONE, voided=False, visit_datetime__isnull=False, subject__voided=False
     ).count(),  # one row per treated subject

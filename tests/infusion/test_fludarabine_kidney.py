@@ -98,3 +98,66 @@ def test_admin_stores_the_dose_and_opens_the_same_query(client, staff, collected
     assert query.target_id == stored.pk and "not reduced for CrCl" in query.text
     page = client.get(reverse("admin:infusion_lymphodepletiondose_change", args=[stored.pk])).content.decode()
     assert "not reduced for CrCl" in page
+
+
+# --- Re-checked when the data it reads changes after the dose (a save listener) ------------------------------
+
+
+def three_full_doses(subject, user, day0) -> list[LymphodepletionDose]:
+    return [
+        factories.services.record_lymphodepletion_dose(LymphodepletionDose(**dose(subject, day, day0)), user=user)
+        for day in (-5, -4, -3)
+    ]
+
+
+def open_fludarabine_queries():
+    return [query for query in fludarabine_queries() if query.status != DataQuery.Status.CLOSED]
+
+
+def test_a_creatinine_keyed_after_the_doses_opens_the_query_on_each_day(staff, collected, day0):
+    doses = three_full_doses(collected, staff, day0)
+    assert fludarabine_queries() == []  # no creatinine yet: nothing to judge by
+    creatinine(collected, staff, factories.at(day0 - dt.timedelta(days=6)), REDUCED_CREATININE)
+    queries = open_fludarabine_queries()
+    assert sorted(q.target_id for q in queries) == sorted(d.pk for d in doses)
+    assert all(q.auto and "not reduced for CrCl" in q.text for q in queries)
+    # Keyed again (an import re-sending the same result), nothing opens twice.
+    creatinine(collected, staff, factories.at(day0 - dt.timedelta(days=6), 10), REDUCED_CREATININE)
+    assert len(open_fludarabine_queries()) == 3
+
+
+def test_a_later_normal_creatinine_before_the_first_day_settles_the_query(staff, collected, day0):
+    creatinine(collected, staff, factories.at(day0 - dt.timedelta(days=7)), REDUCED_CREATININE)
+    three_full_doses(collected, staff, day0)
+    assert len(open_fludarabine_queries()) == 3
+    creatinine(collected, staff, factories.at(day0 - dt.timedelta(days=6)), NORMAL_CREATININE)  # now the latest
+    assert open_fludarabine_queries() == []
+    closed = fludarabine_queries()
+    assert len(closed) == 3 and all(q.status == DataQuery.Status.CLOSED for q in closed)
+    assert all(q.answer.startswith("no longer applies") and q.closed_by.username == "edc-system" for q in closed)
+
+
+def test_voiding_the_creatinine_that_judged_the_dose_reopens_the_earlier_verdict(staff, collected, day0):
+    creatinine(collected, staff, factories.at(day0 - dt.timedelta(days=7)), REDUCED_CREATININE)
+    latest = creatinine(collected, staff, factories.at(day0 - dt.timedelta(days=6)), NORMAL_CREATININE)
+    three_full_doses(collected, staff, day0)
+    assert fludarabine_queries() == []
+    edc_services.void_crf(latest, user=staff, reason="wrong patient's sample")
+    assert len(open_fludarabine_queries()) == 3
+
+
+def test_a_creatinine_after_the_first_day_changes_nothing(staff, collected, day0):
+    three_full_doses(collected, staff, day0)
+    creatinine(collected, staff, factories.at(day0 - dt.timedelta(days=4)), SEVERE_CREATININE)
+    assert fludarabine_queries() == []
+
+
+def test_a_changed_first_day_weight_re_judges_every_day(staff, collected, day0):
+    creatinine(collected, staff, factories.at(day0 - dt.timedelta(days=6)), REDUCED_CREATININE)
+    first, *_ = three_full_doses(collected, staff, day0)
+    assert len(open_fludarabine_queries()) == 3
+    # 60 kg was a typo for 100 kg (the mg/m² dose unchanged): CrCl above 70 mL/min, no reduction needed.
+    first.weight_kg, first.fludarabine_mg = Decimal("100"), Decimal("61.2")
+    first.height_cm = Decimal("165")
+    factories.services.record_lymphodepletion_dose(first, user=staff, reason="weight typo")
+    assert open_fludarabine_queries() == []
