@@ -92,10 +92,11 @@ class Admin:
         """Open a page and tell whether the admin answered with its 403 page."""
         return REFUSED in self.open(path, "#content").text
 
-    def download(self, path, directory: Path) -> Path:
-        """Ask for a file (an attachment) and wait until Chromium has written it whole in `directory`."""
+    def download(self, target, directory: Path) -> Path:
+        """Click what asks for a file (an attachment: the page stays) and wait until Chromium has written it whole
+        in `directory`."""
         before = set(directory.glob("*"))
-        self.driver.get(f"{self.base_url}{path}")
+        self.visible(target).click()
 
         def finished(driver):
             # While it writes, Chromium names the file `.org.chromium.Chromium.*` or `*.crdownload`.
@@ -105,9 +106,9 @@ class Admin:
 
         try:
             return self.wait(finished)
-        except TimeoutException:  # the server answered with a page (an error), not a file
+        except TimeoutException:  # the server answered with a page (the form's errors), not a file
             shown = self.driver.find_element(By.TAG_NAME, "body").text[:2000]
-            raise AssertionError(f"{path} saved no file; the browser shows: {shown}") from None
+            raise AssertionError(f"no file was saved; the browser shows: {shown}") from None
 
     def screenshot(self, name):
         """The whole page, below the window's fold too (a CRF page's last sections, a list's last rows)."""

@@ -17,6 +17,7 @@ from selenium.webdriver.common.by import By
 from edc import roles, services
 from edc import rules as edc_rules
 from edc.models import DataQuery, Deviation, LabResult, Lock, Signature, SourceVerification, Subject, Visit
+from followup.models import ExportLog
 from followup.services import record_visit_crf
 from screening.models import EligibilityDecision
 from tests import factories
@@ -175,7 +176,7 @@ def test_monitor_verifies_a_visit_from_the_dashboard_and_closes_an_answered_quer
     admin.log_in(monitor)
     assert f"{subject.subject_id} D7" in admin.words(work_list("Visits to verify (SDV)"))
     admin.screenshot("home-work-lists")
-    admin.submit(".dashboard-link a", "table.status-grid")
+    admin.follow("Study status dashboard", "table.status-grid", within="#content-main")
     cell = f"table.status-grid a[title^='{subject.subject_id} D7:']"
     assert admin.text(cell) == "query"
     admin.screenshot("dashboard")
@@ -288,12 +289,14 @@ def identified_pages(subject, visit, staff) -> list[str]:
 
 
 def download_pseudonymised_dm(admin, downloads) -> list[dict]:
-    """The sponsor's download of the SDTM DM domain as CSV, in the signed-in browser session.
-
-    Through the API's export route for now; once the admin exports page (branch audit-exports) is merged, this is the
-    one step to switch to its form: open `admin:followup_exports`, choose dataset `sdtm/dm` and format `csv`, submit.
-    """
-    saved = admin.download("/api/v1/exports/sdtm/dm/?format=csv", downloads)
+    """The sponsor's download of the SDTM DM domain as CSV from the admin's exports page (home → Exports)."""
+    admin.open("/admin/", "#content-main")
+    admin.follow("Exports", "#id_dataset", within="#content-main")
+    assert "Your exports are pseudonymised" in admin.text(".export-note")
+    admin.choose_value("#id_dataset", "sdtm/dm")
+    admin.choose_value("#id_format", "csv")
+    admin.screenshot("exports-form")
+    saved = admin.download("input[type=submit][value=Download]", downloads)
     assert saved.name == "sdtm-dm.csv"
     return list(csv.DictReader(io.StringIO(saved.read_text())))
 
@@ -308,7 +311,10 @@ def test_sponsor_viewer_is_refused_every_identified_page_and_downloads_a_pseudon
     admin = Admin(browser, live_server.url, screenshots)
 
     admin.log_in(sponsor)
-    assert not browser.find_elements(By.CSS_SELECTOR, "#work-lists, .dashboard-link")
+    assert not browser.find_elements(By.CSS_SELECTOR, "#work-lists")  # no work to do, only exports
+    assert [link.text for link in browser.find_elements(By.CSS_SELECTOR, ".home-link a")] == [
+        "Cohort PK overlay", "Exports"
+    ]  # fmt: skip
     admin.screenshot("home-app-list-only")
     refused = [path for path in pages if admin.refused(path)]
     assert refused == pages
@@ -319,6 +325,8 @@ def test_sponsor_viewer_is_refused_every_identified_page_and_downloads_a_pseudon
     rows = download_pseudonymised_dm(admin, downloads)
     admin.log_out()
 
+    log = ExportLog.objects.get()
+    assert (log.user, log.dataset, log.channel, log.pseudonymised) == (sponsor, "sdtm/dm", "admin", True)
     assert [row["USUBJID"] for row in rows] == [f"NCT06711146-{site.code}-{subject.number:03d}"]
     assert re.fullmatch(r"NCT06711146-\d{2}-\d{3}", rows[0]["USUBJID"])
     (row,) = rows
