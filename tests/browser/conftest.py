@@ -49,15 +49,38 @@ def http_cookies(settings):
 
 
 @pytest.fixture
-def screenshots():
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    for old in ARTIFACTS.glob("*.png"):
-        old.unlink()
-    return ARTIFACTS
+def people(make_user, site):
+    """One user per role at the site, named after the role: the admin greets them by it (seen on the screenshots)."""
+    users = {}
+    for role in roles.ALL_ROLES:
+        user = make_user(role, site, username=role)
+        user.first_name = role.replace("_", " ").capitalize()
+        user.last_name = "Tester"
+        user.save(update_fields=["first_name", "last_name"])
+        users[role] = user
+    return users
 
 
 @pytest.fixture
-def browser(tmp_path, monkeypatch, http_cookies):
+def screenshots(request):
+    """The test's own folder of the artifacts (`test-artifacts/browser/<test name>/`), emptied of an earlier run's."""
+    folder = ARTIFACTS / request.node.name.removeprefix("test_")
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.png"):
+        old.unlink()
+    return folder
+
+
+@pytest.fixture
+def downloads(tmp_path):
+    """Where Chromium saves what the test downloads."""
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def browser(tmp_path, monkeypatch, http_cookies, downloads):
     """One fresh headless Chromium per test (own profile), quit whatever the outcome."""
     _require_browser()
     from selenium import webdriver
@@ -70,6 +93,7 @@ def browser(tmp_path, monkeypatch, http_cookies):
     for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+    driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
     try:
         yield driver
     finally:

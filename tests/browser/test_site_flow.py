@@ -4,31 +4,14 @@ import datetime as dt
 
 import pytest
 from django.utils import timezone
-from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions as ec
-from selenium.webdriver.support.select import Select
-from selenium.webdriver.support.ui import WebDriverWait
 
 from edc import roles, services
 from edc.models import DataQuery, LabResult, Signature, Visit
 from tests import factories
+from tests.browser.admin_driver import Admin, site_clock
 
 pytestmark = [pytest.mark.services, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-WAIT_SECONDS = 15
-
-
-@pytest.fixture
-def people(make_user, site):
-    """One user per role of the flow, with first names the admin greets them by (seen on the screenshots)."""
-    users = {}
-    for role, name in ((roles.SITE_STAFF, "Staff"), (roles.MONITOR, "Monitor"), (roles.INVESTIGATOR, "Investigator")):
-        user = make_user(role, site, username=role)
-        user.first_name = name
-        user.save(update_fields=["first_name"])
-        users[role] = user
-    return users
 
 
 @pytest.fixture
@@ -42,73 +25,6 @@ def d7_visit(site, people):
     )
     services.schedule_follow_up(subject, services.site_time(infused_at, site).date(), user=staff)
     return Visit.objects.get(subject=subject, code="D7")
-
-
-class Admin:
-    """The few gestures of a user in the Django admin, each waiting for the page it leads to."""
-
-    def __init__(self, driver, base_url, screenshot_dir):
-        self.driver = driver
-        self.base_url = base_url
-        self.screenshot_dir = screenshot_dir
-        self.shots = 0
-
-    def wait(self, condition):
-        # While a page is being replaced, Chromium may answer about nodes of the old document ("Node with given id
-        # does not belong to the document"): such answers are polled past, not failed on.
-        waiting = WebDriverWait(self.driver, WAIT_SECONDS, ignored_exceptions=(WebDriverException,))
-        return waiting.until(condition)
-
-    def visible(self, css):
-        return self.wait(ec.visibility_of_element_located((By.CSS_SELECTOR, css)))
-
-    def text(self, css) -> str:
-        return self.visible(css).text
-
-    def type(self, css, value):
-        field = self.visible(css)
-        field.clear()
-        field.send_keys(value)
-
-    def choose(self, css, visible_text):
-        Select(self.visible(css)).select_by_visible_text(visible_text)
-
-    def choose_value(self, css, value):
-        Select(self.visible(css)).select_by_value(value)
-
-    def submit(self, css, then_css):
-        """Click and wait until the next page shows `then_css`: the page being left is marked first, so an
-        element of it still on screen is never taken for the next page's."""
-        self.driver.execute_script("document.documentElement.dataset.left = 'yes'")
-        self.visible(css).click()
-        self.wait(lambda driver: driver.execute_script(
-            "return document.readyState === 'complete' && !document.documentElement.dataset.left"))  # fmt: skip
-        return self.visible(then_css)
-
-    def open(self, path, then_css):
-        self.driver.get(f"{self.base_url}{path}")
-        return self.visible(then_css)
-
-    def screenshot(self, name):
-        self.shots += 1
-        self.driver.save_screenshot(str(self.screenshot_dir / f"{self.shots:02d}-{name}.png"))
-
-    def log_in(self, user):
-        self.open("/admin/login/", "#id_username")
-        self.type("#id_username", user.username)
-        self.type("#id_password", factories.PASSWORD)
-        greeting = self.submit("#login-form input[type=submit]", "#user-tools")
-        assert f"{user.first_name}".upper() in greeting.text.upper()
-
-    def log_out(self):
-        self.submit("#logout-form button[type=submit]", "#content")
-        assert "Logged out" in self.text("#content")
-
-
-def site_clock(moment, site) -> tuple[str, str]:
-    """The admin's split date and time inputs, in the site's time (the admin's time zone)."""
-    local = services.site_time(moment, site)
-    return local.strftime("%Y-%m-%d"), local.strftime("%H:%M:%S")
 
 
 def test_staff_key_a_follow_up_visit_monitor_closes_its_query_investigator_signs(
