@@ -31,7 +31,15 @@ DATASET_LABELS = {
     "sdtm/pc": "sdtm/pc: SDTM PK concentrations",
     "sdtm/pp": "sdtm/pp: SDTM PK parameters",
     "sdtm/ae": "sdtm/ae: SDTM adverse events",
+    "sdtm/suppae": "sdtm/suppae: SDTM supplemental AE qualifiers (the infection fields)",
+    "sdtm/cm": "sdtm/cm: SDTM concomitant medications (the medication log)",
+    "sdtm/suppcm": "sdtm/suppcm: SDTM supplemental CM qualifiers (the adverse event treated)",
+    "sdtm/dv": "sdtm/dv: SDTM protocol deviations (confirmed)",
+    "sdtm/rs": "sdtm/rs: SDTM disease response (DORIS, treatment-free DORIS, LLDAS, flare index)",
+    "sdtm/qs": "sdtm/qs: SDTM questionnaires (SELENA-SLEDAI descriptors and PGA)",
     "safety": "safety: CAR-T safety summary per treated subject",
+    "outcomes": "outcomes: lupus outcomes per SELENA-SLEDAI assessment",
+    "outcome-summary": "outcome-summary: lupus outcomes per subject (first DORIS and LLDAS, sustained, days)",
 }
 ANALYTES = tuple(dict.fromkeys(a for dataset in exports.DATASETS.values() for a in dataset.analytes))
 DAYS = forms.NumberInput(attrs={"step": "any", "style": "width: 7em"})

@@ -12,7 +12,7 @@ from django.http import StreamingHttpResponse
 from django.urls import reverse
 
 from edc import roles
-from followup import plots
+from followup import admin_exports, exports, plots
 from followup.models import ExportLog
 from tests.followup import export_cohort as cohort
 
@@ -48,6 +48,10 @@ def downloaded(response) -> bytes:
 
 
 EXPORTERS = [roles.INVESTIGATOR, roles.DATA_MANAGER, roles.SPONSOR_VIEWER]
+
+
+def test_every_dataset_is_described_on_the_form():
+    assert set(admin_exports.DATASET_LABELS) == set(exports.DATASETS)
 
 
 @pytest.mark.parametrize("role", EXPORTERS)
