@@ -21,7 +21,7 @@ from edc import roles
 from edc import services as edc_services
 from edc.models import Deviation
 from followup import exports
-from followup.exports import sdtm_metadata, submission, xpt
+from followup.exports import sdtm_metadata, xpt
 from followup.exports.params import export_request
 from followup.models import AdverseEvent, ExportLog
 from infusion.models import Infusion
@@ -59,11 +59,12 @@ def casebook(site, staff, subject):
                          onset_date=dt.date.today() - dt.timedelta(days=15))  # fmt: skip
     edc_services.save_crf(event, user=staff)
     infection = AdverseEvent(subject=subject, term="CMV viraemia", category="INFECTION", relatedness="POSSIBLE",
-                             onset_date=dt.date.today() - dt.timedelta(days=12), ctcae_grade=2, pathogen_class="VIRAL",
-                             organism="Cytomegalovirus", infection_site="BLOODSTREAM", viral_reactivation=True)  # fmt: skip
+                             onset_date=dt.date.today() - dt.timedelta(days=12), ctcae_grade=2,
+                             pathogen_class="VIRAL", organism="Cytomegalovirus", infection_site="BLOODSTREAM",
+                             viral_reactivation=True)  # fmt: skip
     edc_services.save_crf(infection, user=staff)
-    deviation = Deviation(subject=subject, category="PROCEDURE", severity="MINOR",
-                          deviation_date=dt.date.today() - dt.timedelta(days=10), description=LONG_DESCRIPTION)  # fmt: skip
+    deviation = Deviation(subject=subject, category="PROCEDURE", severity="MINOR", description=LONG_DESCRIPTION,
+                          deviation_date=dt.date.today() - dt.timedelta(days=10))  # fmt: skip
     edc_services.record_deviation(deviation, user=staff)
     return subject
 
@@ -106,7 +107,7 @@ def test_every_xpt_reads_back_as_its_csv_export_cell_by_cell(package):
                 assert same_cell(column.kind, text, cell), (domain, column.name, text, cell)
     dv, _ = pyreadstat.read_xport(str(package / "dv.xpt"))
     first = dv.loc[dv.DVTERM.str.startswith("Screening CD19"), ["USUBJID", "DVSEQ", "DVTERM"]].iloc[0]
-    rest = supp_dv[(supp_dv.USUBJID == first.USUBJID) & (supp_dv.IDVARVAL == str(int(first.DVSEQ)))]
+    rest = supp_dv[(supp_dv.USUBJID == first.USUBJID) & (supp_dv.IDVARVAL.astype(int) == first.DVSEQ)]
     assert list(rest.QNAM) == [f"DVTERM{n}" for n in range(1, len(rest) + 1)]
     assert list(rest.IDVAR.unique()) == ["DVSEQ"] and list(rest.RDOMAIN.unique()) == ["DV"]
     assert first.DVTERM + "".join(rest.QVAL) == xpt.to_ascii(LONG_DESCRIPTION)[0]
@@ -149,8 +150,8 @@ def test_define_xml_is_valid_and_names_exactly_what_the_xpts_hold(package):
             if (ref := item.find("odm:CodeListRef", NS)) is not None:
                 assert ref.get("CodeListOID") in code_lists
                 values = set(frame[name]) - {""}
-                coded = {i.get("CodedValue") for i in document.find(f".//odm:CodeList[@OID='{ref.get('CodeListOID')}']", NS)
-                         if i.get("CodedValue")}  # fmt: skip
+                code_list = document.find(f".//odm:CodeList[@OID='{ref.get('CodeListOID')}']", NS)
+                coded = {i.get("CodedValue") for i in code_list if i.get("CodedValue")}
                 assert values <= coded, (name, values - coded)
         keys = [ref for ref in group.findall("odm:ItemRef", NS) if ref.get("KeySequence")]
         assert keys and group.find("def:Class", NS).get("Name")
