@@ -133,7 +133,9 @@ class ExportLogAdmin(AdminPagesMixin, admin.ModelAdmin):
             "pseudonymised": not roles.has_any_role(request.user, FULL_EXPORT_ROLES),
             "datasets": [(DATASET_LABELS.get(d.name, d.name), d) for d in exports.DATASETS.values()],
             "cohort_url": reverse("admin:followup_investigator"),
-        }
+            "submission_url": reverse("admin:followup_submission")
+            if roles.has_any_role(request.user, SUBMISSION_ROLES) else "",
+        }  # fmt: skip
         status = 400 if form.is_bound else 200
         return TemplateResponse(request, "admin/followup/exports.html", context, status=status)
 
