@@ -181,8 +181,8 @@ def dataset_or_404(name: str):
 
 class ExportViewSet(ScopedViewSetMixin, viewsets.ViewSet):
     """PK/PD exports streamed as CSV, JSON or Parquet: `exports/pkpd/`, `exports/pk-parameters/`,
-    `exports/sdtm/{dm,ex,lb,pc,pp,ae,suppae,cm,suppcm,dv}/`, `exports/safety/`. Sponsor viewers get pseudonymised
-    data; every export is logged."""
+    `exports/sdtm/{dm,ex,lb,pc,pp,ae,suppae,cm,suppcm,dv}/` (also as SAS XPT v5), `exports/safety/`. Sponsor viewers
+    get pseudonymised data; every export is logged."""
 
     read_roles = exports.EXPORT_ROLES
     route_basename = "exports"

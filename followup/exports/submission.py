@@ -152,7 +152,7 @@ def build(directory: Path, *, user=None, channel: str = "command", progress=None
     replaced = {f"{x.domain}.{v}": n for x in package.xpt_files for v, n in x.replaced_counts.items()}
     ExportLog.objects.filter(pk=log.pk).update(
         row_count=sum(f.rows or 0 for f in package.files), finished_at=timezone.now(),
-        filters={"files": [f.name for f in package.files], **({"non_ascii_replaced": replaced} if replaced else {})},
+        filters={"non_ascii_replaced": replaced} if replaced else {},
     )  # fmt: skip
     return package
 
