@@ -2,11 +2,13 @@
 investigator's PK/PD pages: a plot on each subject's page and a cohort overlay."""
 
 import hashlib
+import tempfile
+from pathlib import Path
 
 from django import forms
 from django.contrib import admin
 from django.core.cache import cache
-from django.http import HttpResponse
+from django.http import FileResponse, HttpResponse
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -16,10 +18,14 @@ from edc import roles
 from edc.admin import AdminPagesMixin
 from followup import admin_outcomes, exports
 from followup.api import ExportParamsSerializer, export_download
+from followup.exports import sdtm_metadata as metadata
+from followup.exports import submission
 from followup.exports.params import FULL_EXPORT_ROLES
 from followup.models import ExportLog
 
 PLOT_READERS = roles.CLINICAL_READERS | exports.EXPORT_ROLES
+# The submission package is the full data of every site the user sees: data managers build it.
+SUBMISSION_ROLES = frozenset({roles.DATA_MANAGER})
 
 # What each dataset holds, in the words of the exports page (the columns are the README's and the API's).
 DATASET_LABELS = {
@@ -115,13 +121,18 @@ class ExportLogAdmin(AdminPagesMixin, admin.ModelAdmin):
         cohort = self.admin_page("investigator/", self.cohort_view, "followup_investigator", read_roles=PLOT_READERS)
         # A download is a read (GET): the sponsor viewer, who writes nothing, exports too.
         download = self.admin_page("exports/", self.exports_view, "followup_exports", read_roles=exports.EXPORT_ROLES)
-        return [cohort, download, *super().get_urls()]
+        package = self.admin_page("submission/", self.submission_view, "followup_submission",
+                                  read_roles=SUBMISSION_ROLES)  # fmt: skip
+        return [cohort, download, package, *super().get_urls()]
 
     def exports_view(self, request):
         """The form; submitted (GET with a dataset), the file, streamed as the export routes stream it."""
         form = ExportForm(request.GET if "dataset" in request.GET else None)
         if form.is_valid() and (export_request := form.export_request(request.user)) is not None:
-            return export_download(export_request, channel="admin")
+            try:
+                return export_download(export_request, channel="admin")
+            except exports.ValueTooLong as refused:
+                form.add_error("format", str(refused))
         context = {
             **self.admin_site.each_context(request),
             "title": "Exports",
@@ -129,9 +140,26 @@ class ExportLogAdmin(AdminPagesMixin, admin.ModelAdmin):
             "pseudonymised": not roles.has_any_role(request.user, FULL_EXPORT_ROLES),
             "datasets": [(DATASET_LABELS.get(d.name, d.name), d) for d in exports.DATASETS.values()],
             "cohort_url": reverse("admin:followup_investigator"),
-        }
+            "submission_url": reverse("admin:followup_submission")
+            if roles.has_any_role(request.user, SUBMISSION_ROLES) else "",
+        }  # fmt: skip
         status = 400 if form.is_bound else 200
         return TemplateResponse(request, "admin/followup/exports.html", context, status=status)
+
+    def submission_view(self, request):
+        """What the package holds; with `?download=1`, the package built (logged, channel admin) as a zip."""
+        if request.GET.get("download"):
+            return submission_download(request.user)
+        datasets = [(metadata.domain_of(d), metadata.dataset_label(metadata.domain_of(d)), len(d.columns))
+                    for d in metadata.sdtm_datasets()]  # fmt: skip
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Submission package",
+            "datasets": datasets,
+            "package_files": [(name, description) for name, description, _ in submission.PACKAGE_FILES],
+            "exports_url": reverse("admin:followup_exports"),
+        }
+        return TemplateResponse(request, "admin/followup/submission.html", context)
 
     def cohort_view(self, request):
         from followup import plots  # matplotlib is loaded by the pages that draw, not by every process
@@ -185,3 +213,12 @@ def _draw(profile) -> str:
     from followup import plots  # matplotlib is loaded by the pages that draw, not by every process
 
     return plots.subject_svg(profile)
+
+
+def submission_download(user) -> FileResponse:
+    """The submission package of `user`'s sites, built into a temporary zip file and sent from it."""
+    with tempfile.TemporaryDirectory(prefix="submission-") as scratch:
+        path = Path(scratch) / f"{submission.STUDY_ID}-submission.zip"
+        submission.build_zip(path, user=user, channel="admin")
+        handle = path.open("rb")  # the open file outlives its name, removed with the directory
+    return FileResponse(handle, as_attachment=True, filename=path.name, content_type="application/zip")

@@ -1,8 +1,10 @@
 """REST for adverse events, milestones and the PK/PD exports."""
 
 import math
+import tempfile
+from pathlib import Path
 
-from django.http import StreamingHttpResponse
+from django.http import FileResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, viewsets
@@ -12,7 +14,7 @@ from rest_framework.response import Response
 
 from edc.api import CrfSerializer, CrfViewSet, ScopedViewSetMixin, crf_fields
 from followup import exports, filtersets, rules
-from followup.models import AdverseEvent, AdverseEventTreatment, Milestone, PrednisoneDose
+from followup.models import AdverseEvent, AdverseEventTreatment, ExportLog, Milestone, PrednisoneDose
 
 
 class AdverseEventSerializer(CrfSerializer):
@@ -140,7 +142,7 @@ class ExportParamsSerializer(serializers.Serializer):
 
     format = ChoiceParameter(
         choices=exports.FORMATS, default="csv", error=lambda field, value: exports.format_error(value),
-        help_text="csv (default), json or parquet",
+        help_text="csv (default), json, parquet or xpt (SAS transport v5, sdtm/* datasets only)",
     )  # fmt: skip
     subject = ListParameter(required=False, help_text="subject_id(s), comma-separated or repeated")
     analyte = ListParameter(required=False, help_text="analyte code(s), comma-separated or repeated")
@@ -154,7 +156,7 @@ class ExportParamsSerializer(serializers.Serializer):
     def validate(self, attrs):
         errors = exports.filter_errors(
             self.context["dataset"], shape=attrs["shape"], analytes=tuple(attrs.get("analyte", ())),
-            from_day=attrs.get("from_day"), to_day=attrs.get("to_day"),
+            from_day=attrs.get("from_day"), to_day=attrs.get("to_day"), export_format=attrs["format"],
         )  # fmt: skip
         if errors:
             raise serializers.ValidationError(errors)
@@ -179,8 +181,8 @@ def dataset_or_404(name: str):
 
 class ExportViewSet(ScopedViewSetMixin, viewsets.ViewSet):
     """PK/PD exports streamed as CSV, JSON or Parquet: `exports/pkpd/`, `exports/pk-parameters/`,
-    `exports/sdtm/{dm,ex,lb,pc,pp,ae,suppae,cm,suppcm,dv}/`, `exports/safety/`. Sponsor viewers get pseudonymised
-    data; every export is logged."""
+    `exports/sdtm/{dm,ex,lb,pc,pp,ae,suppae,cm,suppcm,dv}/` (also as SAS XPT v5), `exports/safety/`. Sponsor viewers
+    get pseudonymised data; every export is logged."""
 
     read_roles = exports.EXPORT_ROLES
     route_basename = "exports"
@@ -216,12 +218,17 @@ class ExportViewSet(ScopedViewSetMixin, viewsets.ViewSet):
             export_request = params.export_request(request.user)
         except exports.ExportNotFound as missing:
             raise NotFound({missing.parameter: [str(missing)]}) from None
-        return export_download(export_request)
+        try:
+            return export_download(export_request)
+        except exports.ValueTooLong as refused:
+            raise serializers.ValidationError({"format": [str(refused)]}) from None
 
 
 def export_download(export_request: exports.ExportRequest, *, channel: str = "api") -> StreamingHttpResponse:
     """The export, logged and streamed as a file download: the export routes' answer and the admin's exports
-    page's (`channel="admin"`)."""
+    page's (`channel="admin"`). XPT is written whole first (`xpt_download`): it may raise ValueTooLong."""
+    if export_request.format == "xpt":
+        return xpt_download(export_request, channel=channel)
     export = exports.start_export(export_request, channel=channel)
     response = StreamingHttpResponse(
         exports.write(export_request.format, export_request.columns, export.rows),
@@ -230,6 +237,24 @@ def export_download(export_request: exports.ExportRequest, *, channel: str = "ap
     filename = f"{export_request.dataset.name.replace('/', '-')}.{export_request.format}"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+def xpt_download(export_request: exports.ExportRequest, *, channel: str) -> FileResponse:
+    """The dataset as an XPT v5 file, written to a temporary file and sent from it; the characters written as "?"
+    are counted in the export log, a refusal (a value over 200 bytes) is recorded there."""
+    export = exports.start_export(export_request, channel=channel)
+    with tempfile.TemporaryDirectory(prefix="xpt-") as scratch:
+        path = Path(scratch) / f"{exports.domain_of(export_request.dataset).lower()}.xpt"
+        try:
+            xpt = exports.write_dataset_xpt(export_request, export.rows, path)
+        except exports.ValueTooLong as refused:
+            ExportLog.objects.filter(pk=export.log.pk).update(filters={**export.log.filters, "refused": str(refused)})
+            raise
+        handle = path.open("rb")  # the open file outlives its name, removed with the directory
+    if xpt.replaced:
+        filters = {**export.log.filters, "non_ascii_replaced": xpt.replaced_counts}
+        ExportLog.objects.filter(pk=export.log.pk).update(filters=filters)
+    return FileResponse(handle, as_attachment=True, filename=path.name, content_type=exports.CONTENT_TYPES["xpt"])
 
 
 ROUTES = [

@@ -29,4 +29,4 @@ register_subject_panel("Disease activity", admin_outcomes.disease_activity_panel
 register_home_link(admin_exports.PLOT_READERS, "Cohort PK overlay", "admin:followup_investigator",
                    "every treated subject's CAR transgene after infusion, one line each")  # fmt: skip
 register_home_link(exports.EXPORT_ROLES, "Exports", "admin:followup_exports",
-                   "PK/PD, SDTM and safety datasets as CSV, JSON or Parquet")  # fmt: skip
+                   "PK/PD, SDTM and safety datasets as CSV, JSON or Parquet; SDTM as SAS XPT")  # fmt: skip

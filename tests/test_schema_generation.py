@@ -34,7 +34,7 @@ def test_export_parameters_come_from_the_serializer():
     schema = SchemaGenerator().get_schema(request=None, public=True)
     parameters = {p["name"]: p for p in schema["paths"]["/api/v1/exports/{dataset}/"]["get"]["parameters"]}
     assert set(parameters) == {"dataset", "format", "subject", "analyte", "from_day", "to_day", "shape"}
-    assert parameters["format"]["schema"]["enum"] == ["csv", "json", "parquet"]
+    assert parameters["format"]["schema"]["enum"] == ["csv", "json", "parquet", "xpt"]
     assert parameters["shape"]["schema"]["enum"] == ["long", "wide"]
     assert parameters["subject"]["schema"]["type"] == parameters["analyte"]["schema"]["type"] == "array"
     assert parameters["from_day"]["schema"]["type"] == parameters["to_day"]["schema"]["type"] == "number"

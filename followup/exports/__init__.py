@@ -11,6 +11,10 @@
     outcomes    the lupus outcomes per assessment and per treated subject (DOMAIN.md §10; `followup.services`)
     text        rows as CSV text, the one form every dataset leaves in
     writers     CSV, JSON and Parquet, chunk by chunk
+    xpt         SAS transport v5 of the SDTM datasets (ASCII, 200-byte values), written whole to a file
+    sdtm_metadata  the SDTM labels, classes, keys, origins and code lists (XPT and define.xml)
+    define      define.xml 2.1 of a package's XPT files
+    submission  the submission package: every XPT, define.xml, README.txt (the `export_submission` command)
 
 `followup.api` and the `export_pkpd` command are the two doors: both parse parameters with
 `followup.api.ExportParamsSerializer`, build the request with `export_request` and stream `start_export`'s rows
@@ -26,7 +30,7 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 from django.utils import timezone
 
-from followup.exports import outcomes, pkpd, safety, sdtm, sdtm_outcomes
+from followup.exports import outcomes, pkpd, safety, sdtm, sdtm_metadata, sdtm_outcomes
 from followup.exports.datasets import DATASETS
 from followup.exports.params import (
     EXPORT_ROLES,
@@ -43,13 +47,16 @@ from followup.exports.params import (
 from followup.exports.pkpd import SubjectProfile, cohort_car_profiles, profile_fingerprint, subject_profile
 from followup.exports.text import as_text
 from followup.exports.writers import CONTENT_TYPES, write
+from followup.exports.xpt import ValueTooLong, XptFile, variables_of, write_xpt
 from followup.models import ExportLog
 
 __all__ = [
     "CONTENT_TYPES", "DATASETS", "EXPORT_ROLES", "FORMATS", "SHAPES", "ExportNotFound", "ExportRequest",
     "SubjectProfile", "cohort_car_profiles", "dataset_named", "export_request", "filter_errors", "format_error",
-    "profile_fingerprint", "rows_of", "shape_error", "start_export", "subject_profile", "write",
+    "ValueTooLong", "domain_of", "profile_fingerprint", "rows_of", "shape_error", "start_export", "subject_profile",
+    "write", "write_dataset_xpt",
 ]  # fmt: skip
+domain_of = sdtm_metadata.domain_of
 
 
 @dataclass
@@ -108,3 +115,11 @@ def rows_of(request: ExportRequest) -> Generator[tuple]:
     }
     rows = builders[request.dataset.name](request)
     return rows if request.dataset.name == "pkpd" else as_text(rows)  # pkpd rows are built as text
+
+
+def write_dataset_xpt(request: ExportRequest, rows, path) -> XptFile:
+    """One SDTM dataset's rows to `path` as XPT v5; a value over 200 bytes raises ValueTooLong (only the
+    submission package splits values, into the SUPP-- file it writes too)."""
+    domain = sdtm_metadata.domain_of(request.dataset)
+    variables = variables_of(domain, request.columns, sdtm_metadata.variable_label)
+    return write_xpt(domain, sdtm_metadata.dataset_label(domain), variables, rows, path, split=False)

@@ -14,7 +14,8 @@ from edc import roles
 from edc.models import Subject
 from followup.exports.datasets import DATASETS, PKPD_ANALYTES, PKPD_WIDE_KEY_COLUMNS, Column, Dataset
 
-FORMATS = ("csv", "json", "parquet")
+FORMATS = ("csv", "json", "parquet", "xpt")
+XPT_PREFIX = "sdtm/"  # SAS transport files are for the SDTM datasets
 SHAPES = ("long", "wide")
 
 # Who exports: investigators and data managers get full data, sponsor viewers pseudonymised data.
@@ -72,10 +73,18 @@ def shape_error(dataset: Dataset, shape: str) -> str:
 
 
 def filter_errors(
-    dataset: Dataset, *, shape: str, analytes: tuple[str, ...], from_day: float | None, to_day: float | None
+    dataset: Dataset,
+    *,
+    shape: str,
+    analytes: tuple[str, ...],
+    from_day: float | None,
+    to_day: float | None,
+    export_format: str = "csv",
 ) -> dict[str, list[str]]:
-    """The filters `dataset` does not offer, by parameter (empty: none)."""
+    """The filters (and format) `dataset` does not offer, by parameter (empty: none)."""
     errors: dict[str, list[str]] = {}
+    if export_format == "xpt" and not dataset.name.startswith(XPT_PREFIX):
+        errors["format"] = [f"xpt is offered for the {XPT_PREFIX}* datasets only, not {dataset.name}"]
     if shape not in SHAPES or (shape == "wide" and dataset.name != "pkpd"):
         errors["shape"] = [shape_error(dataset, shape)]
     if analytes and not dataset.analytes:

@@ -22,6 +22,7 @@ CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "json": "application/json",
     "parquet": "application/vnd.apache.parquet",
+    "xpt": "application/x-sas-xport",  # written whole, not chunk by chunk: followup.exports.xpt
 }
 
 

@@ -100,6 +100,7 @@ MODEL_PAGES = {
 NAMED_PAGES = {
     "followup_investigator": PLOT_READERS,  # the cohort PK overlay (pseudonymised)
     "followup_exports": frozenset({roles.INVESTIGATOR, roles.DATA_MANAGER, roles.SPONSOR_VIEWER}),  # the form
+    "followup_submission": frozenset({roles.DATA_MANAGER}),  # the submission package (full data)
 }
 # The admin site's own pages → a status for everyone, or who gets 200 (others 403).
 SITE_PAGES = {

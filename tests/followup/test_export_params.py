@@ -20,7 +20,7 @@ def api(client_for, make_user, site):
 @pytest.mark.parametrize(
     ("url", "parameter", "message"),
     [
-        ("/api/v1/exports/pkpd/?format=xlsx", "format", "unknown format 'xlsx'; one of csv, json, parquet"),
+        ("/api/v1/exports/pkpd/?format=xlsx", "format", "unknown format 'xlsx'; one of csv, json, parquet, xpt"),
         ("/api/v1/exports/pkpd/?shape=tall", "shape", "shape 'tall' is not offered for pkpd; pkpd takes long or wide"),
         ("/api/v1/exports/sdtm/ae/?shape=wide", "shape",
          "shape 'wide' is not offered for sdtm/ae; pkpd takes long or wide"),
