@@ -6,12 +6,20 @@ from urllib.parse import urlparse
 
 import pytest
 from django.contrib.auth.models import Group
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from edc import roles
 from tests import factories
 
 PASSWORD = factories.PASSWORD
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle_counts():
+    """The token endpoint's throttle counts live in the cache, which outlives a test's database transaction:
+    each test starts with none (the lockout's attempts are rows, rolled back with the test)."""
+    cache.clear()
 
 
 @pytest.fixture
