@@ -4,6 +4,7 @@ from django.utils.module_loading import autodiscover_modules
 
 
 class EdcConfig(AppConfig):
+    default = True  # this module also holds django-axes' config: "edc" names this one
     default_auto_field = "django.db.models.BigAutoField"
     name = "edc"
     verbose_name = "Trial kernel"
