@@ -7,6 +7,7 @@ DEBUG          "1"/"true" for development only
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -45,6 +46,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI and Redoc from the package (no CDN)
     "simple_history",
+    # django-axes: failed sign-ins recorded, accounts locked out (21 CFR 11.300(d)); its admin: edc.admin.security
+    "edc.apps.SignInRecordsConfig",
     "edc",
     "screening",
     "infusion",
@@ -61,7 +64,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "edc.security.PasswordExpiryMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last: turns a sign-in refused for a locked-out account into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -94,10 +100,49 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+# --- 21 CFR 11.300: passwords, sign-in lockout, sessions, API tokens (README, "Part 11") -------------
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out account before the password is checked
+    "django.contrib.auth.backends.ModelBackend",
 ]
+AUTH_PASSWORD_VALIDATORS = [
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": int(os.environ.get("EDC_PASSWORD_MIN_LENGTH", "8"))},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    # 11.300(b): a new password may not be one of the user's last N (their hashes in edc.PasswordHistory).
+    {
+        "NAME": "edc.security.PasswordHistoryValidator",
+        "OPTIONS": {"remember": int(os.environ.get("EDC_PASSWORD_HISTORY", "5"))},
+    },
+]
+# 11.300(b): a password older than this must be changed at the next sign-in (0: passwords do not expire).
+EDC_PASSWORD_EXPIRY_DAYS = int(os.environ.get("EDC_PASSWORD_EXPIRY_DAYS", "90"))
+
+# 11.300(d): 5 failed sign-ins to one account lock it for 15 minutes, wherever they come from (the admin
+# form and the token endpoint); every failure is kept in axes' tables, which data managers read in the admin.
+AXES_FAILURE_LIMIT = int(os.environ.get("EDC_LOCKOUT_FAILURES", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("EDC_LOCKOUT_MINUTES", "15")))
+# By account, not by address: one hospital's users often share an address, and a lock is on an account. The
+# failures of an account are summed over the addresses and browsers they came from (axes' database handler), so
+# the check W006 warns of a bypass that does not apply; the token endpoint is also throttled per address.
+AXES_LOCKOUT_PARAMETERS = ["username"]
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+AXES_RESET_ON_SUCCESS = True  # "5 failed attempts" in a row: a successful sign-in starts the count again
+# A try while locked is recorded too, and the 15 minutes count again from it (axes' default, said here).
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True  # each failure as a row, not only the count per account
+AXES_ENABLE_ADMIN = False  # edc.admin.security registers the lists under the trial's roles
+AXES_LOCKOUT_CALLABLE = "edc.security.lockout_response"
+AXES_VERBOSE = False  # no version banner on the standard output of every management command
+
+# Admin sessions end after 30 idle minutes: every request pushes the expiry on by the full age.
+SESSION_COOKIE_AGE = 60 * int(os.environ.get("EDC_SESSION_IDLE_MINUTES", "30"))
+SESSION_SAVE_EVERY_REQUEST = True
+
+# API tokens expire this long after they were issued (`POST auth/token/` then issues a new one).
+EDC_API_TOKEN_TTL = timedelta(hours=int(os.environ.get("EDC_API_TOKEN_HOURS", "8")))
 
 LANGUAGE_CODE = "en-gb"
 USE_I18N = True
@@ -113,7 +158,7 @@ STORAGES = {
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "edc.security.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -129,6 +174,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "edc.schema.ApiAutoSchema",
     "EXCEPTION_HANDLER": "edc.api.exception_handler",
     "COERCE_DECIMAL_TO_STRING": False,
+    # The token endpoint: guesses from one address slowed down before the per-account lockout (axes) is reached.
+    "DEFAULT_THROTTLE_RATES": {"auth-token": os.environ.get("EDC_TOKEN_RATE", "10/min")},
 }
 
 SPECTACULAR_SETTINGS = {
@@ -160,6 +207,12 @@ CACHES = {
 
 # --- Celery -------------------------------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# The token endpoint's throttle counts: in Redis, shared by the web workers, when there is one; else per process.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    if REDIS_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL or "filesystem://")
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", REDIS_URL or None)
 # Publishing gives up after one quick retry: a broker outage must not stall data entry (the daily

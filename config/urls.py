@@ -20,6 +20,7 @@ for routes in (edc_api.ROUTES, screening_api.ROUTES, infusion_api.ROUTES, follow
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/auth/token/", edc_api.TokenView.as_view(), name="api-token"),
+    path("api/v1/auth/token/revoke/", edc_api.TokenRevokeView.as_view(), name="api-token-revoke"),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

@@ -1,8 +1,10 @@
+from axes.apps import AppConfig as AxesConfig
 from django.apps import AppConfig
 from django.utils.module_loading import autodiscover_modules
 
 
 class EdcConfig(AppConfig):
+    default = True  # this module also holds django-axes' config: "edc" names this one
     default_auto_field = "django.db.models.BigAutoField"
     name = "edc"
     verbose_name = "Trial kernel"
@@ -11,3 +13,14 @@ class EdcConfig(AppConfig):
         # Each app's `hooks` module registers what it plugs into the kernel (validators, save listeners,
         # subject-page inlines and panels, visit pages), in the order of INSTALLED_APPS.
         autodiscover_modules("hooks")
+        from django.contrib.auth.signals import user_logged_in
+
+        from edc import security
+
+        user_logged_in.connect(security.flag_expired_password, dispatch_uid="edc-password-expiry")
+
+
+class SignInRecordsConfig(AxesConfig):
+    """django-axes under the name data managers see in the admin."""
+
+    verbose_name = "Sign-in records"

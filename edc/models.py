@@ -1,4 +1,4 @@
-"""The trial kernel's tables: sites, subjects, visits, lab results, data queries and signatures."""
+"""The trial kernel's tables: sites, subjects, visits, lab results, data queries, signatures; past password hashes."""
 
 from zoneinfo import ZoneInfo
 
@@ -332,3 +332,20 @@ class Deviation(CrfModel):
 
     def __str__(self):
         return f"{self.get_category_display()} deviation of {self.deviation_date:%Y-%m-%d}"
+
+
+class PasswordHistory(models.Model):
+    """A password a user has had, as its hash (21 CFR 11.300(b)): the validator refuses reusing one of the last
+    few, and the newest row's time is the password's age, which the expiry setting bounds."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="password_history")
+    password = models.CharField(max_length=128)  # the hash, as in auth.User.password
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        indexes = [models.Index(fields=["user", "-created"])]
+        verbose_name_plural = "password history"
+
+    def __str__(self):
+        return f"password of {self.user} set {self.created:%Y-%m-%d}"

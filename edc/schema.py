@@ -82,6 +82,10 @@ class ApiAutoSchema(AutoSchema):
         if self.view.permission_classes:  # the token route is the one open to anonymous callers
             errors["401"] = OpenApiResponse(detail, description="No or invalid credentials.")
             errors["403"] = OpenApiResponse(detail, description="Your role may not do this.")
+        if self.view.throttle_classes:  # the token route: per address, and per account once locked out
+            errors["429"] = OpenApiResponse(
+                detail, description="Too many requests, or the account is locked out; see the Retry-After header."
+            )
         if self.method in WRITE_METHODS:
             errors["423"] = OpenApiResponse(detail, description="The record's visit, subject or the study is locked.")
         if self.method in VERSIONED_METHODS:  # only clinical records are changed or voided

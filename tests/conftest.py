@@ -6,6 +6,7 @@ from urllib.parse import urlparse
 
 import pytest
 from django.contrib.auth.models import Group
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from edc import roles
@@ -16,11 +17,9 @@ PASSWORD = factories.PASSWORD
 
 @pytest.fixture(autouse=True)
 def empty_cache():
-    """The cache is the process's: what one test cached (keyed by row ids the next test reuses) is cleared."""
-    from django.core.cache import cache
-
-    cache.clear()
-    yield
+    """The cache is the process's and outlives a test's database transaction: what one test cached (panels keyed by
+    row ids the next test reuses, the token endpoint's throttle counts) is cleared. The lockout's attempts are rows,
+    rolled back with the test."""
     cache.clear()
 
 

@@ -56,7 +56,8 @@ def token(postgres_db, one_connection, make_user, site, staff, role):
     return Token.objects.create(user=user).key
 
 
-schema = schemathesis.openapi.from_wsgi("/api/schema/", application)
+# Revoking would delete the run's own token and leave every later request a 401 (tests/edc/test_part11.py tests it).
+schema = schemathesis.openapi.from_wsgi("/api/schema/", application).exclude(path="/api/v1/auth/token/revoke/")
 
 
 @schema.parametrize()

@@ -11,7 +11,7 @@
 
 from django.contrib import admin
 
-from edc.admin import data_management, deviations, home, subjects  # noqa: F401 - registers the kernel's admins and home page
+from edc.admin import data_management, deviations, home, security, subjects  # noqa: F401 - registers the kernel's admins and home page
 from edc.admin.base import (
     AdminPagesMixin,
     CrfAdmin,

@@ -1,7 +1,7 @@
 """REST for the kernel, and the base classes every CRF endpoint of the other apps is built from.
 
 - `base`: the policy (`ScopedViewSetMixin`, `RolePermission`, `CrfViewSet`, `CrfSerializer`, `ScopedRelatedField`,
-  the exception handler and the JSON 404), and the token route.
+  the exception handler and the JSON 404), and the token routes (issue, revoke).
 - `subjects`: sites, subjects, visits, lab results.
 - `data_management`: queries, signatures, source verification, locks, the study audit trail.
 - `deviations`: the protocol deviation log (with the confirmation or dismissal of a proposal).
@@ -13,6 +13,7 @@ from edc.api.base import (
     RolePermission,
     ScopedRelatedField,
     ScopedViewSetMixin,
+    TokenRevokeView,
     TokenView,
     crf_fields,
     exception_handler,
@@ -36,6 +37,7 @@ __all__ = [
     "RolePermission",
     "ScopedRelatedField",
     "ScopedViewSetMixin",
+    "TokenRevokeView",
     "TokenView",
     "crf_fields",
     "exception_handler",

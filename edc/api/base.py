@@ -4,6 +4,7 @@ the CRF viewset and serializer."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import JsonResponse
 from django.views.defaults import page_not_found
@@ -11,16 +12,20 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status, viewsets
+from rest_framework.authtoken.models import Token
+from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, Throttled
 from rest_framework.exceptions import ValidationError as DrfValidationError
 from rest_framework.filters import OrderingFilter, SearchFilter
 from rest_framework.parsers import FormParser
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from edc import input_guard, roles, services
+from edc import input_guard, roles, security, services
 from edc.api_fields import CheckedModelSerializer
 from edc.models import Subject
 
@@ -245,7 +250,41 @@ class CrfViewSet(ScopedViewSetMixin, viewsets.ModelViewSet):
         return Response(self.get_serializer(instance).data, status=status.HTTP_200_OK)
 
 
+class IssuedTokenSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text="send as `Authorization: Token <token>`")
+    expires = serializers.DateTimeField(help_text="after this the token is refused (401): ask for a new one")
+
+
 class TokenView(ObtainAuthToken):
-    """`POST auth/token/` with username and password; the API's own parser (forms are checked by the middleware)."""
+    """`POST auth/token/` with username and password; the API's own parser (forms are checked by the middleware).
+
+    Throttled per address (`auth-token` rate); the account's failures count towards its lockout (django-axes,
+    through `authenticate`), and a locked-out account is refused (429) even with the right password."""
 
     parser_classes = (input_guard.StrictJSONParser, FormParser)
+    throttle_classes = (ScopedRateThrottle,)
+    throttle_scope = "auth-token"
+
+    @extend_schema(request=AuthTokenSerializer, responses={200: IssuedTokenSerializer})
+    def post(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        if not serializer.is_valid():
+            if getattr(request, "axes_locked_out", False):
+                raise Throttled(wait=settings.AXES_COOLOFF_TIME.total_seconds(), detail=security.lockout_message())
+            raise DrfValidationError(serializer.errors)
+        user = serializer.validated_data["user"]
+        if security.password_expired(user):
+            raise DrfValidationError({"password": [security.expired_password_message() + " (in the admin)"]})
+        token = security.current_token(user)
+        return Response({"token": token.key, "expires": security.token_expires_at(token)})
+
+
+class TokenRevokeView(APIView):
+    """`POST auth/token/revoke/`: the caller's token is deleted and refused from now on."""
+
+    permission_classes = (IsAuthenticated,)
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request, *args, **kwargs):
+        Token.objects.filter(user=request.user).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -73,6 +73,10 @@ POLICY = {
     "followup.PrednisoneDose": CRF,
     "followup.Milestone": (CLINICAL, NONE),  # computed by the scan
     "followup.ExportLog": (DM, NONE),
+    # Sign-in records (django-axes, 21 CFR 11.300(d)): read by data managers, written by sign-ins only.
+    "axes.AccessAttempt": (DM, NONE),
+    "axes.AccessFailureLog": (DM, NONE),
+    "axes.AccessLog": (DM, NONE),
 }
 
 # A model admin's page (its URL name after `<app>_<model>_`) → who gets 200, from the model's (read, add) roles.
@@ -116,7 +120,7 @@ SITE_PAGES = {
 # An app's index → who may read one of its models (others 404, Django's answer for an app with none of their
 # pages; the cohort overlay is a page, not a model, so the sponsor viewer has no follow-up index).
 APP_INDEX = {"auth": NONE, "authtoken": NONE, "edc": ALL, "screening": CLINICAL, "infusion": CLINICAL,
-             "followup": CLINICAL}  # fmt: skip
+             "followup": CLINICAL, "axes": DM}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -232,6 +236,9 @@ def rows(site, staff, investigator, monitor, data_manager) -> dict:
                                  raised_at=timezone.now())  # fmt: skip
     ExportLog.objects.create(user=data_manager, started_at=timezone.now(), dataset="pkpd", format="csv")
     Token.objects.create(user=staff)
+    # Rows of the sign-in records: a failure (kept: a success would reset its account's count) and a sign-in.
+    for username, password in ((monitor.username, "not-the-password"), (staff.username, factories.PASSWORD)):
+        Client().post(reverse("admin:login"), {"username": username, "password": password})
     found = {"auth.Group": Group.objects.first(), "auth.User": staff, "edc.Site": site}
     for model in admin.site._registry:
         if model._meta.label not in found:
