@@ -38,7 +38,10 @@ def dump(settings_dict: dict, out: Path) -> dict:
 
 def load(dump_file: Path, settings_dict: dict, target: str) -> dict:
     """Create the database `target` (refused if it exists) and restore the dump into it → its fingerprint."""
-    _run(["createdb", "--template=template0", target], settings_dict)
+    try:
+        _run(["createdb", "--template=template0", target], settings_dict)
+    except BackupError as error:
+        raise BackupError(f"a restore never overwrites a database; name a new one ({error})") from None
     try:
         _run(["pg_restore", "--exit-on-error", "--single-transaction", "--no-owner", "--no-privileges",
               f"--dbname={target}", str(dump_file)], settings_dict)  # fmt: skip
