@@ -62,7 +62,7 @@ def read_manifest(dump_path: Path) -> dict | None:
 def complete_backups(folder: Path) -> list[Path]:
     """The dumps with their manifest, oldest first (the names sort by time)."""
     manifests = sorted(folder.glob(f"{PREFIX}*{MANIFEST_SUFFIX}")) if folder.is_dir() else []
-    return [folder / json.loads(path.read_text())["dump"] for path in manifests]
+    return [folder / Path(json.loads(path.read_text())["dump"]).name for path in manifests]  # never outside it
 
 
 def prune(folder: Path, keep: int) -> list[Path]:

@@ -9,6 +9,7 @@ import datetime as dt
 import logging
 import os
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.utils import timezone
@@ -37,7 +38,8 @@ def backup(settings_dict: dict, folder: Path, keep: int) -> dict:
     dump_path = archive.new_dump_path(folder, engine.SUFFIX, timezone.now())
     partial = archive.create_private(archive.partial_path(dump_path))
     try:
-        contents = engine.dump(settings_dict, partial)
+        with logged_failure(f"backup into {folder}"):
+            contents = engine.dump(settings_dict, partial)
         os.replace(partial, dump_path)
     finally:
         partial.unlink(missing_ok=True)  # a failed dump leaves nothing that looks like a backup
@@ -65,9 +67,10 @@ def restore(dump_path: Path, settings_dict: dict, target: str) -> dict:
     """Restore a backup into the new database `target` (never over an existing one) and check it holds what the
     manifest says, row for row → the manifest. A restore that does not match is removed again."""
     engine = engine_of(settings_dict)
-    manifest = checked_manifest(dump_path, engine)
     started = time.monotonic()
-    restored = engine.load(dump_path, settings_dict, target)
+    with logged_failure(f"restore of {dump_path} into {target}"):
+        manifest = checked_manifest(dump_path, engine)
+        restored = engine.load(dump_path, settings_dict, target)
     mismatches = differences(manifest["fingerprint"], restored)
     if mismatches:
         engine.remove(settings_dict, target)
@@ -88,6 +91,16 @@ def drill(dump_path: Path, settings_dict: dict, scratch: str) -> dict:
         return restore(dump_path, settings_dict, scratch)
     finally:
         engine.remove(settings_dict, scratch)
+
+
+@contextmanager
+def logged_failure(what: str):
+    """A refusal or a failing client program is one error line on `edc.backups`, then the caller's error."""
+    try:
+        yield
+    except BackupError as error:
+        logger.error("%s failed: %s", what, error)
+        raise
 
 
 def default_scratch(settings_dict: dict, dump_path: Path) -> str:

@@ -70,7 +70,7 @@ def target_exists(target: str) -> bool:
 
 
 def take_backup(folder) -> tuple:
-    call_command("backup", dir=folder)
+    call_command("backup", folder=folder)
     [manifest_file] = folder.glob("*.json")
     return folder / json.loads(manifest_file.read_text())["dump"], json.loads(manifest_file.read_text())
 
@@ -124,13 +124,17 @@ def test_restore_with_no_target_names_the_configured_database_and_refuses_it(cas
     assert live_fingerprint()["row_counts"]["edc_subject"] == 1
 
 
-def test_a_dump_cut_short_or_without_its_manifest_is_refused_before_anything_is_made(casebook, tmp_path, scratch):
+def test_a_dump_cut_short_or_without_its_manifest_is_refused_before_anything_is_made(
+    casebook, tmp_path, scratch, caplog
+):
+    caplog.set_level(logging.ERROR, logger="edc.backups")
     dump, _ = take_backup(tmp_path)
     target = scratch("never_made")
     whole = dump.read_bytes()
     dump.write_bytes(whole[: len(whole) // 2])
     with pytest.raises(CommandError, match="SHA-256 of its manifest: cut short or altered"):
         call_command("restore", str(dump), into=target)
+    assert f"restore of {dump} into {target} failed: {dump} does not match the SHA-256" in caplog.text
 
     dump.write_bytes(whole)
     dump.with_suffix(".json").unlink()
@@ -158,7 +162,7 @@ def test_the_drill_names_what_differs_and_removes_its_scratch_database(casebook,
 
 def test_backup_verify_drills_the_new_dump_and_leaves_no_scratch(casebook, tmp_path, scratch, capsys):
     target = scratch("verify")
-    call_command("backup", dir=tmp_path, verify=True, scratch=target)
+    call_command("backup", folder=tmp_path, verify=True, scratch=target)
 
     assert "Restore drill passed" in capsys.readouterr().out
     suffix = operations.engine_of(connection.settings_dict).SUFFIX
@@ -170,7 +174,7 @@ def test_retention_keeps_the_newest_complete_backups(casebook, tmp_path):
     (tmp_path / "edc-20000101T000000.000000Z.dump.partial").write_bytes(b"cut short")  # a crashed run's leftover
     with override_settings(EDC_BACKUP_KEEP=2):
         for _ in range(3):
-            call_command("backup", dir=tmp_path)
+            call_command("backup", folder=tmp_path)
     kept = backups.operations.archive.complete_backups(tmp_path)
 
     assert len(kept) == 2 and len(list(tmp_path.glob("*.json"))) == 2

@@ -18,7 +18,7 @@ class Command(BaseCommand):
     requires_system_checks = []  # an operations command: runs whatever state the project is in
 
     def add_arguments(self, parser):
-        parser.add_argument("--dir", type=Path, default=None, help="folder (default: EDC_BACKUP_DIR)")
+        parser.add_argument("--dir", dest="folder", type=Path, default=None, help="folder (default: EDC_BACKUP_DIR)")
         parser.add_argument(
             "--verify", action="store_true",
             help="then restore the new dump into a scratch database, compare it row for row, and remove it",
@@ -28,8 +28,8 @@ class Command(BaseCommand):
             help="the drill's scratch database (PostgreSQL, created and dropped; default <database>_drill) or file",
         )  # fmt: skip
 
-    def handle(self, *args, dir, verify, scratch, **options):  # noqa: A002 - the option's name
-        folder = dir or settings.EDC_BACKUP_DIR
+    def handle(self, *args, folder, verify, scratch, **options):
+        folder = folder or settings.EDC_BACKUP_DIR
         settings_dict = connection.settings_dict
         try:
             manifest = backups.backup(settings_dict, folder, settings.EDC_BACKUP_KEEP)
