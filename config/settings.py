@@ -1,9 +1,11 @@
 """Settings from the environment (twelve-factor).
 
-DATABASE_URL   default: SQLite under var/ (the embedded default)
-REDIS_URL      Celery broker and result backend; default: kombu's filesystem transport under var/
-SECRET_KEY     required when DEBUG is off
-DEBUG          "1"/"true" for development only
+DATABASE_URL     default: SQLite under var/ (the embedded default)
+REDIS_URL        Celery broker and result backend; default: kombu's filesystem transport under var/
+SECRET_KEY       required when DEBUG is off
+DEBUG            "1"/"true" for development only
+EDC_BACKUP_DIR   where `manage.py backup` writes; default var/backups
+EDC_BACKUP_KEEP  how many backups to keep (a count, at least 1); default 14
 """
 
 import os
@@ -23,6 +25,14 @@ def env_bool(name: str, default: bool = False) -> bool:
     return os.environ.get(name, str(default)).strip().lower() in {"1", "true", "yes", "on"}
 
 
+def env_count(name: str, default: int) -> int:
+    """A whole number of at least 1, or a start-up error naming the variable."""
+    value = os.environ.get(name, str(default)).strip()
+    if not value.isdigit() or int(value) < 1:
+        raise ImproperlyConfigured(f"{name} must be a whole number of at least 1, not {value!r}")
+    return int(value)
+
+
 DEBUG = env_bool("DEBUG")
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
@@ -32,6 +42,9 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+
+# The trial's own apps, in layer order; their tables are the ones a backup checksums row by row.
+EDC_PROJECT_APPS = ["edc", "screening", "infusion", "followup"]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -48,10 +61,7 @@ INSTALLED_APPS = [
     "simple_history",
     # django-axes: failed sign-ins recorded, accounts locked out (21 CFR 11.300(d)); its admin: edc.admin.security
     "edc.apps.SignInRecordsConfig",
-    "edc",
-    "screening",
-    "infusion",
-    "followup",
+    *EDC_PROJECT_APPS,
 ]
 
 MIDDLEWARE = [
@@ -242,7 +252,24 @@ CELERY_BEAT_SCHEDULE = {
     "health-check": {"task": "edc.tasks.health_check", "schedule": crontab(minute="*/15")},
     # CELERY_TIMEZONE is the site's: 02:00 in Hangzhou.
     "scan-milestones": {"task": "followup.tasks.scan_milestones", "schedule": crontab(hour=2, minute=0)},
+    # The nightly backup before the scan; every Sunday, the newest one restored into a scratch database.
+    "backup-database": {"task": "edc.tasks.backup_database", "schedule": crontab(hour=1, minute=30)},
+    "drill-latest-backup": {
+        "task": "edc.tasks.drill_latest_backup",
+        "schedule": crontab(hour=4, minute=0, day_of_week="sunday"),
+    },
 }
+# Compose runs the backups on a worker of their own (the one with the backup volume and the PostgreSQL client):
+# EDC_BACKUP_QUEUE=backups there; the embedded default's one worker takes them from the default queue.
+EDC_BACKUP_QUEUE = os.environ.get("EDC_BACKUP_QUEUE", "celery")
+CELERY_TASK_ROUTES = {
+    "edc.tasks.backup_database": {"queue": EDC_BACKUP_QUEUE},
+    "edc.tasks.drill_latest_backup": {"queue": EDC_BACKUP_QUEUE},
+}
+
+# --- Backups (`manage.py backup`, `manage.py restore`; README "Backups") ------------------------------
+EDC_BACKUP_DIR = Path(os.environ.get("EDC_BACKUP_DIR", VAR_DIR / "backups"))
+EDC_BACKUP_KEEP = env_count("EDC_BACKUP_KEEP", 14)
 
 # --- Demo cohort: the steps of `seed_demo`, in layer order ---------------------------------------
 DEMO_STEPS = [
