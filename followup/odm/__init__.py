@@ -28,12 +28,16 @@ from followup.models import ExportLog
 from followup.odm.clinical import ClinicalWriter, Scope, subject_batches
 from followup.odm.metadata import NS, admin_data_element, reference_data_element, study_element, tag
 
-__all__ = ["CONTENT_TYPE", "ODM_ROLES", "OdmExport", "OdmRequest", "Scope", "odm_chunks", "odm_request", "start_odm_export", "write_odm"]
+__all__ = [
+    "CONTENT_TYPE", "ODM_ROLES", "OdmExport", "OdmRequest", "Scope", "odm_chunks", "odm_request", "start_odm_export",
+    "write_odm",
+]  # fmt: skip
 
 # The casebook names patients (dates of birth, initials, free text) and the staff in its audit trail: sponsor
 # viewers, who get pseudonymised exports only, have the SDTM exports instead.
 ODM_ROLES = frozenset({roles.INVESTIGATOR, roles.DATA_MANAGER})
 CONTENT_TYPE = "application/xml"
+SOURCE_SYSTEM = "EDC NCT06711146"
 
 
 @dataclass(frozen=True)
@@ -108,7 +112,7 @@ def odm_chunks(scope: Scope, counter: _Counter | None = None) -> Iterator[bytes]
         xml.write_declaration()
         granularity = "SingleSubject" if scope.subject_id else "All"
         root = {"FileType": "Transactional", "FileOID": f"EDC.{now:%Y%m%dT%H%M%S}", "Granularity": granularity,
-                "CreationDateTime": now.isoformat(), "ODMVersion": "1.3.2", "SourceSystem": "EDC NCT06711146"}  # fmt: skip
+                "CreationDateTime": now.isoformat(), "ODMVersion": "1.3.2", "SourceSystem": SOURCE_SYSTEM}  # fmt: skip
         with xml.element(tag("ODM"), root, nsmap={None: NS}):
             xml.write(study_element())
             xml.write(admin_data_element(sites, users, now.date().isoformat()))

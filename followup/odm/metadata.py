@@ -24,7 +24,7 @@ from django.db import models
 from lxml import etree
 
 from edc import rules as edc_rules
-from edc.models import Signature, Subject, Visit
+from edc.models import Signature, Site, Subject, Visit
 from edc.services.audit import audited_models_of_subject
 from edc.services.crf import BOOKKEEPING_FIELDS
 
@@ -267,7 +267,8 @@ def study_element() -> etree._Element:
         for item in form.items:
             _item_def(version, form, item)
     for attname, oid, length in SITE_ITEMS:
-        element("ItemDef", version, OID=oid, Name=attname, DataType="text", Length=length)
+        site_item = element("ItemDef", version, OID=oid, Name=attname, DataType="text", Length=length)
+        translated(site_item, "Question", str(Site._meta.get_field(attname).verbose_name))
     for form in forms():
         for item in form.items:
             if item.code_list_oid:
@@ -296,7 +297,8 @@ def _event_defs(version: etree._Element) -> None:
 def _site_group_def(version: etree._Element) -> None:
     group = element("ItemGroupDef", version, OID=SITE_GROUP, Name="Sites", Repeating="Yes", IsReferenceData="Yes")
     for order, (_, oid, _) in enumerate(SITE_ITEMS, 1):
-        element("ItemRef", group, ItemOID=oid, OrderNumber=order, Mandatory="Yes", KeySequence=1 if order == 1 else None)
+        key = 1 if order == 1 else None  # the site code
+        element("ItemRef", group, ItemOID=oid, OrderNumber=order, Mandatory="Yes", KeySequence=key)
 
 
 def _group_def(version: etree._Element, form: Form) -> None:
