@@ -188,13 +188,6 @@ class Form:
         """Rows of this CRF sit in their visit's event (a visit in its own)."""
         return self.model is Visit or any(item.field.name == "visit" for item in self.items)
 
-    def item(self, oid: str) -> Item | None:
-        return self._items_by_oid().get(oid)
-
-    @cache  # noqa: B019 (forms live as long as the process: FORMS is built once)
-    def _items_by_oid(self) -> dict[str, Item]:
-        return {item.oid: item for item in self.items}
-
 
 # Subject's own identity is the SubjectData element: its key and its site.
 _NOT_ITEMS = BOOKKEEPING_FIELDS | {"subject_id", "site_id"}
