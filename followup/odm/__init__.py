@@ -64,17 +64,16 @@ class OdmExport:
     chunks: Iterator[bytes]
 
 
-def start_odm_export(request: OdmRequest, *, channel: str = "api") -> OdmExport:
+def start_odm_export(request: OdmRequest, *, channel: str = "api", progress=None) -> OdmExport:
     """Log the export and return its chunks; the log gets the subject count (`row_count`) once the last subject
-    is written."""
+    is written. `progress` (a tqdm bar, say) is updated once per subject."""
     filters = {"subject": [request.scope.subject_id]} if request.scope.subject_id else {}
     log = ExportLog.objects.create(user=request.user, started_at=timezone.now(), dataset="odm", format="xml",
                                    filters=filters, channel=channel)  # fmt: skip
-    return OdmExport(log, _logged(request.scope, log))
+    return OdmExport(log, _logged(request.scope, log, _Counter(progress)))
 
 
-def _logged(scope: Scope, log: ExportLog) -> Iterator[bytes]:
-    counter = _Counter()
+def _logged(scope: Scope, log: ExportLog, counter: _Counter) -> Iterator[bytes]:
     # One read transaction: a consistent casebook however long it streams.
     with transaction.atomic(), closing(odm_chunks(scope, counter)) as chunks:
         yield from chunks
@@ -82,7 +81,14 @@ def _logged(scope: Scope, log: ExportLog) -> Iterator[bytes]:
 
 
 class _Counter:
-    subjects = 0
+    def __init__(self, progress=None):
+        self.subjects = 0
+        self.progress = progress
+
+    def add(self) -> None:
+        self.subjects += 1
+        if self.progress is not None:
+            self.progress.update(1)
 
 
 class _Sink:
@@ -125,18 +131,15 @@ def odm_chunks(scope: Scope, counter: _Counter | None = None) -> Iterator[bytes]
                     for subject_data in writer.subject_elements(batch):
                         xml.write(subject_data)
                         xml.flush()
-                        counter.subjects += 1
+                        counter.add()
                         yield sink.drain()
     yield sink.drain()
 
 
 def write_odm(output, request: OdmRequest, *, channel: str = "command", progress=None) -> int:
-    """Write the casebook to `output` (a binary file), logged; returns the number of subjects written.
-    `progress` (a tqdm bar, say) is updated once per subject."""
-    export = start_odm_export(request, channel=channel)
+    """Write the casebook to `output` (a binary file), logged; returns the number of subjects written."""
+    export = start_odm_export(request, channel=channel, progress=progress)
     for chunk in export.chunks:
         output.write(chunk)
-        if progress is not None:
-            progress.update(1)
     export.log.refresh_from_db()
     return export.log.row_count or 0

@@ -184,7 +184,7 @@ def _instance(casebook: Casebook, row: ImportedRow, sites, users) -> models.Mode
     for item in row.form.items:
         value = item.value(row.values.get(item.oid))
         if item.is_user:
-            values[item.field.attname] = users[value].pk if value else None
+            values[item.field.attname] = _account(users, value, row).pk if value else None
         else:
             values[item.field.attname] = value
     if row.form.model is Subject:
@@ -193,6 +193,12 @@ def _instance(casebook: Casebook, row: ImportedRow, sites, users) -> models.Mode
     elif any(f.name == "subject" for f in row.form.model._meta.concrete_fields):
         values["subject_id"] = row.subject_pk
     return row.form.model(**values)
+
+
+def _account(users, login: str, row: ImportedRow):
+    if login not in users:
+        raise ImportRefused(f"{row.form.group_oid} {row.pk} names the user {login!r}, who is not in the admin data")
+    return users[login]
 
 
 def _signature(casebook: Casebook, values: dict, users) -> Signature:

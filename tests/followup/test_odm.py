@@ -14,11 +14,12 @@ from lxml import etree
 
 from edc import roles
 from edc import services as edc_services
-from edc.models import DataQuery, Lock, Signature, Site, SourceVerification, Subject, Visit
+from edc.models import DataQuery, LabResult, Lock, Signature, Site, SourceVerification, Subject, Visit
 from followup import odm
 from followup.models import AdverseEvent, ExportLog, Milestone
 from followup.odm import clinical, metadata
 from followup.odm.importer import ImportRefused, import_casebook
+from screening.models import Medication
 from tests import factories
 from tests.casebook import treated_casebook
 
@@ -55,10 +56,17 @@ def cohort(site, other_site, staff, investigator, make_user):
     event = AdverseEvent.objects.filter(subject=subjects[0]).first()
     event.max_temperature_c = Decimal("39.2")
     edc_services.save_crf(event, user=staff, reason="corrected from the nursing chart")
+    # A value given then cleared (an update with IsNull), and a voided row.
+    medication = Medication.objects.filter(subject=subjects[0], drug="dexamethasone").get()
+    medication.stop_date = medication.start_date + dt.timedelta(days=3)
+    medication = edc_services.save_crf(medication, user=staff, reason="stopped")
+    medication.stop_date = None
+    medication = edc_services.save_crf(medication, user=staff, reason="entered on the wrong line")
+    edc_services.void_crf(LabResult.objects.filter(subject=subjects[1]).first(), user=staff, reason="duplicate")
     d7 = Visit.objects.get(subject=subjects[0], code="D7")
     signature = edc_services.sign(d7, "REVIEWED", user=investigator, password=factories.PASSWORD,
                                   over_open_queries=True)  # fmt: skip
-    return {"subjects": subjects, "event": event, "visit": d7, "signature": signature}
+    return {"subjects": subjects, "event": event, "visit": d7, "signature": signature, "medication": medication}
 
 
 def test_the_casebook_is_valid_against_the_official_odm_132_schema(cohort, odm_schema):
@@ -157,6 +165,19 @@ def test_a_changed_row_has_an_audit_record_per_change_with_the_reason_in_site_ti
     assert audit.findtext("o:SourceID", namespaces=NS) == f"{last._meta.db_table}:{last.history_id}"
     # Audit records sit on rows only, one per transaction.
     assert len(xpath(tree, "//o:AuditRecord")) == len(xpath(tree, "//o:ItemGroupData[@TransactionType!='Context']"))
+
+
+def test_a_cleared_value_is_an_update_with_isnull(cohort):
+    tree = casebook_of()
+    medication = cohort["medication"]
+    groups = _row_groups(tree, "IG.SCREENING.MEDICATION", medication.pk)
+    assert [g.get("TransactionType") for g in groups] == ["Insert", "Update", "Update"]
+    stop = "IT.SCREENING.MEDICATION.STOP_DATE"
+    assert xpath(groups[1], "o:ItemData[@ItemOID=$i]/@Value", i=stop) == [
+        (medication.start_date + dt.timedelta(days=3)).isoformat()
+    ]
+    assert xpath(groups[2], "o:ItemData/@IsNull", i=stop) == ["Yes"]
+    assert not xpath(groups[0], "o:ItemData[@ItemOID=$i]", i=stop)
 
 
 def test_a_signed_visit_has_its_signature_with_meaning_signer_and_time(cohort):
