@@ -8,12 +8,14 @@ from django.http import FileResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, viewsets
-from rest_framework.exceptions import NotFound
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.fields import empty
 from rest_framework.response import Response
 
 from edc.api import CrfSerializer, CrfViewSet, ScopedViewSetMixin, crf_fields
-from followup import exports, filtersets, rules
+from edc.models import Subject
+from followup import exports, filtersets, odm, rules
 from followup.models import AdverseEvent, AdverseEventTreatment, ExportLog, Milestone, PrednisoneDose
 
 
@@ -203,6 +205,25 @@ class ExportViewSet(ScopedViewSetMixin, viewsets.ViewSet):
         return Response({name: [c.name for c in dataset.columns] for name, dataset in exports.DATASETS.items()})
 
     @extend_schema(
+        operation_id="v1_exports_odm",
+        parameters=[OpenApiParameter("subject", OpenApiTypes.STR, description="one subject_id (default: the study)")],
+        responses={(200, odm.CONTENT_TYPE): OpenApiTypes.BINARY},
+    )
+    @action(detail=False, url_path="odm", read_roles=odm.ODM_ROLES, query_parameters=("subject",))
+    def odm_casebook(self, request):
+        """The casebook as CDISC ODM 1.3.2 (metadata, clinical data, audit trail, signatures), streamed; for
+        investigators and data managers, logged. `?subject=` one subject's."""
+        subject_id = odm_subject_parameter(request.query_params)
+        try:
+            odm_request = odm.odm_request(request.user, subject_id)
+        except exports.ExportNotFound as missing:
+            raise NotFound({missing.parameter: [str(missing)]}) from None
+        response = StreamingHttpResponse(odm.start_odm_export(odm_request).chunks, content_type=odm.CONTENT_TYPE)
+        name = f"casebook-{subject_id}" if subject_id else "casebook"
+        response["Content-Disposition"] = f'attachment; filename="{name}.xml"'
+        return response
+
+    @extend_schema(
         operation_id="v1_exports_retrieve",
         parameters=[
             OpenApiParameter("dataset", OpenApiTypes.STR, OpenApiParameter.PATH, enum=tuple(exports.DATASETS)),
@@ -222,6 +243,24 @@ class ExportViewSet(ScopedViewSetMixin, viewsets.ViewSet):
             return export_download(export_request)
         except exports.ValueTooLong as refused:
             raise serializers.ValidationError({"format": [str(refused)]}) from None
+
+
+SUBJECT_ID_LENGTH = Subject._meta.get_field("subject_id").max_length
+
+
+def odm_subject_parameter(query_params) -> str:
+    """The one subject_id `?subject=` names ("": none); empty, several or too long is a 400 naming the limit."""
+    if "subject" not in query_params:
+        return ""
+    values = query_params.getlist("subject")
+    subject_id = values[0].strip()
+    if len(values) > 1 or "," in subject_id:
+        raise ValidationError({"subject": ["the ODM casebook takes one subject_id (or none: the whole study)"]})
+    if not subject_id:
+        raise ValidationError({"subject": ["expected a subject_id, got an empty value"]})
+    if len(subject_id) > SUBJECT_ID_LENGTH:
+        raise ValidationError({"subject": [f"a subject_id has at most {SUBJECT_ID_LENGTH} characters"]})
+    return subject_id
 
 
 def export_download(export_request: exports.ExportRequest, *, channel: str = "api") -> StreamingHttpResponse:

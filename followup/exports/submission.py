@@ -20,6 +20,7 @@ from pathlib import Path
 
 from django.utils import timezone
 
+from followup import odm
 from followup.exports import sdtm_metadata, start_export
 from followup.exports.datasets import SUPP_COLUMNS
 from followup.exports.define import define_xml
@@ -54,10 +55,17 @@ def _write_define(package: Package, path: Path) -> None:
     path.write_bytes(define_xml(package.xpt_files, created=package.created))
 
 
+def _write_odm(package: Package, path: Path) -> int:
+    """The casebook of the package's sites as ODM 1.3.2, with its audit trail and signatures; returns its subjects."""
+    with path.open("wb") as output:
+        return odm.write_odm(output, odm.odm_request(package.user), channel=package.channel)
+
+
 # The package's files after the XPTs, in order: (file name, what it is for, its writer). A writer gets the package
 # (its user, channel and XPT files) and the path to write; it returns nothing, or the number of records written.
 PACKAGE_FILES: tuple[tuple[str, str, Callable[[Package, Path], int | None]], ...] = (
     ("define.xml", "Define-XML 2.1: the datasets, their variables, keys, origins and code lists", _write_define),
+    ("casebook.odm.xml", "CDISC ODM 1.3.2: the casebook with its audit trail and signatures", _write_odm),
 )
 
 
