@@ -9,4 +9,5 @@ COPY . .
 RUN useradd --system --home /app edc && mkdir -p /var/lib/edc && chown edc /var/lib/edc
 USER edc
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]
+# Worker class, threads and timeouts: config/gunicorn.conf.py (shared with docker-compose.yml and the README).
+CMD ["gunicorn", "-c", "config/gunicorn.conf.py", "config.wsgi:application"]

@@ -109,6 +109,12 @@ STATIC_ROOT = VAR_DIR / "static"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    # The export jobs' files (followup.export_jobs): written by the worker, downloaded through web, so both need
+    # this folder (compose: the edcvar volume). Any Django storage backend will do, e.g. django-storages' S3.
+    "exports": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(VAR_DIR / "exports" / "files")},
+    },  # fmt: skip
 }
 
 REST_FRAMEWORK = {
