@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 from django.conf import settings
@@ -120,7 +120,9 @@ def _write(job: ExportJob, export_request: exports.ExportRequest, partial: Path)
     export = exports.start_export(export_request, channel="job")
     ExportJob.objects.filter(pk=job.pk).update(log=export.log)
     digest, size = hashlib.sha256(), 0
-    with partial.open("wb") as output:
+    # Closed on an error too: the rows read inside a transaction of their own, which must end (rolled back, the log
+    # marked INCOMPLETE) before the job is marked failed, or that mark would be rolled back with it.
+    with closing(export.rows), partial.open("wb") as output:
         for chunk in exports.write(export_request.format, export_request.columns, _progress(job.pk, export.rows)):
             output.write(chunk)
             digest.update(chunk)
@@ -149,9 +151,9 @@ def _progress(job_id: int, rows):
 def _progress_reporter(job_id: int):
     """`report(rows)`: the running job's row count, visible to the status route while the export reads.
 
-    The export reads inside a transaction of its own (`exports.start_export`), so on PostgreSQL the count is
-    written through a second connection, committed at once. SQLite's writers take the file's one write lock
-    (transaction_mode IMMEDIATE): there the count is written on the export's connection, seen when it ends.
+    On PostgreSQL the export reads inside a transaction of its own (`exports.start_export`), so the count is
+    written through a second connection, committed at once. On SQLite the export reads outside a transaction:
+    the count is written on its connection, committed at once too.
     """
     if connection.vendor != "postgresql":
         yield lambda count: ExportJob.objects.filter(pk=job_id).update(rows_written=count)

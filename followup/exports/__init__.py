@@ -18,7 +18,7 @@ through `write`.
 from __future__ import annotations
 
 from collections.abc import Generator, Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 
 from django.db import connection, transaction
@@ -86,23 +86,32 @@ def _finish(pk: int, status: str, count: int) -> None:
     )
 
 
+@contextmanager
+def _read_transaction():
+    """PostgreSQL: one read transaction, without JIT. Outside one, PostgreSQL materialises a server-side cursor
+    WITH HOLD in full before its first row (seconds at trial scale); JIT compilation only delays the first row of
+    these plain scans. SQLite (no server-side cursors) reads without one: its transactions take the file's write
+    lock (transaction_mode IMMEDIATE), which would hold every writer back for the whole export, the log's own
+    INCOMPLETE mark by a stopping server worker too; in WAL mode the reading statement blocks none of them."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL jit = off")
+        yield
+
+
 def _counted(rows: Generator[tuple], log: ExportLog) -> Iterator[tuple]:
     count = 0
     _unfinished[log.pk] = 0
     try:
-        # Streamed inside one read transaction: outside one, PostgreSQL materialises a server-side cursor
-        # WITH HOLD in full before its first row (seconds at trial scale). JIT compilation only delays the
-        # first row of these plain scans.
-        with transaction.atomic():
-            if connection.vendor == "postgresql":
-                with connection.cursor() as cursor:
-                    cursor.execute("SET LOCAL jit = off")
-            # A client that leaves mid-export closes this generator: the rows' own (a COPY still sending, say) are
-            # closed inside the transaction, before it is rolled back.
-            with closing(rows):
-                for count, row in enumerate(rows, 1):  # noqa: B007 (the count is read after the loop)
-                    yield row
-                    _unfinished[log.pk] = count
+        # A client that leaves mid-export closes this generator: the rows' own (a COPY still sending, say) are
+        # closed inside the transaction, before it is rolled back.
+        with _read_transaction(), closing(rows):
+            for count, row in enumerate(rows, 1):  # noqa: B007 (the count is read after the loop)
+                yield row
+                _unfinished[log.pk] = count
     except BaseException:
         # Closed early (GeneratorExit), or an error: the rows sent so far, and the log says they are not all.
         _unfinished.pop(log.pk, None)
