@@ -116,7 +116,7 @@ class ExportLogAdmin(AdminPagesMixin, admin.ModelAdmin):
         if form.is_valid() and (export_request := form.export_request(request.user)) is not None:
             if "as_job" not in data:
                 return export_download(export_request, channel="admin")
-            job = export_jobs.request_job(export_request, form.params.initial_data)
+            job = export_jobs.request_job(export_request)
             messages.success(request, f"Export job {job.pk} queued: {job.dataset} ({job.format}). Its status is below.")
             return HttpResponseRedirect(reverse("admin:followup_exports"), status=303)
         jobs = list(ExportJob.objects.filter(user=request.user)[:JOBS_SHOWN])

@@ -312,7 +312,7 @@ class ExportJobViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.Rea
             export_request = checked.export_request(request.user)
         except exports.ExportNotFound as missing:
             raise NotFound({missing.parameter: [str(missing)]}) from None
-        job = export_jobs.request_job(export_request, params)
+        job = export_jobs.request_job(export_request)
         body = ExportJobSerializer(job, context=self.get_serializer_context()).data
         location = reverse("exportjob-detail", args=[job.pk], request=request)
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": location})

@@ -48,11 +48,12 @@ def export_params(export_format: str, filters: dict) -> dict:
     return {"format": export_format, **filters}
 
 
-def request_job(export_request: exports.ExportRequest, params: dict) -> ExportJob:
-    """Record the job of a checked request and queue it once the job's row is committed."""
+def request_job(export_request: exports.ExportRequest) -> ExportJob:
+    """Record the job of a checked request and queue it once the job's row is committed. Its parameters are the
+    request's own, as the export log records them (only the filters its dataset takes), read back by the worker."""
     job = ExportJob.objects.create(
         user=export_request.user, requested_at=timezone.now(), dataset=export_request.dataset.name,
-        format=export_request.format, params=params,
+        format=export_request.format, params=export_params(export_request.format, export_request.filters()),
     )  # fmt: skip
     transaction.on_commit(lambda: _enqueue(job.pk))
     return job

@@ -71,7 +71,7 @@ def test_a_job_writes_the_file_and_its_download_carries_the_checksum(client_for,
     assert response["Location"].endswith(f"{JOBS}{job_id}/")
     status = client_for(exporter).get(f"{JOBS}{job_id}/").json()
     assert status["status"] == "complete" and status["rows_written"] == 4
-    assert status["filters"] == {"analyte": ["CARPCR", "CD19"], "from_day": 0}
+    assert status["filters"] == {"analyte": ["CARPCR", "CD19"], "from_day": 0, "shape": "long"}  # as the log has them
     assert status["download"].endswith(f"{JOBS}{job_id}/download/")
     download = client_for(exporter).get(f"{JOBS}{job_id}/download/")
     content = streamed(download)
@@ -93,6 +93,7 @@ def test_a_sponsor_viewers_job_is_pseudonymised_as_the_route_is(client_for, post
     assert content == streamed(client_for(sponsor).get("/api/v1/exports/sdtm/dm/"))
     assert b"1987" not in content and b"QZ" not in content
     assert ExportLog.objects.get(channel="job").pseudonymised
+    assert ExportJob.objects.get().params == {"format": "csv"}  # no shape: sdtm/dm has none
 
 
 @pytest.mark.parametrize("export_format", ["json", "parquet"])
@@ -223,6 +224,7 @@ def test_the_exports_page_prepares_a_job_and_shows_its_status(client, make_user,
     job = ExportJob.objects.get()
     assert (job.user, job.status, job.rows_written) == (user, ExportJob.Status.COMPLETE, 2)
     page = client.get(EXPORTS).content.decode()
+    assert job.params == {"format": "csv", "analyte": ["CARPCR"], "shape": "long"}
     assert "queued: pkpd (csv)" in page  # the message
     assert "complete" in page and job.sha256 in page and "analyte CARPCR" in page
     assert reverse("exportjob-download", args=[job.pk]) in page
