@@ -21,4 +21,5 @@ RUN useradd --system --home /app edc && mkdir -p /var/lib/edc/backups && chown -
  && chmod 700 /var/lib/edc/backups
 USER edc
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]
+# Worker class, threads and timeouts: config/gunicorn.conf.py (shared with docker-compose.yml and the README).
+CMD ["gunicorn", "-c", "config/gunicorn.conf.py", "config.wsgi:application"]

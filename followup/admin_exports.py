@@ -6,9 +6,9 @@ import tempfile
 from pathlib import Path
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.cache import cache
-from django.http import FileResponse, HttpResponse
+from django.http import FileResponse, HttpResponse, HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -16,12 +16,12 @@ from django.utils.cache import get_conditional_response, patch_cache_control
 
 from edc import roles
 from edc.admin import AdminPagesMixin
-from followup import admin_outcomes, exports
+from followup import admin_outcomes, export_jobs, exports
 from followup.api import ExportParamsSerializer, export_download
 from followup.exports import sdtm_metadata as metadata
 from followup.exports import submission
 from followup.exports.params import FULL_EXPORT_ROLES
-from followup.models import ExportLog
+from followup.models import ExportJob, ExportLog
 
 PLOT_READERS = roles.CLINICAL_READERS | exports.EXPORT_ROLES
 # The submission package is the full data of every site the user sees: data managers build it.
@@ -48,6 +48,7 @@ DATASET_LABELS = {
     "outcome-summary": "outcome-summary: lupus outcomes per subject (first DORIS and LLDAS, sustained, days)",
 }
 ANALYTES = tuple(dict.fromkeys(a for dataset in exports.DATASETS.values() for a in dataset.analytes))
+JOBS_SHOWN = 10  # the user's latest export jobs on the exports page
 DAYS = forms.NumberInput(attrs={"step": "any", "style": "width: 7em"})
 
 
@@ -93,8 +94,9 @@ class ExportForm(forms.Form):
 
 @admin.register(ExportLog)
 class ExportLogAdmin(AdminPagesMixin, admin.ModelAdmin):
-    list_display = ("started_at", "user", "dataset", "format", "filters", "pseudonymised", "row_count", "channel")
-    list_filter = ("dataset", "format", "pseudonymised", "channel")
+    list_display = ("started_at", "user", "dataset", "format", "filters", "pseudonymised", "status", "row_count",
+                    "channel")  # fmt: skip
+    list_filter = ("status", "dataset", "format", "pseudonymised", "channel")
     search_fields = ("user__username", "dataset")
     list_select_related = ("user",)
     date_hierarchy = "started_at"
@@ -119,20 +121,33 @@ class ExportLogAdmin(AdminPagesMixin, admin.ModelAdmin):
 
     def get_urls(self):
         cohort = self.admin_page("investigator/", self.cohort_view, "followup_investigator", read_roles=PLOT_READERS)
-        # A download is a read (GET): the sponsor viewer, who writes nothing, exports too.
-        download = self.admin_page("exports/", self.exports_view, "followup_exports", read_roles=exports.EXPORT_ROLES)
+        # A download is a read: the sponsor viewer, who writes nothing, exports too, and asks for export jobs (POST).
+        download = self.admin_page("exports/", self.exports_view, "followup_exports", read_roles=exports.EXPORT_ROLES,
+                                   write_roles=exports.EXPORT_ROLES)  # fmt: skip
         package = self.admin_page("submission/", self.submission_view, "followup_submission",
                                   read_roles=SUBMISSION_ROLES)  # fmt: skip
         return [cohort, download, package, *super().get_urls()]
 
     def exports_view(self, request):
-        """The form; submitted (GET with a dataset), the file, streamed as the export routes stream it."""
-        form = ExportForm(request.GET if "dataset" in request.GET else None)
+        """The form and the user's export jobs; submitted (POST, or GET with a dataset) the file, streamed as the
+        export routes stream it, or with "prepare as a job" a job for the worker, whose status the page shows."""
+        data = request.POST if request.method == "POST" else request.GET if "dataset" in request.GET else None
+        form = ExportForm(data)
         if form.is_valid() and (export_request := form.export_request(request.user)) is not None:
-            try:
-                return export_download(export_request, channel="admin")
-            except exports.ValueTooLong as refused:
-                form.add_error("format", str(refused))
+            if "as_job" not in data:
+                try:
+                    return export_download(export_request, channel="admin")
+                except exports.ValueTooLong as refused:
+                    form.add_error("format", str(refused))
+            elif export_request.format not in export_jobs.JOB_FORMATS:
+                form.add_error("format", export_jobs.NOT_A_JOB_FORMAT)
+            else:
+                job = export_jobs.request_job(export_request)
+                messages.success(
+                    request, f"Export job {job.pk} queued: {job.dataset} ({job.format}). Its status is below."
+                )
+                return HttpResponseRedirect(reverse("admin:followup_exports"), status=303)
+        jobs = list(ExportJob.objects.filter(user=request.user)[:JOBS_SHOWN])
         context = {
             **self.admin_site.each_context(request),
             "title": "Exports",
@@ -142,6 +157,8 @@ class ExportLogAdmin(AdminPagesMixin, admin.ModelAdmin):
             "cohort_url": reverse("admin:followup_investigator"),
             "submission_url": reverse("admin:followup_submission")
             if roles.has_any_role(request.user, SUBMISSION_ROLES) else "",
+            "jobs": [(job, DATASET_LABELS.get(job.dataset, job.dataset), _filters_text(job.params)) for job in jobs],
+            "jobs_running": any(job.status in (ExportJob.Status.QUEUED, ExportJob.Status.RUNNING) for job in jobs),
         }  # fmt: skip
         status = 400 if form.is_bound else 200
         return TemplateResponse(request, "admin/followup/exports.html", context, status=status)
@@ -174,6 +191,16 @@ class ExportLogAdmin(AdminPagesMixin, admin.ModelAdmin):
 
 # A subject's profile and plot are kept until its data change (the fingerprint is in the key), a day at most.
 PLOT_CACHE_SECONDS = 24 * 3600
+
+
+def _filters_text(params: dict) -> str:
+    """A job's filters as the page shows them: `analyte CARPCR, CD19; from day 0`."""
+    shown = []
+    for name, value in params.items():
+        if name != "format" and value not in ("", [], None):
+            values = ", ".join(value) if isinstance(value, list) else str(value)
+            shown.append(f"{name.replace('_', ' ')} {values}")
+    return "; ".join(shown) or "none"
 
 
 def _cached(kind: str, subject, fingerprint: str, compute):

@@ -1,5 +1,6 @@
 """REST for adverse events, milestones and the PK/PD exports."""
 
+import base64
 import math
 import tempfile
 from pathlib import Path
@@ -7,16 +8,17 @@ from pathlib import Path
 from django.http import FileResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.fields import empty
 from rest_framework.response import Response
+from rest_framework.reverse import reverse
 
 from edc.api import CrfSerializer, CrfViewSet, ScopedViewSetMixin, crf_fields
 from edc.models import Subject
-from followup import exports, filtersets, odm, rules
-from followup.models import AdverseEvent, AdverseEventTreatment, ExportLog, Milestone, PrednisoneDose
+from followup import export_jobs, exports, filtersets, odm, rules
+from followup.models import AdverseEvent, AdverseEventTreatment, ExportJob, ExportLog, Milestone, PrednisoneDose
 
 
 class AdverseEventSerializer(CrfSerializer):
@@ -154,12 +156,19 @@ class ExportParamsSerializer(serializers.Serializer):
         choices=exports.SHAPES, default="long", help_text="pkpd only: long (default) or wide",
         error=lambda field, value: exports.shape_error(field.parent.context["dataset"], value),
     )  # fmt: skip
+    trailer = serializers.BooleanField(
+        default=False, help_text="csv only: end with a line `# rows=N sha256=HEX` (HEX: the SHA-256 of every byte "
+        "before it), written once the last row is; a file without it was cut short",
+    )  # fmt: skip
 
     def validate(self, attrs):
         errors = exports.filter_errors(
             self.context["dataset"], shape=attrs["shape"], analytes=tuple(attrs.get("analyte", ())),
             from_day=attrs.get("from_day"), to_day=attrs.get("to_day"), export_format=attrs["format"],
         )  # fmt: skip
+        if attrs["trailer"] and attrs["format"] != "csv":
+            whole = "parses" if attrs["format"] == "json" else "opens"
+            errors["trailer"] = [f"the trailer is for csv only; {attrs['format']} is complete when it {whole}"]
         if errors:
             raise serializers.ValidationError(errors)
         return attrs
@@ -170,8 +179,12 @@ class ExportParamsSerializer(serializers.Serializer):
         return exports.export_request(
             self.context["dataset"], user, format=values["format"], shape=values["shape"],
             subjects=tuple(values.get("subject", ())), analytes=tuple(values.get("analyte", ())),
-            from_day=values.get("from_day"), to_day=values.get("to_day"),
+            from_day=values.get("from_day"), to_day=values.get("to_day"), trailer=values["trailer"],
         )  # fmt: skip
+
+
+EXPORT_FILES = {(200, content_type): OpenApiTypes.BINARY for content_type in exports.CONTENT_TYPES.values()}
+JOB_FILES = {(200, exports.CONTENT_TYPES[name]): OpenApiTypes.BINARY for name in export_jobs.JOB_FORMATS}
 
 
 def dataset_or_404(name: str):
@@ -229,7 +242,7 @@ class ExportViewSet(ScopedViewSetMixin, viewsets.ViewSet):
             OpenApiParameter("dataset", OpenApiTypes.STR, OpenApiParameter.PATH, enum=tuple(exports.DATASETS)),
             ExportParamsSerializer,
         ],
-        responses={(200, content_type): OpenApiTypes.BINARY for content_type in exports.CONTENT_TYPES.values()},
+        responses=EXPORT_FILES,
     )
     def retrieve(self, request, dataset=None):
         """One dataset, streamed in the format asked for."""
@@ -270,7 +283,7 @@ def export_download(export_request: exports.ExportRequest, *, channel: str = "ap
         return xpt_download(export_request, channel=channel)
     export = exports.start_export(export_request, channel=channel)
     response = StreamingHttpResponse(
-        exports.write(export_request.format, export_request.columns, export.rows),
+        exports.write(export_request.format, export_request.columns, export.rows, trailer=export_request.trailer),
         content_type=exports.CONTENT_TYPES[export_request.format],
     )
     filename = f"{export_request.dataset.name.replace('/', '-')}.{export_request.format}"
@@ -296,10 +309,116 @@ def xpt_download(export_request: exports.ExportRequest, *, channel: str) -> File
     return FileResponse(handle, as_attachment=True, filename=path.name, content_type=exports.CONTENT_TYPES["xpt"])
 
 
+class ExportJobRequestSerializer(serializers.Serializer):
+    """`POST exports/jobs/`: a dataset, a format and the export routes' filters."""
+
+    dataset = serializers.ChoiceField(choices=tuple(exports.DATASETS), help_text="one of the export datasets")
+    format = serializers.CharField(default="csv", help_text="csv (default), json or parquet")
+    filters = serializers.DictField(
+        required=False, default=dict,
+        help_text=f"the export routes' filters: {', '.join(export_jobs.JOB_PARAMETERS)} (as in their query strings)",
+    )  # fmt: skip
+
+    def validate_format(self, value):
+        if value == "xpt":
+            raise serializers.ValidationError(export_jobs.NOT_A_JOB_FORMAT)
+        return value
+
+    def validate_filters(self, filters):
+        unknown = sorted(set(filters) - set(export_jobs.JOB_PARAMETERS))
+        if unknown:
+            raise serializers.ValidationError(
+                f"unknown filter {', '.join(unknown)}; a job takes {', '.join(export_jobs.JOB_PARAMETERS)}"
+            )
+        return filters
+
+    def export_params(self) -> dict:
+        return export_jobs.export_params(self.validated_data["format"], self.validated_data["filters"])
+
+
+class ExportJobSerializer(serializers.ModelSerializer):
+    status = serializers.CharField(source="get_status_display", help_text="queued, running, complete or failed")
+    filters = serializers.SerializerMethodField(help_text="the filters asked for")
+    download = serializers.SerializerMethodField(help_text="the file's address, once complete")
+
+    class Meta:
+        model = ExportJob
+        fields = ("id", "dataset", "format", "filters", "status", "rows_written", "size", "sha256", "requested_at",
+                  "started_at", "finished_at", "error", "download")  # fmt: skip
+
+    def get_filters(self, job) -> dict:
+        return {name: value for name, value in job.params.items() if name != "format"}
+
+    def get_download(self, job) -> str | None:
+        if job.status != ExportJob.Status.COMPLETE:
+            return None
+        return reverse("exportjob-download", args=[job.pk], request=self.context.get("request"))
+
+
+class ExportJobViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Large exports as jobs: `POST` a dataset, format and filters (202); a Celery worker writes the file; `GET` the
+    job for its status and rows written so far; `download/` once complete, with its SHA-256 (`Content-Digest`,
+    `X-Export-SHA256`). Roles, sites and pseudonymisation as the export routes; each user sees their own jobs."""
+
+    queryset = ExportJob.objects.all()
+    serializer_class = ExportJobSerializer
+    read_roles = write_roles = exports.EXPORT_ROLES
+    http_method_names = ["get", "post", "head", "options"]
+
+    def get_queryset(self):
+        return ExportJob.objects.filter(user=self.request.user)  # a user's jobs; no site column to scope by
+
+    @extend_schema(request=ExportJobRequestSerializer, responses={202: ExportJobSerializer})
+    def create(self, request, *args, **kwargs):
+        asked = ExportJobRequestSerializer(data=request.data)
+        asked.is_valid(raise_exception=True)
+        params = asked.export_params()
+        dataset = exports.dataset_named(asked.validated_data["dataset"])
+        checked = ExportParamsSerializer(data=params, context={"dataset": dataset})
+        if not checked.is_valid():
+            raise serializers.ValidationError(_job_errors(checked.errors))
+        try:
+            export_request = checked.export_request(request.user)
+        except exports.ExportNotFound as missing:
+            raise NotFound({missing.parameter: [str(missing)]}) from None
+        job = export_jobs.request_job(export_request)
+        body = ExportJobSerializer(job, context=self.get_serializer_context()).data
+        location = reverse("exportjob-detail", args=[job.pk], request=request)
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
+
+    @extend_schema(responses=JOB_FILES)
+    @action(detail=True)
+    def download(self, request, pk=None):
+        """The complete job's file; `Content-Digest` (RFC 9530) and `X-Export-SHA256` carry its SHA-256."""
+        job = self.get_object()
+        if job.status != ExportJob.Status.COMPLETE:
+            raise Conflict({"status": [f"the job is {job.get_status_display()}; its file is ready once complete"]})
+        response = FileResponse(export_jobs.open_file(job), as_attachment=True, filename=export_jobs.file_name(job),
+                                content_type=exports.CONTENT_TYPES[job.format])  # fmt: skip
+        response["Content-Length"] = str(job.size)
+        response["Content-Digest"] = f"sha-256=:{base64.b64encode(bytes.fromhex(job.sha256)).decode()}:"
+        response["X-Export-SHA256"] = job.sha256
+        response["X-Export-Rows"] = str(job.rows_written)
+        return response
+
+
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "not ready"
+
+
+def _job_errors(errors: dict) -> dict:
+    """The export parameters' errors as the job request names them: `format`, or `filters` by filter."""
+    named = {name: messages for name, messages in errors.items() if name in ("format", "non_field_errors")}
+    filters = {name: messages for name, messages in errors.items() if name not in named}
+    return {**named, **({"filters": filters} if filters else {})}
+
+
 ROUTES = [
     ("adverse-events", AdverseEventViewSet),
     ("adverse-event-treatments", AdverseEventTreatmentViewSet),
     ("prednisone-doses", PrednisoneDoseViewSet),
     ("milestones", MilestoneViewSet),
+    ("exports/jobs", ExportJobViewSet),  # before `exports/<dataset>/`, which would take `jobs` for a dataset
     ("exports", ExportViewSet),
 ]

@@ -169,11 +169,18 @@ class PrednisoneDose(CrfModel):
 
 
 class ExportLog(models.Model):
-    """Who exported which dataset, when, with which filters, and how many rows were sent.
+    """Who exported which dataset, when, with which filters, how many rows were sent, and whether all were.
 
-    Written when the export starts; `row_count` and `finished_at` when its last row has been sent (they stay
-    empty when the client went away before the end).
+    Written STARTED when the export starts; COMPLETE with `row_count` and `finished_at` once its last row has been
+    sent; INCOMPLETE with the rows sent so far when the stream ended before (the client went away, an error, the
+    server worker stopped). A row left STARTED whose export is not running any more was cut short by a worker that
+    was killed outright (SIGKILL, a crash): it never became COMPLETE.
     """
+
+    class Status(models.TextChoices):
+        STARTED = "STARTED", "started, not finished"
+        COMPLETE = "COMPLETE", "complete"
+        INCOMPLETE = "INCOMPLETE", "incomplete (ended early)"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True)
     started_at = models.DateTimeField()
@@ -182,11 +189,48 @@ class ExportLog(models.Model):
     format = models.CharField(max_length=10)
     filters = models.JSONField(default=dict, blank=True)
     pseudonymised = models.BooleanField(default=False)
-    row_count = models.PositiveBigIntegerField(null=True, blank=True)
-    channel = models.CharField(max_length=10, default="api", help_text="api or command")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.STARTED)
+    row_count = models.PositiveBigIntegerField(null=True, blank=True, help_text="rows sent (so far, if incomplete)")
+    channel = models.CharField(max_length=10, default="api", help_text="api, admin, job or command")
 
     class Meta:
         ordering = ["-started_at"]
 
     def __str__(self):
         return f"{self.dataset} ({self.format}) by {self.user} at {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class ExportJob(models.Model):
+    """An export written to a file by a Celery worker (`followup.tasks.run_export_job`), then downloaded.
+
+    `params` are the export routes' parameters as given (format, shape, subject, analyte, from_day, to_day): the
+    worker checks them again, with the user's role and sites as they are when it runs.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "QUEUED", "queued"
+        RUNNING = "RUNNING", "running"
+        COMPLETE = "COMPLETE", "complete"
+        FAILED = "FAILED", "failed"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    dataset = models.CharField(max_length=20)
+    format = models.CharField(max_length=10)
+    params = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    rows_written = models.PositiveBigIntegerField(default=0, help_text="rows in the file so far")
+    size = models.PositiveBigIntegerField(null=True, blank=True, help_text="bytes, once complete")
+    sha256 = models.CharField(max_length=64, blank=True, help_text="hex digest of the file, once complete")
+    file_name = models.CharField(max_length=200, blank=True, help_text="in the exports storage")
+    error = models.TextField(blank=True)
+    log = models.ForeignKey(ExportLog, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["-requested_at"]
+        indexes = [models.Index(fields=["user", "-requested_at"], name="exportjob_user_requested")]
+
+    def __str__(self):
+        return f"export job {self.pk}: {self.dataset} ({self.format}) {self.get_status_display()}"

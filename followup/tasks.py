@@ -8,7 +8,7 @@ from django.db import OperationalError
 from django.utils import timezone
 from kombu.exceptions import KombuError
 
-from followup import services
+from followup import export_jobs, services
 
 logger = logging.getLogger(__name__)
 RETRY = {"acks_late": True, "autoretry_for": (OperationalError,), "retry_backoff": True, "max_retries": 5}
@@ -46,3 +46,10 @@ def enqueue_recompute(subject_ids: list[int]) -> None:
         recompute_subject_milestones.apply_async((subject_ids,), retry=False)
     except (KombuError, OSError) as error:
         logger.warning("recompute of subjects %s not queued (%s); the daily scan catches up", subject_ids, error)
+
+
+@shared_task(**RETRY)
+def run_export_job(job_id: int) -> dict:
+    """Write an export job's file (`followup.export_jobs`); run twice, the complete file is kept."""
+    job = export_jobs.run_job(job_id)
+    return {"job": job.pk, "status": job.status, "rows": job.rows_written}

@@ -108,6 +108,16 @@ def test_a_lone_surrogate_in_text_is_refused_with_its_place(staff_api, casebook)
     assert table_counts() == before
 
 
+def test_nul_or_a_lone_surrogate_in_an_export_jobs_filters_is_refused(client_for, data_manager, casebook):
+    exports = client_for(data_manager)
+    before = table_counts()
+    for text in ('"a\\u0000b"', '"a\\ud800"'):
+        body = '{"dataset": "sdtm/lb", "filters": {"subject": [' + text + "]}}"
+        response = send(exports, "POST", "/api/v1/exports/jobs/", body)
+        assert response.status_code == 400, response.content
+    assert table_counts() == before
+
+
 def test_nul_in_a_query_parameter_path_or_header_is_refused(client_for, data_manager, staff_api, casebook):
     exports = client_for(data_manager)
     assert "NUL" in refused(exports.get("/api/v1/exports/sdtm/lb/?subject=a%00b"), "subject")[0]

@@ -33,9 +33,21 @@ def test_spectacular_validates_with_fail_on_warn(fresh_stats, tmp_path):
 def test_export_parameters_come_from_the_serializer():
     schema = SchemaGenerator().get_schema(request=None, public=True)
     parameters = {p["name"]: p for p in schema["paths"]["/api/v1/exports/{dataset}/"]["get"]["parameters"]}
-    assert set(parameters) == {"dataset", "format", "subject", "analyte", "from_day", "to_day", "shape"}
+    assert set(parameters) == {"dataset", "format", "subject", "analyte", "from_day", "to_day", "shape", "trailer"}
+    assert parameters["trailer"]["schema"]["type"] == "boolean"
     assert parameters["format"]["schema"]["enum"] == ["csv", "json", "parquet", "xpt"]
     assert parameters["shape"]["schema"]["enum"] == ["long", "wide"]
     assert parameters["subject"]["schema"]["type"] == parameters["analyte"]["schema"]["type"] == "array"
     assert parameters["from_day"]["schema"]["type"] == parameters["to_day"]["schema"]["type"] == "number"
     assert "sdtm/lb" in parameters["dataset"]["schema"]["enum"]
+
+
+def test_export_jobs_are_documented():
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    jobs = schema["paths"]["/api/v1/exports/jobs/"]
+    body = jobs["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    assert set(schema["components"]["schemas"][body]["properties"]) == {"dataset", "format", "filters"}
+    assert "202" in jobs["post"]["responses"] and "get" in jobs
+    assert "/api/v1/exports/jobs/{id}/" in schema["paths"]
+    download = schema["paths"]["/api/v1/exports/jobs/{id}/download/"]["get"]["responses"]["200"]["content"]
+    assert set(download) == {"text/csv; charset=utf-8", "application/json", "application/vnd.apache.parquet"}

@@ -24,7 +24,7 @@ through `write`.
 from __future__ import annotations
 
 from collections.abc import Generator, Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 
 from django.db import connection, transaction
@@ -53,8 +53,8 @@ from followup.models import ExportLog
 __all__ = [
     "CONTENT_TYPES", "DATASETS", "EXPORT_ROLES", "FORMATS", "SHAPES", "ExportNotFound", "ExportRequest",
     "SubjectProfile", "cohort_car_profiles", "dataset_named", "export_request", "filter_errors", "format_error",
-    "ValueTooLong", "domain_of", "profile_fingerprint", "rows_of", "shape_error", "start_export", "subject_profile",
-    "write", "write_dataset_xpt",
+    "ValueTooLong", "domain_of", "mark_unfinished_incomplete", "profile_fingerprint", "rows_of", "shape_error",
+    "start_export", "subject_profile", "write", "write_dataset_xpt",
 ]  # fmt: skip
 domain_of = sdtm_metadata.domain_of
 
@@ -67,7 +67,8 @@ class Export:
 
 
 def start_export(request: ExportRequest, *, channel: str = "api") -> Export:
-    """Log the export and return its rows; the log gets the row count once the last row is produced."""
+    """Log the export (STARTED) and return its rows; the log says COMPLETE once the last row is produced,
+    INCOMPLETE if the rows stop before."""
     log = ExportLog.objects.create(
         user=request.user, started_at=timezone.now(), dataset=request.dataset.name, format=request.format,
         filters=request.filters(), pseudonymised=request.pseudonymised, channel=channel,
@@ -75,21 +76,58 @@ def start_export(request: ExportRequest, *, channel: str = "api") -> Export:
     return Export(request, log, _counted(rows_of(request), log))
 
 
+# The logs of the exports this process is producing: a server worker that stops before they end marks them
+# INCOMPLETE (config/gunicorn.conf.py's worker_abort and worker_exit hooks).
+_unfinished: dict[int, int] = {}  # log pk → rows so far (each thread writes its own key)
+
+
+def mark_unfinished_incomplete() -> int:
+    """Mark every export still running in this process INCOMPLETE, with its rows so far; how many were."""
+    running = dict(_unfinished)  # a copy: the streams' threads go on meanwhile
+    for pk, count in running.items():
+        _finish(pk, ExportLog.Status.INCOMPLETE, count)
+    return len(running)
+
+
+def _finish(pk: int, status: str, count: int) -> None:
+    ExportLog.objects.filter(pk=pk, status=ExportLog.Status.STARTED).update(
+        status=status, row_count=count, finished_at=timezone.now()
+    )
+
+
+@contextmanager
+def _read_transaction():
+    """PostgreSQL: one read transaction, without JIT. Outside one, PostgreSQL materialises a server-side cursor
+    WITH HOLD in full before its first row (seconds at trial scale); JIT compilation only delays the first row of
+    these plain scans. SQLite (no server-side cursors) reads without one: its transactions take the file's write
+    lock (transaction_mode IMMEDIATE), which would hold every writer back for the whole export, the log's own
+    INCOMPLETE mark by a stopping server worker too; in WAL mode the reading statement blocks none of them."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL jit = off")
+        yield
+
+
 def _counted(rows: Generator[tuple], log: ExportLog) -> Iterator[tuple]:
     count = 0
-    # Streamed inside one read transaction: outside one, PostgreSQL materialises a server-side cursor
-    # WITH HOLD in full before its first row (seconds at trial scale). JIT compilation only delays the
-    # first row of these plain scans.
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL jit = off")
+    _unfinished[log.pk] = 0
+    try:
         # A client that leaves mid-export closes this generator: the rows' own (a COPY still sending, say) are
         # closed inside the transaction, before it is rolled back.
-        with closing(rows):
+        with _read_transaction(), closing(rows):
             for count, row in enumerate(rows, 1):  # noqa: B007 (the count is read after the loop)
                 yield row
-    ExportLog.objects.filter(pk=log.pk).update(row_count=count, finished_at=timezone.now())
+                _unfinished[log.pk] = count
+    except BaseException:
+        # Closed early (GeneratorExit), or an error: the rows sent so far, and the log says they are not all.
+        _unfinished.pop(log.pk, None)
+        _finish(log.pk, ExportLog.Status.INCOMPLETE, count)
+        raise
+    _unfinished.pop(log.pk, None)
+    _finish(log.pk, ExportLog.Status.COMPLETE, count)
 
 
 def rows_of(request: ExportRequest) -> Generator[tuple]:

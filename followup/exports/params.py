@@ -42,6 +42,7 @@ class ExportRequest:
     to_day: float | None = None
     pseudonymised: bool = False
     site_ids: tuple[int, ...] | None = None  # None: every site
+    trailer: bool = False  # CSV only: a last line with the row count and the SHA-256 of what precedes it
     user: object = field(default=None, compare=False)
 
     @property
@@ -109,6 +110,7 @@ def export_request(
     analytes: tuple[str, ...] = (),
     from_day: float | None = None,
     to_day: float | None = None,
+    trailer: bool = False,
 ) -> ExportRequest:
     """The request of `user` (None: the command line, every site, full data), from validated filters.
 
@@ -121,7 +123,9 @@ def export_request(
     subjects, analytes = tuple(dict.fromkeys(subjects)), tuple(dict.fromkeys(analytes))
     _check_subjects(subjects, site_ids)
     pseudonymised = user is not None and not roles.has_any_role(user, FULL_EXPORT_ROLES)
-    return ExportRequest(dataset, format, shape, subjects, analytes, from_day, to_day, pseudonymised, site_ids, user)
+    return ExportRequest(
+        dataset, format, shape, subjects, analytes, from_day, to_day, pseudonymised, site_ids, trailer, user
+    )
 
 
 def _check_subjects(subject_ids: tuple[str, ...], site_ids: tuple[int, ...] | None) -> None:

@@ -9,6 +9,7 @@ StreamingHttpResponse or a file can take the chunks as they come.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 from collections.abc import Iterable, Iterator
@@ -33,10 +34,24 @@ def _csv_line(row: tuple[str, ...]) -> str:
     return buffer.getvalue()
 
 
-def csv_chunks(columns, rows: Iterable[tuple[str, ...]]) -> Iterator[bytes]:
-    """CSV (RFC 4180, CRLF) in blocks of rows."""
+def csv_chunks(columns, rows: Iterable[tuple[str, ...]], *, trailer: bool = False) -> Iterator[bytes]:
+    """CSV (RFC 4180, CRLF) in blocks of rows; with `trailer`, a last line `# rows=N sha256=HEX` once every row is
+    written (HEX: the digest of every byte before that line), so that a file cut short can be told from a whole
+    one. Without it, nothing in a CSV says that it is complete."""
+    digest, count = hashlib.sha256(), 0
+    for chunk, rows_in_chunk in _csv_blocks(columns, rows):
+        if trailer:
+            digest.update(chunk)
+        count += rows_in_chunk
+        yield chunk
+    if trailer:
+        yield f"# rows={count} sha256={digest.hexdigest()}\r\n".encode()
+
+
+def _csv_blocks(columns, rows: Iterable[tuple[str, ...]]) -> Iterator[tuple[bytes, int]]:
+    """The header line, then blocks of rows: (bytes, rows in them)."""
     separators = len(columns) - 1
-    yield _csv_line([c.name for c in columns]).encode()
+    yield _csv_line([c.name for c in columns]).encode(), 0
     rows = iter(rows)
     while block := list(islice(rows, CSV_ROWS_PER_CHUNK)):
         # Cells are codes, identifiers and numbers: a plain join is right unless the block holds a quote, a
@@ -46,7 +61,7 @@ def csv_chunks(columns, rows: Iterable[tuple[str, ...]]) -> Iterator[bytes]:
         plain = (
             '"' not in text and text.count(",") == separators * lines and text.count("\n") == lines == text.count("\r")
         )
-        yield (text if plain else "".join(map(_csv_line, block))).encode()
+        yield (text if plain else "".join(map(_csv_line, block))).encode(), lines
 
 
 # Text → JSON and Parquet values, by column kind; "" is a missing value in every kind.
@@ -136,5 +151,9 @@ def parquet_chunks(columns, rows: Iterable[tuple]) -> Iterator[bytes]:
 WRITERS = {"csv": csv_chunks, "json": json_chunks, "parquet": parquet_chunks}
 
 
-def write(export_format: str, columns, rows: Iterable[tuple]) -> Iterator[bytes]:
+def write(export_format: str, columns, rows: Iterable[tuple], *, trailer: bool = False) -> Iterator[bytes]:
+    """The export's bytes. JSON is complete when it parses (its closing `]` is written after the last row) and
+    Parquet when it opens (its footer is written last); CSV carries the trailer line when asked (`trailer`)."""
+    if export_format == "csv":
+        return csv_chunks(columns, rows, trailer=trailer)
     return WRITERS[export_format](columns, rows)

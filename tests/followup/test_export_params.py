@@ -9,7 +9,7 @@ from followup.models import ExportLog
 
 pytestmark = pytest.mark.django_db
 
-EXPORT_PARAMETERS = "analyte, from_day, shape, subject, to_day"
+EXPORT_PARAMETERS = "analyte, from_day, shape, subject, to_day, trailer"
 
 
 @pytest.fixture
