@@ -74,6 +74,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "edc.security.IdleSessionMiddleware",
     "edc.security.PasswordExpiryMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     # Last: turns a sign-in refused for a locked-out account into the lockout page.
@@ -151,7 +152,6 @@ AXES_VERBOSE = False  # no version banner on the standard output of every manage
 
 # Admin sessions end after 30 idle minutes: every request pushes the expiry on by the full age.
 SESSION_COOKIE_AGE = 60 * int(os.environ.get("EDC_SESSION_IDLE_MINUTES", "30"))
-SESSION_SAVE_EVERY_REQUEST = True
 
 # API tokens expire this long after they were issued (`POST auth/token/` then issues a new one).
 EDC_API_TOKEN_TTL = timedelta(hours=int(os.environ.get("EDC_API_TOKEN_HOURS", "8")))

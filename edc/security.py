@@ -80,6 +80,29 @@ def flag_expired_password(sender, request, user, **kwargs):
         request.session[PASSWORD_EXPIRED_KEY] = True
 
 
+# A signed-in session's expiry is moved on at most this often: an idle timeout to the minute, without a session
+# write on every request.
+SESSION_TOUCH_SECONDS = 60
+SESSION_TOUCHED_KEY = "edc_touched"
+
+
+class IdleSessionMiddleware:
+    """A session idle for SESSION_COOKIE_AGE is signed out, an active one never is (21 CFR 11.300): a request
+    marks the session touched when the last mark is a minute old, and the session middleware then saves it with
+    its expiry SESSION_COOKIE_AGE from now."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        session = request.session
+        if session.session_key is not None:
+            now = int(timezone.now().timestamp())
+            if now - session.get(SESSION_TOUCHED_KEY, 0) >= SESSION_TOUCH_SECONDS:
+                session[SESSION_TOUCHED_KEY] = now
+        return self.get_response(request)
+
+
 class PasswordExpiryMiddleware:
     """An admin session signed in with an expired password sees only the password change page until it is
     changed (and can sign out)."""

@@ -3,7 +3,10 @@ page's disease-activity panel and the investigator's swimmer plot. Codes are spe
 
 from __future__ import annotations
 
+from django.http import Http404, HttpResponse
 from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.cache import patch_cache_control
 
 from edc import roles
 from edc.models import Subject
@@ -68,18 +71,29 @@ def summary_lines(summary: OutcomeSummary) -> list[tuple[str, str]]:
 
 
 def disease_activity_panel(request, subject) -> str:
-    """SLEDAI and PGA over time, the prednisone dose and the remission states as a band (a cached SVG), and the
-    summary after infusion: two queries whatever the number of assessments."""
-    from followup import outcome_plots  # matplotlib is loaded by the pages that draw
-
+    """SLEDAI and PGA over time, the prednisone dose and the remission states as a band (an image of its own URL,
+    `disease_activity_plot_view`: the subject page stays small), and the summary after infusion: two queries
+    whatever the number of assessments."""
     found = services.subject_outcome(subject)
     if found is None:
         return render_to_string("admin/followup/disease_activity_panel.html", {})
     context = {
-        "svg": outcome_plots.disease_activity_svg(found.outcomes),
+        "plot_url": reverse("admin:edc_subject_activity_plot", args=[subject.pk]),
         "lines": summary_lines(outcome_summary(found.outcomes, found.infusion_date)),
     }
     return render_to_string("admin/followup/disease_activity_panel.html", context)
+
+
+def disease_activity_plot_view(request, subject) -> HttpResponse:
+    """The disease-activity plot (SVG), drawn once per version of the assessments (`outcome_plots` caches it)."""
+    from followup import outcome_plots  # matplotlib is loaded by the pages that draw
+
+    found = services.subject_outcome(subject)
+    if found is None:
+        raise Http404(f"{subject} has no SELENA-SLEDAI assessment")
+    response = HttpResponse(outcome_plots.disease_activity_svg(found.outcomes), content_type="image/svg+xml")
+    patch_cache_control(response, private=True, no_cache=True)
+    return response
 
 
 def cohort_swimmer_svg(user) -> str:

@@ -345,8 +345,9 @@ def _log_treatment_changes(subject, treatment: Treatment, infusion_date: dt.date
         restart = infusion_date + dt.timedelta(days=treatment.flare_day)
         edc_services.save_crf(
             Medication(subject=subject, drug="prednisone", category=Medication.Category.CORTICOSTEROID,
-                       indication=Medication.Indication.SLE, dose_mg_per_day=Decimal(FLARE_PREDNISONE_MG),
-                       start_date=restart, stop_date=restart + dt.timedelta(days=FLARE_PREDNISONE_DAYS - 1)),
+                       indication=Medication.Indication.SLE, route=Medication.Route.ORAL,
+                       dose_mg_per_day=Decimal(FLARE_PREDNISONE_MG), start_date=restart,
+                       stop_date=restart + dt.timedelta(days=FLARE_PREDNISONE_DAYS - 1)),
             user=staff,
         )  # fmt: skip
 

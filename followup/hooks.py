@@ -26,6 +26,12 @@ register_subject_page(
 )
 register_subject_panel("Safety", admin.safety_panel)
 register_subject_panel("Disease activity", admin_outcomes.disease_activity_panel)
+register_subject_page(
+    "activity-plot",
+    admin_outcomes.disease_activity_plot_view,
+    read_roles=roles.CLINICAL_READERS,
+    write_roles=frozenset(),
+)
 register_home_link(admin_exports.PLOT_READERS, "Cohort PK overlay", "admin:followup_investigator",
                    "every treated subject's CAR transgene after infusion, one line each")  # fmt: skip
 register_home_link(exports.EXPORT_ROLES, "Exports", "admin:followup_exports",

@@ -98,6 +98,7 @@ MODEL_PAGES = {
     "dashboard": lambda read, add: read,  # the study status dashboard (visits: subjects × visit codes)
     "confirm": lambda read, add: DECIDERS,  # a proposed deviation, confirmed or dismissed
     "dismiss": lambda read, add: DECIDERS,
+    "activity_plot": lambda read, add: read,  # the disease-activity plot (followup's register_subject_page)
     "pkpd_plot": lambda read, add: read,  # the subject page's PK/PD plot (followup's register_subject_page)
 }
 # Pages of a model admin named for themselves (not `<app>_<model>_…`) → who gets 200.

@@ -273,8 +273,11 @@ def test_the_subject_page_panel_and_its_constant_queries(client, staff, treated,
     client.get(url)
     many, page = count_queries(lambda: client.get(url))
     panel = page.content.decode().split('class="disease-activity-panel"')[1].split("</table>")[0]
-    assert "<svg" in panel and "from day 28, sustained, 242 days in all" in panel
+    assert f'<img src="/admin/edc/subject/{treated.pk}/activity-plot/"' in panel
+    assert "from day 28, sustained, 242 days in all" in panel
     assert many == few
+    plot = client.get(f"/admin/edc/subject/{treated.pk}/activity-plot/")
+    assert plot.status_code == 200 and plot["Content-Type"] == "image/svg+xml" and b"<svg" in plot.content
 
 
 def test_plots_are_cached_by_the_data_they_draw(course, monkeypatch):
