@@ -69,6 +69,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "edc.input_guard.UnstorableTextMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language: the header switch's choice (its cookie), else the browser's Accept-Language, else en-gb.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -87,7 +89,8 @@ WSGI_APPLICATION = "config.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # The project's own overrides of Django's templates by name (admin/base_site.html: the language switch).
+        "DIRS": [BASE_DIR / "config" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -158,6 +161,12 @@ EDC_API_TOKEN_TTL = timedelta(hours=int(os.environ.get("EDC_API_TOKEN_HOURS", "8
 
 LANGUAGE_CODE = "en-gb"
 USE_I18N = True
+# What people read, in English or Simplified Chinese (README, "Languages"); stored codes, the API's field names,
+# CDISC content and audit-trail values stay English. One catalog for the four apps: locale/ at the repo root.
+LANGUAGES = [("en-gb", "English"), ("zh-hans", "简体中文")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# The header switch's choice is kept a year in its cookie, not only for the browser's session.
+LANGUAGE_COOKIE_AGE = 365 * 24 * 60 * 60
 USE_TZ = True
 TIME_ZONE = "Asia/Shanghai"  # display and calendar rules; storage is UTC
 

@@ -19,6 +19,7 @@ for routes in (edc_api.ROUTES, screening_api.ROUTES, infusion_api.ROUTES, follow
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),  # set_language: the admin header's language switch
     path("api/v1/auth/token/", edc_api.TokenView.as_view(), name="api-token"),
     path("api/v1/auth/token/revoke/", edc_api.TokenRevokeView.as_view(), name="api-token-revoke"),
     path("api/v1/", include(router.urls)),

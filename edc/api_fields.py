@@ -11,14 +11,14 @@ from django.db import models
 from django.utils import timezone
 from rest_framework import serializers
 
-from edc import rules
+from edc import i18n, rules
 
 
 class PlausibleDateField(serializers.DateField):
     def to_internal_value(self, value):
         day = super().to_internal_value(value)
         if error := rules.implausible_date(day):
-            raise serializers.ValidationError(error)
+            raise serializers.ValidationError(i18n.translated(error))
         return day
 
 
@@ -29,7 +29,7 @@ class AwareDateTimeField(serializers.DateTimeField):
         if timezone.is_naive(value):
             self.fail("naive")
         if error := rules.implausible_date(value):  # before the conversion that year 1 overflows
-            raise serializers.ValidationError(error)
+            raise serializers.ValidationError(i18n.translated(error))
         return super().enforce_timezone(value)
 
 

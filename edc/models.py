@@ -4,6 +4,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from edc import rules
@@ -70,11 +71,11 @@ class Subject(AuditedModel):
         MALE = "M", "male"
 
     class Status(models.TextChoices):
-        SCREENING = "SCREENING"
-        SCREEN_FAILED = "SCREEN_FAILED"
-        ENROLLED = "ENROLLED"
-        TREATED = "TREATED"
-        OFF_STUDY = "OFF_STUDY"
+        SCREENING = "SCREENING", _("Screening")
+        SCREEN_FAILED = "SCREEN_FAILED", _("Screen Failed")
+        ENROLLED = "ENROLLED", _("Enrolled")
+        TREATED = "TREATED", _("Treated")
+        OFF_STUDY = "OFF_STUDY", _("Off Study")
 
     subject_id = models.CharField(max_length=20, unique=True, editable=False)
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="subjects")
@@ -104,9 +105,9 @@ class Subject(AuditedModel):
 
 class Visit(CrfModel):
     class Status(models.TextChoices):
-        SCHEDULED = "SCHEDULED"
-        DONE = "DONE"
-        MISSED = "MISSED"
+        SCHEDULED = "SCHEDULED", _("Scheduled")
+        DONE = "DONE", _("Done")
+        MISSED = "MISSED", _("Missed")
 
     code = models.CharField(max_length=8, choices=rules.VISIT_CODE_CHOICES)
     planned_date = models.DateField(null=True, blank=True)
@@ -170,9 +171,9 @@ class LabResult(CrfModel):
 
 class DataQuery(AuditedModel):
     class Status(models.TextChoices):
-        OPEN = "OPEN"
-        ANSWERED = "ANSWERED"
-        CLOSED = "CLOSED"
+        OPEN = "OPEN", _("Open")
+        ANSWERED = "ANSWERED", _("Answered")
+        CLOSED = "CLOSED", _("Closed")
 
     subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="queries")
     target_model = models.CharField(max_length=60, help_text="app_label.model of the queried row")

@@ -51,6 +51,33 @@ TEXT_RESULT_ANALYTES = {"ANA", "SM", "DSDNA"}
 RESULT_TEXTS = {"POSITIVE", "NEGATIVE"}
 
 
+# --- Words people read: English here, translated where they are shown (edc.i18n; README, "Languages") -----------
+# Rules are free of Django, so they mark their texts for the catalogue (`manage.py makemessages` collects N_ and
+# Message) and keep them English: the value a rule returns is also what tests, logs and stored codes compare.
+
+
+class Label(str):
+    """An English label the catalogue holds (marked with `N_`): where it is shown, or a value of a `Message`, it is
+    translated; a plain string (a code, a name, a subject id) is shown as it is."""
+
+
+def N_(text: str) -> Label:  # noqa: N802 - the catalogue's marker, as gettext's N_
+    return Label(text)
+
+
+class Message(str):
+    """An English message built from a template and its values (numbers already as typed, units as stored), which
+    keeps both so that `edc.i18n.translated` can say it in the reader's language with the same values."""
+
+    template: str
+    values: dict[str, object]
+
+    def __new__(cls, template: str, **values: object) -> Message:
+        message = super().__new__(cls, template.format(**values))
+        message.template, message.values = template, values
+        return message
+
+
 @dataclass(frozen=True)
 class Limit:
     """Hard range refuses a write; soft range stores it and opens a data query."""
@@ -68,9 +95,11 @@ class Limit:
             below = value <= self.hard_min if self.hard_min_exclusive else value < self.hard_min
             if below:
                 sign = ">" if self.hard_min_exclusive else "≥"
-                return f"must be {sign} {as_typed(self.hard_min)}{_unit(self.unit)} (hard limit); got {as_typed(value)}"
+                return Message("must be {sign} {limit}{unit} (hard limit); got {value}", sign=sign,
+                               limit=as_typed(self.hard_min), unit=_unit(self.unit), value=as_typed(value))  # fmt: skip
         if self.hard_max is not None and value > self.hard_max:
-            return f"must be ≤ {as_typed(self.hard_max)}{_unit(self.unit)} (hard limit); got {as_typed(value)}"
+            return Message("must be ≤ {limit}{unit} (hard limit); got {value}", limit=as_typed(self.hard_max),
+                           unit=_unit(self.unit), value=as_typed(value))  # fmt: skip
         return None
 
     def soft_warning(self, value: Decimal) -> str | None:
@@ -173,7 +202,8 @@ def check_lab_result(
                 warnings["value"] = soft
     for field, bound in (("lln", lln), ("uln", uln), ("lloq", lloq)):
         if bound is not None and bound < 0:
-            errors[field] = f"must be ≥ 0 (hard limit); got {as_typed(bound)}"
+            errors[field] = Message("must be {sign} {limit}{unit} (hard limit); got {value}", sign="≥", limit="0",
+                                    unit="", value=as_typed(bound))  # fmt: skip
     if lln is not None and uln is not None and lln > uln:
         errors["uln"] = f"ULN {as_typed(uln)} is below LLN {as_typed(lln)}"
     return errors, warnings
@@ -239,7 +269,8 @@ def implausible_date(value: dt.date | dt.datetime | None) -> str | None:
     day = value.date() if isinstance(value, dt.datetime) else value
     if EARLIEST_DATE <= day <= LATEST_DATE:
         return None
-    return f"{day.isoformat()} is outside {EARLIEST_DATE.isoformat()} … {LATEST_DATE.isoformat()} (hard limit)"
+    return Message("{day} is outside {earliest} … {latest} (hard limit)", day=day.isoformat(),
+                   earliest=EARLIEST_DATE.isoformat(), latest=LATEST_DATE.isoformat())  # fmt: skip
 
 
 # A subject leaves the study from screening, enrolment or follow-up; a screen failure never entered it.
@@ -382,14 +413,14 @@ def age_in_years(date_of_birth: dt.date, on: dt.date) -> int:
 
 # What the study's screens call the visits whose code is not already their name (follow-up codes, D7 or M3, are).
 VISIT_NAMES = {
-    "SCR": "screening",
-    "BL": "baseline",
-    "LD_M5": "LD day −5",
-    "LD_M4": "LD day −4",
-    "LD_M3": "LD day −3",
-    "D0_PRE": "D0 pre-infusion",
-    "D0": "D0 infusion",
-    "UNS": "unscheduled",
+    "SCR": N_("screening"),
+    "BL": N_("baseline"),
+    "LD_M5": N_("LD day −5"),
+    "LD_M4": N_("LD day −4"),
+    "LD_M3": N_("LD day −3"),
+    "D0_PRE": N_("D0 pre-infusion"),
+    "D0": N_("D0 infusion"),
+    "UNS": N_("unscheduled"),
 }
 
 
@@ -399,15 +430,15 @@ def visit_name(code: str) -> str:
 
 # The states of a visit on the study dashboard, in the order of the legend: (state, label, what it means).
 VISIT_STATES = (
-    ("SCHEDULED", "scheduled", "planned; its window has not opened"),
-    ("DUE", "due", "its window is open today"),
-    ("OVERDUE", "overdue", "its window has closed and it is not done"),
-    ("MISSED", "missed", "recorded as missed"),
-    ("DONE", "done", "done; not yet verified or signed"),
-    ("QUERIES", "open queries", "a query on the visit or one of its results is not closed"),
-    ("VERIFIED", "SDV done", "the visit and every one of its results verified against source"),
-    ("SIGNED", "signed", "signed by the investigator"),
-    ("LOCKED", "locked", "locked by data management (visit, subject or study)"),
+    ("SCHEDULED", N_("scheduled"), N_("planned; its window has not opened")),
+    ("DUE", N_("due"), N_("its window is open today")),
+    ("OVERDUE", N_("overdue"), N_("its window has closed and it is not done")),
+    ("MISSED", N_("missed"), N_("recorded as missed")),
+    ("DONE", N_("done"), N_("done; not yet verified or signed")),
+    ("QUERIES", N_("open queries"), N_("a query on the visit or one of its results is not closed")),
+    ("VERIFIED", N_("SDV done"), N_("the visit and every one of its results verified against source")),
+    ("SIGNED", N_("signed"), N_("signed by the investigator")),
+    ("LOCKED", N_("locked"), N_("locked by data management (visit, subject or study)")),
 )
 VISIT_STATE_LABELS = {state: label for state, label, _ in VISIT_STATES}
 
@@ -503,12 +534,20 @@ REVIEWED, APPROVED, ELIGIBILITY_CONFIRMED = "REVIEWED", "APPROVED", "ELIGIBILITY
 ELIGIBILITY_DECISION = "screening.eligibilitydecision"
 # What each meaning attests: the words shown beside the password, the signature's manifestation with the printed
 # name and the date and time.
-MEANING_WORDS = {REVIEWED: "reviewed", APPROVED: "approved", ELIGIBILITY_CONFIRMED: "eligibility confirmed"}
-ATTESTATIONS = {
-    REVIEWED: "I have reviewed the data recorded, as shown",
-    APPROVED: "I approve the data recorded, as shown, as complete and accurate",
-    ELIGIBILITY_CONFIRMED: "I confirm the eligibility decision judged on the criteria shown",
+MEANING_WORDS = {
+    REVIEWED: N_("reviewed"),
+    APPROVED: N_("approved"),
+    ELIGIBILITY_CONFIRMED: N_("eligibility confirmed"),
 }
+ATTESTATIONS = {
+    REVIEWED: N_("I have reviewed the data recorded, as shown"),
+    APPROVED: N_("I approve the data recorded, as shown, as complete and accurate"),
+    ELIGIBILITY_CONFIRMED: N_("I confirm the eligibility decision judged on the criteria shown"),
+}
+# The statement signed; the attestation and the meaning are translated with it (edc.i18n.translated).
+ATTESTATION_TEMPLATE = N_(
+    "I, {printed_name}, on {signed_at}, sign {what}. {attestation}. Meaning of this signature: {meaning}."
+)
 
 
 def signature_meanings(target_model: str, signed: Iterable[str] = ()) -> tuple[str, ...]:
@@ -523,10 +562,8 @@ def signature_meanings(target_model: str, signed: Iterable[str] = ()) -> tuple[s
 
 def attestation_text(meaning: str, *, printed_name: str, what: str, signed_at: str) -> str:
     """The statement an investigator signs: who (the printed full name), when (site time), what, and the meaning."""
-    return (
-        f"I, {printed_name}, on {signed_at}, sign {what}. {ATTESTATIONS[meaning]}. "
-        f"Meaning of this signature: {MEANING_WORDS[meaning]}."
-    )
+    return Message(ATTESTATION_TEMPLATE, printed_name=printed_name, signed_at=signed_at, what=what,
+                   attestation=ATTESTATIONS[meaning], meaning=MEANING_WORDS[meaning])  # fmt: skip
 
 
 def open_query_refusal(open_queries: int, what: str) -> str | None:

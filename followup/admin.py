@@ -13,8 +13,10 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
-from edc import roles
+from edc import i18n, roles
 from edc import rules as edc_rules
 from edc import services as edc_services
 from edc.admin import CrfAdmin, CrfInline, ScopedHistoryAdmin, visit_page_url
@@ -227,14 +229,16 @@ def safety_lines(summary) -> list[tuple[str, str]]:
 class VisitCrfForm(forms.Form):
     """One visit's paper CRF: the visit, each result with its reference range, SLEDAI, prednisone."""
 
-    visit_datetime = forms.SplitDateTimeField(required=False, widget=widgets.AdminSplitDateTime)
-    status = forms.ChoiceField(choices=Visit.Status.choices)
+    visit_datetime = forms.SplitDateTimeField(
+        required=False, widget=widgets.AdminSplitDateTime, label=_("Visit date and time")
+    )
+    status = forms.ChoiceField(choices=Visit.Status.choices, label=_("Status"))
     descriptors = forms.MultipleChoiceField(
         required=False, widget=forms.CheckboxSelectMultiple, choices=descriptor_choices(),
-        label="SELENA-SLEDAI descriptors present",
+        label=_("SELENA-SLEDAI descriptors present"),
     )  # fmt: skip
-    pga = _number_field(max_digits=2, decimal_places=1, label="PGA (0–3)")
-    prednisone_mg_per_day = _number_field(max_digits=6, decimal_places=2, label="Prednisone-equivalent (mg/day)")
+    pga = _number_field(max_digits=2, decimal_places=1, label=_("PGA (0–3)"))
+    prednisone_mg_per_day = _number_field(max_digits=6, decimal_places=2, label=_("Prednisone-equivalent (mg/day)"))
     change_reason = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
     def __init__(self, *args, **kwargs):
@@ -246,7 +250,7 @@ class VisitCrfForm(forms.Form):
     @staticmethod
     def _line_field(line: CrfLine, field: str) -> forms.Field:
         if field == "not_detected":
-            return forms.BooleanField(required=False, label="not detected")
+            return forms.BooleanField(required=False, label=_("not detected"))
         if field == "result_text":
             return forms.CharField(required=False, max_length=20, label=line.label,
                                    widget=forms.TextInput(attrs={"size": 8}))  # fmt: skip
@@ -297,7 +301,7 @@ def visit_crf_view(visit_admin, request, visit):
                 for field, errors in error.message_dict.items():
                     form.add_error(field if field in form.fields else None, errors)
             else:
-                messages.success(request, f"{visit} saved.")
+                messages.success(request, gettext("{visit} saved.").format(visit=visit))
                 return redirect(request.path)
     open_queries = DataQuery.objects.filter(
         target_model="edc.labresult", target_id__in=[r.pk for r in own.values()], target_field="value"
@@ -305,7 +309,7 @@ def visit_crf_view(visit_admin, request, visit):
     is_signer = roles.has_any_role(request.user, roles.SIGNERS)
     context = {
         **visit_admin.admin_site.each_context(request),
-        "title": f"{visit.subject} — visit {visit.code}",
+        "title": gettext("{subject} — visit {visit}").format(subject=visit.subject, visit=i18n.visit_name(visit.code)),
         "opts": visit_admin.model._meta,
         "original": visit,
         "form": form,

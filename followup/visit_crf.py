@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.utils.translation import gettext_lazy as _
+
 from edc.rules import ANALYTE_UNITS
 
 
 @dataclass(frozen=True)
 class CrfLine:
     analyte: str
-    label: str
+    label: str  # what the paper form calls the test, in the reader's language
     range_fields: tuple[str, ...] = ("lln", "uln")  # the reference fields the lab reports beside the value
     text: bool = False  # a titre or POSITIVE/NEGATIVE instead of a number
     quantified: bool = False  # qPCR/flow: LLOQ and "not detected"
@@ -34,26 +36,26 @@ class CrfLine:
 
 # Sections in the order of the paper CRF.
 VISIT_CRF: list[tuple[str, list[CrfLine]]] = [
-    ("CAR-T pharmacokinetics", [
-        CrfLine("CARPCR", "CAR transgene (qPCR)", range_fields=(), quantified=True),
-        CrfLine("CARFLOW", "CAR+ T cells (flow)", range_fields=(), quantified=True),
+    (_("CAR-T pharmacokinetics"), [
+        CrfLine("CARPCR", _("CAR transgene (qPCR)"), range_fields=(), quantified=True),
+        CrfLine("CARFLOW", _("CAR+ T cells (flow)"), range_fields=(), quantified=True),
     ]),
-    ("B cells", [CrfLine("CD19", "CD19+ B cells")]),
-    ("Serology and complement", [
-        CrfLine("DSDNA", "anti-dsDNA"),
-        CrfLine("C3", "C3"),
-        CrfLine("C4", "C4"),
-        CrfLine("ANA", "ANA (titre)", text=True),
-        CrfLine("SM", "anti-Smith", text=True),
-        CrfLine("IGG", "immunoglobulin G"),
+    (_("B cells"), [CrfLine("CD19", _("CD19+ B cells"))]),
+    (_("Serology and complement"), [
+        CrfLine("DSDNA", _("anti-dsDNA")),
+        CrfLine("C3", _("C3")),
+        CrfLine("C4", _("C4")),
+        CrfLine("ANA", _("ANA (titre)"), text=True),
+        CrfLine("SM", _("anti-Smith"), text=True),
+        CrfLine("IGG", _("immunoglobulin G")),
     ]),
-    ("Renal", [CrfLine("PROT24", "24 h urine protein")]),
-    ("Blood count", [
-        CrfLine("WBC", "white cells"),
-        CrfLine("ANC", "neutrophils (ANC)"),
-        CrfLine("LYM", "lymphocytes"),
-        CrfLine("PLAT", "platelets"),
-        CrfLine("HGB", "haemoglobin"),
+    (_("Renal"), [CrfLine("PROT24", _("24 h urine protein"))]),
+    (_("Blood count"), [
+        CrfLine("WBC", _("white cells")),
+        CrfLine("ANC", _("neutrophils (ANC)")),
+        CrfLine("LYM", _("lymphocytes")),
+        CrfLine("PLAT", _("platelets")),
+        CrfLine("HGB", _("haemoglobin")),
     ]),
 ]  # fmt: skip
 CRF_LINES = [line for _, lines in VISIT_CRF for line in lines]

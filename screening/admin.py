@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.html import format_html_join
 
 from edc import admin as edc_admin
-from edc import roles
+from edc import i18n, roles
 from edc import rules as edc_rules
 from edc import services as edc_services
 from edc.admin import WorkItem, WorkList
@@ -272,8 +272,9 @@ def _confirm_context(request, subject, evaluation, form) -> dict:
     outcome = {True: "eligible", False: "not eligible"}.get(evaluation.eligible, "incomplete")
     what = f"the eligibility of {subject} ({outcome}, screening date {evaluation.evaluation_date:%Y-%m-%d})"
     signed_at = f"{timezone.localtime(timezone=zone):%Y-%m-%d %H:%M} ({zone.key})"
-    attestation = edc_rules.attestation_text(edc_rules.ELIGIBILITY_CONFIRMED, what=what, signed_at=signed_at,
-                                             printed_name=edc_services.printed_name(request.user))  # fmt: skip
+    signer = edc_services.printed_name(request.user)
+    attestation = i18n.translated(edc_rules.attestation_text(edc_rules.ELIGIBILITY_CONFIRMED, what=what,
+                                                             signed_at=signed_at, printed_name=signer))  # fmt: skip
     return {**admin.site.each_context(request), "title": f"Confirm the eligibility of {subject}", "form": form,
             "subject": subject, "evaluation": evaluation, "rows": criterion_rows(evaluation), "decision": decision,
             "outcome": outcome, "attestation": attestation, "opts": Subject._meta,

@@ -1,6 +1,8 @@
 """What screening plugs into the kernel: its CRFs' validators, the screening CRFs under the subject page and
 the eligibility panel and the investigator's confirmation page."""
 
+from django.utils.translation import gettext_lazy as _
+
 from edc import roles
 from edc.admin import register_subject_inlines, register_subject_page, register_subject_panel, register_work_list
 from edc.models import LabResult
@@ -22,4 +24,4 @@ register_subject_panel("Eligibility", admin.eligibility_panel)
 # The investigator's "Confirm eligibility" (edc/subject/<pk>/eligibility/), the same service as the API's.
 signers = roles.SIGNERS
 register_subject_page("eligibility", admin.confirm_eligibility_view, read_roles=signers, write_roles=signers)
-register_work_list(roles.INVESTIGATOR, "Eligibility to confirm", admin.eligibility_to_confirm)
+register_work_list(roles.INVESTIGATOR, _("Eligibility to confirm"), admin.eligibility_to_confirm)

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
-from edc import roles, rules, services
+from edc import i18n, roles, rules, services
 from edc.models import Signature, Subject, Visit
 
 # The extension points of the kernel's screens: later apps fill them from their `hooks` module (layers: edc may
@@ -422,8 +422,9 @@ class CrfAdmin(ScopedHistoryAdmin):
                 return redirect(change_url(row))
         zone = site_zone(row)
         signed_at = f"{timezone.localtime(timezone=zone):%Y-%m-%d %H:%M} ({zone.key})"
-        attestations = [(label, rules.attestation_text(meaning, printed_name=services.printed_name(request.user),
-                                                       what=summary.what, signed_at=signed_at))
+        signer = services.printed_name(request.user)
+        attestations = [(label, i18n.translated(rules.attestation_text(meaning, printed_name=signer, what=summary.what,
+                                                                       signed_at=signed_at)))
                         for meaning, label in form.fields["meaning"].choices]  # fmt: skip
         context = {**self.admin_site.each_context(request), "title": f"Sign {row}", "form": form,
                    "opts": self.model._meta, "original": row, "summary": summary, "attestations": attestations,

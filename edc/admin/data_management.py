@@ -13,7 +13,7 @@ from django.shortcuts import redirect
 from django.utils import timezone
 from django.utils.html import format_html
 
-from edc import roles, rules, services
+from edc import i18n, roles, services
 from edc.admin.base import ScopedHistoryAdmin, change_url
 from edc.models import DataQuery, Lock, Signature, SourceVerification, Visit
 
@@ -166,7 +166,7 @@ def _site_time(moment, lock: Lock) -> str:
 
 def visit_words(visit: Visit, site_timezone: str) -> str:
     """A visit as site staff name it: its name, and the day it was done (site calendar) or is planned."""
-    name = rules.visit_name(visit.code)
+    name = i18n.visit_name(visit.code)
     if visit.status == Visit.Status.DONE and visit.visit_datetime:
         local = timezone.localtime(visit.visit_datetime, ZoneInfo(site_timezone))
         return f"{name}, done {local:%Y-%m-%d}"

@@ -10,8 +10,9 @@ from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
-from edc import roles, rules, services
+from edc import i18n, roles, services
 from edc.admin.base import CrfAdmin, WorkItem, WorkList, change_url, register_subject_panel, register_work_list
 from edc.models import Deviation, Visit
 from edc.services.deviations import DECIDERS, RECORDERS
@@ -32,7 +33,7 @@ def reported(deviation: Deviation) -> str:
 
 class VisitChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, visit):
-        return f"{visit.subject} · {rules.visit_name(visit.code)}"
+        return f"{visit.subject} · {i18n.visit_name(visit.code)}"
 
 
 class DismissForm(forms.Form):
@@ -168,6 +169,6 @@ def deviations_panel(request, subject) -> str:
     return render_to_string("admin/edc/deviation/panel.html", {"rows": rows, "add_url": add_url}, request=request)
 
 
-register_work_list(roles.INVESTIGATOR, "Proposed deviations to confirm or dismiss", proposals)
-register_work_list(roles.DATA_MANAGER, "Proposed deviations to confirm or dismiss", proposals)
+register_work_list(roles.INVESTIGATOR, _("Proposed deviations to confirm or dismiss"), proposals)
+register_work_list(roles.DATA_MANAGER, _("Proposed deviations to confirm or dismiss"), proposals)
 register_subject_panel("Protocol deviations", deviations_panel)

@@ -8,8 +8,10 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
-from edc import roles, rules, services
+from edc import i18n, roles, services
 from edc.admin.base import (
     WorkItem,
     WorkList,
@@ -35,19 +37,23 @@ def _today():
 
 def visit_list(visits, note=lambda visit: "", **filters) -> WorkList:
     """The first visits of a queryset (two queries: the items and the total), and the visit list `filters`."""
-    items = [WorkItem(str(v.subject), rules.visit_name(v.code), visit_page_url(v.pk), note(v)) for v in visits[:SHOWN]]
+    items = [WorkItem(str(v.subject), i18n.visit_name(v.code), visit_page_url(v.pk), note(v)) for v in visits[:SHOWN]]
     more = "&".join(f"{key}={value}" for key, value in filters.items())
     return WorkList(items, visits.count(), more_url=f"{reverse('admin:edc_visit_changelist')}?{more}")
 
 
 def _window(visit) -> str:
-    return f"window {visit.window_start:%Y-%m-%d} – {visit.window_end:%Y-%m-%d}"
+    return gettext("window {start} – {end}").format(
+        start=f"{visit.window_start:%Y-%m-%d}", end=f"{visit.window_end:%Y-%m-%d}"
+    )
 
 
 def _done_on(visit) -> str:
     if visit.visit_datetime:
-        return f"done {timezone.localtime(visit.visit_datetime):%Y-%m-%d}"
-    return f"done (planned {visit.planned_date:%Y-%m-%d})" if visit.planned_date else "done"
+        return gettext("done {date}").format(date=f"{timezone.localtime(visit.visit_datetime):%Y-%m-%d}")
+    if visit.planned_date:
+        return gettext("done (planned {date})").format(date=f"{visit.planned_date:%Y-%m-%d}")
+    return gettext("done")
 
 
 def due_this_week(request) -> WorkList:
@@ -58,7 +64,9 @@ def overdue(request) -> WorkList:
     today = _today()
 
     def note(visit) -> str:
-        return f"window closed {visit.window_end:%Y-%m-%d} ({(today - visit.window_end).days} d ago)"
+        return gettext("window closed {date} ({days} d ago)").format(
+            date=f"{visit.window_end:%Y-%m-%d}", days=(today - visit.window_end).days
+        )
 
     return visit_list(dashboard.visits_overdue(_visits(request), today), note, status__exact="SCHEDULED")
 
@@ -92,7 +100,7 @@ def query_list(queries, more_url: str, summary: str = "") -> WorkList:
     for query in shown:
         target = targets[(query.target_model, query.target_id)]
         about = " · ".join(w for w in (target.visit, target.record, target.field_label(query.target_field)) if w)
-        note = f"{query.text} · {(now - query.created).days} d old"
+        note = gettext("{text} · {days} d old").format(text=query.text, days=(now - query.created).days)
         items.append(WorkItem(str(query.subject), about, reverse("admin:edc_dataquery_change", args=[query.pk]), note))
     return WorkList(items, queries.count(), summary, more_url)
 
@@ -120,16 +128,21 @@ def query_ageing(request) -> WorkList:
     return query_list(queries, reverse("admin:edc_dataquery_changelist"), summary)
 
 
-register_home_link(roles.CLINICAL_READERS, "Study status dashboard", "admin:edc_visit_dashboard",
-                   "subjects × visits, each visit coloured by where it stands")  # fmt: skip
-register_work_list(roles.SITE_STAFF, "Visits due this week", due_this_week)
-register_work_list(roles.SITE_STAFF, "Overdue visits", overdue)
-register_work_list(roles.SITE_STAFF, "Queries to answer", queries_to_answer)
-register_work_list(roles.INVESTIGATOR, "Visits to sign", to_sign)
-register_work_list(roles.MONITOR, "Visits to verify (SDV)", to_verify)
-register_work_list(roles.MONITOR, "Answered queries to close", queries_to_close)
-register_work_list(roles.DATA_MANAGER, "Query ageing (not closed)", query_ageing)
-register_work_list(roles.DATA_MANAGER, "Visits ready to lock", ready_to_lock)
+register_home_link(roles.CLINICAL_READERS, _("Study status dashboard"), "admin:edc_visit_dashboard",
+                   _("subjects × visits, each visit coloured by where it stands"))  # fmt: skip
+register_work_list(roles.SITE_STAFF, _("Visits due this week"), due_this_week)
+register_work_list(roles.SITE_STAFF, _("Overdue visits"), overdue)
+register_work_list(roles.SITE_STAFF, _("Queries to answer"), queries_to_answer)
+register_work_list(roles.INVESTIGATOR, _("Visits to sign"), to_sign)
+register_work_list(roles.MONITOR, _("Visits to verify (SDV)"), to_verify)
+register_work_list(roles.MONITOR, _("Answered queries to close"), queries_to_close)
+register_work_list(roles.DATA_MANAGER, _("Query ageing (not closed)"), query_ageing)
+register_work_list(roles.DATA_MANAGER, _("Visits ready to lock"), ready_to_lock)
+
+
+# The role a work list is for, as its heading says it.
+ROLE_LABELS = {roles.SITE_STAFF: _("site staff"), roles.INVESTIGATOR: _("investigator"), roles.MONITOR: _("monitor"),
+               roles.DATA_MANAGER: _("data manager"), roles.SPONSOR_VIEWER: _("sponsor viewer")}  # fmt: skip
 
 
 def home_lists(request) -> list[tuple[str, str, WorkList]]:
@@ -138,7 +151,7 @@ def home_lists(request) -> list[tuple[str, str, WorkList]]:
     found = []
     for role in roles.ALL_ROLES:
         if role in mine:
-            found += [(role.replace("_", " "), title, provider(request)) for r, title, provider in work_lists()
+            found += [(ROLE_LABELS[role], title, provider(request)) for r, title, provider in work_lists()
                       if r == role]  # fmt: skip
     return found
 

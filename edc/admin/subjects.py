@@ -20,8 +20,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
-from edc import roles, rules, services
+from edc import i18n, roles, rules, services
 from edc.admin.base import (
     CrfAdmin,
     ScopedAdminMixin,
@@ -167,7 +169,7 @@ def signatures_panel(request, subject) -> str:
 
 
 def _signed_record(target: services.Target) -> str:
-    parts = (f"visit {rules.visit_name(target.visit)}" if target.visit else "", target.record)
+    parts = (f"visit {i18n.visit_name(target.visit)}" if target.visit else "", target.record)
     return " ".join(part for part in parts if part) or "a record no longer at your sites"
 
 
@@ -229,7 +231,7 @@ def visit_rows(subject: Subject) -> list[VisitRow]:
         window = f"{visit.window_start} – {visit.window_end}" if visit.window_start and visit.window_end else "—"
         done_at = visit.visit_datetime.astimezone(tz).strftime("%Y-%m-%d %H:%M") if visit.visit_datetime else "—"
         planned = str(visit.planned_date) if visit.planned_date else "—"
-        rows.append(VisitRow(rules.visit_name(visit.code), visit_page_url(visit.pk), planned, window,
+        rows.append(VisitRow(i18n.visit_name(visit.code), visit_page_url(visit.pk), planned, window,
                              done_at, visit.get_status_display(), cell.label, window_mark(visit)))  # fmt: skip
     return rows
 
@@ -280,8 +282,9 @@ class DashboardFilter(forms.Form):
 
 
 # What a dashboard cell shows besides its colour (the legend says it in words too).
-CELL_TEXT = {"SCHEDULED": "sched", "DUE": "due", "OVERDUE": "late", "MISSED": "missed", "DONE": "done",
-             "QUERIES": "query", "VERIFIED": "SDV", "SIGNED": "signed", "LOCKED": "locked"}  # fmt: skip
+CELL_TEXT = {"SCHEDULED": _("sched"), "DUE": _("due"), "OVERDUE": _("late"), "MISSED": _("missed"),
+             "DONE": _("done"), "QUERIES": _("query"), "VERIFIED": _("SDV"), "SIGNED": _("signed"),
+             "LOCKED": _("locked")}  # fmt: skip
 
 
 class VisitChangeList(ChangeList):
@@ -384,14 +387,14 @@ class VisitAdmin(CrfAdmin):
             ])
             for row in grid.rows
         ]  # fmt: skip
-        legend = [(state, label, meaning, CELL_TEXT[state], grid.counts[state])
+        legend = [(state, i18n.translated(label), i18n.translated(meaning), CELL_TEXT[state], grid.counts[state])
                   for state, label, meaning in rules.VISIT_STATES]  # fmt: skip
         context = {
             **self.admin_site.each_context(request),
-            "title": "Study status",
+            "title": gettext("Study status"),
             "opts": self.model._meta,
             "form": form,
-            "codes": [(code, rules.visit_name(code)) for code in grid.codes],
+            "codes": [(code, i18n.visit_name(code)) for code in grid.codes],
             "table": table,
             "legend": legend,
             "today": timezone.localdate(),

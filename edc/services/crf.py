@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
-from edc import roles, rules
+from edc import i18n, roles, rules
 from edc.models import (
     AuditedModel,
     DataQuery,
@@ -97,7 +97,8 @@ def validate_crf(instance: AuditedModel, now: dt.datetime | None = None) -> dict
 
 def _refuse(errors: dict[str, str]) -> None:
     if errors:
-        raise ValidationError({field: [message] for field, message in errors.items()})
+        # In the reader's language (the request's, LocaleMiddleware), the rules' English translated here.
+        raise ValidationError({field: [i18n.translated(message)] for field, message in errors.items()})
 
 
 def _implausible_dates(instance: AuditedModel, values: dict) -> dict[str, str]:

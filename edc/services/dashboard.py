@@ -13,7 +13,7 @@ from django.db.models import Exists, F, Func, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from edc import rules
+from edc import i18n, rules
 from edc.models import DataQuery, LabResult, Lock, Signature, SourceVerification, Subject, Visit
 
 
@@ -94,7 +94,7 @@ class Cell:
 
     @property
     def label(self) -> str:
-        return rules.VISIT_STATE_LABELS[self.state]
+        return i18n.translated(rules.VISIT_STATE_LABELS[self.state])
 
 
 @dataclass(frozen=True)
