@@ -2,10 +2,12 @@
 queries on every page and none of them a COUNT, and a cursor that cannot be read refused as bad input."""
 
 import datetime as dt
+import io
 from base64 import b64encode
 from decimal import Decimal
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -115,3 +117,9 @@ def test_page_and_cursor_together_are_refused(staff_api):
 def test_small_lists_take_no_cursor(staff_api):
     response = staff_api.get("/api/v1/sites/?cursor=")
     assert response.status_code == 400 and list(response.data) == ["cursor"]
+
+
+def test_seed_demo_leaves_the_planner_statistics_current():
+    with CaptureQueriesContext(connection) as captured:
+        call_command("seed_demo", "--subjects", "2", stdout=io.StringIO())
+    assert captured.captured_queries[-1]["sql"] == "ANALYZE"
