@@ -1,11 +1,11 @@
-"""The last page of the large API lists at 300 and at 3,000 subjects: by page number (offset, with its COUNT) and by
-keyset (`?cursor=`).
+"""The last whole page of the large API lists at 300 and 3,000 subjects: by page number (offset, with its COUNT)
+and by keyset (`?cursor=`).
 
     .venv/bin/python benchmarks/list_pages.py [--scales 300 3000] [--repeat 5] [--page-size 1000]
 
 Each scale has a PostgreSQL database of its own (`meta1019_bench_lists_<N>`), loaded once with
 `seed_demo --subjects N` (which ends with ANALYZE) and reused; each scale runs in a child process, since Django
-binds one database per process. Times are medians of `--repeat` GETs of the list's last page through DRF's test
+binds one database per process. Times are medians of `--repeat` GETs of the list's last whole page through DRF's test
 client, as the data manager. Target (issue #18): keyset last page at 3,000 / at 300 subjects ≤ 1.2.
 """
 
@@ -51,13 +51,16 @@ def measure(subjects: int, repeat: int, page_size: int) -> dict:
 
     figures = {}
     for route in ROUTES:
-        offset_ms, offset_queries, last = median_ms(f"/api/v1/{route}/?page=last&page_size={page_size}")
-        url, last_cursor_url = f"/api/v1/{route}/?cursor=&page_size={page_size}", None
-        while url:  # walk to the last page once, then time it
-            last_cursor_url, url = url, api.get(url).data["next"]
-        keyset_ms, keyset_queries, _ = median_ms(last_cursor_url)
+        rows = api.get(f"/api/v1/{route}/?page_size=1").data["count"]
+        last_full_page = max(rows // page_size, 1)  # a whole page: a short last page would flatter the larger scale
+        offset_ms, offset_queries, _ = median_ms(f"/api/v1/{route}/?page={last_full_page}&page_size={page_size}")
+        url, pages = f"/api/v1/{route}/?cursor=&page_size={page_size}", []
+        while url:  # walk to the last whole page once, then time it
+            pages.append(url)
+            url = api.get(url).data["next"]
+        keyset_ms, keyset_queries, _ = median_ms(pages[last_full_page - 1])
         figures[route] = {
-            "rows": last["count"],
+            "rows": rows,
             "offset_ms": offset_ms,
             "offset_queries": offset_queries,
             "keyset_ms": keyset_ms,
@@ -85,7 +88,7 @@ def main():
         return
     small, large = args.scales
     by_scale = {scale: run_scale(scale, args) for scale in (small, large)}
-    print(f"last page of each list, page_size={args.page_size}, median of {args.repeat}")
+    print(f"last whole page of each list, page_size={args.page_size}, median of {args.repeat}")
     for route in ROUTES:
         for scale in (small, large):
             f = by_scale[scale][route]
