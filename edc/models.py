@@ -125,7 +125,10 @@ class Visit(CrfModel):
                 name="one_scheduled_visit_per_code",
             )
         ]
-        indexes = [models.Index(fields=["status", "window_end"])]
+        indexes = [
+            models.Index(fields=["status", "window_end"]),
+            models.Index(fields=["subject", "id"], name="visit_keyset_idx"),  # a subject's visits by cursor
+        ]
 
     def __str__(self):
         return f"{self.subject} {self.code}"
@@ -162,7 +165,10 @@ class LabResult(CrfModel):
 
     class Meta:
         ordering = ["subject", "sample_datetime", "id"]
-        indexes = [models.Index(fields=["subject", "analyte", "sample_datetime"])]
+        indexes = [
+            models.Index(fields=["subject", "analyte", "sample_datetime"]),
+            models.Index(fields=["subject", "id"], name="labresult_keyset_idx"),  # a subject's results by cursor
+        ]
 
     def __str__(self):
         shown = self.result_text or ("not detected" if self.not_detected else self.value)
@@ -199,7 +205,10 @@ class DataQuery(AuditedModel):
     class Meta:
         ordering = ["-created"]
         verbose_name_plural = "data queries"
-        indexes = [models.Index(fields=["target_model", "target_id", "status"])]
+        indexes = [
+            models.Index(fields=["target_model", "target_id", "status"]),
+            models.Index(fields=["subject", "id"], name="dataquery_keyset_idx"),  # a subject's queries by cursor
+        ]
 
     def __str__(self):
         return f"query on {self.target_field}: {self.text[:40]}"  # what it is about: `about` in the admin

@@ -179,6 +179,8 @@ class ScopedViewSetMixin:
         paginator = getattr(self, "paginator", None)  # a plain ViewSet has neither paginator nor filters
         if paginator is not None:
             known |= {paginator.page_query_param, paginator.page_size_query_param}
+            cursor = getattr(paginator, "cursor_query_param", None)  # a large list's keyset paging
+            known |= {cursor} if cursor else set()
         for backend in getattr(self, "filter_backends", ()):
             if issubclass(backend, DjangoFilterBackend):
                 filterset = backend().get_filterset_class(self, self.queryset)

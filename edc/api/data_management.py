@@ -16,6 +16,7 @@ from edc.api.base import (
     ScopedViewSetMixin,
 )
 from edc.models import DataQuery, Lock, Signature, SourceVerification, Subject, Visit
+from edc.pagination import LargeListPagination
 
 
 class DataQuerySerializer(serializers.ModelSerializer):
@@ -43,6 +44,7 @@ class DataQueryViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.Rea
     serializer_class = DataQuerySerializer
     write_roles = roles.CLINICAL_READERS  # each transition checks its own role in the service
     filterset_class = filtersets.DataQueryFilterSet
+    pagination_class = LargeListPagination
 
     def perform_create(self, serializer):
         data = serializer.validated_data

@@ -20,6 +20,7 @@ from edc.api.base import (
 from edc.api.data_management import SourceVerificationSerializer
 from edc.api_fields import PlausibleDateField
 from edc.models import LabResult, Site, Subject, Visit
+from edc.pagination import LargeListPagination
 
 
 class SiteSerializer(serializers.ModelSerializer):
@@ -123,6 +124,7 @@ class VisitViewSet(CrfViewSet):
     queryset = Visit.objects.select_related("subject__site")
     serializer_class = VisitSerializer
     filterset_class = filtersets.VisitFilterSet
+    pagination_class = LargeListPagination
 
     @extend_schema(request=None, responses=VisitVerificationSerializer)
     @action(detail=True, methods=["post"], write_roles=frozenset({roles.MONITOR}))
@@ -160,6 +162,7 @@ class LabResultViewSet(CrfViewSet):
     queryset = LabResult.objects.select_related("subject")
     serializer_class = LabResultSerializer
     filterset_class = filtersets.LabResultFilterSet
+    pagination_class = LargeListPagination
 
     @extend_schema(request=LabResultBulkSerializer, responses={201: LabResultBulkResponseSerializer})
     @action(detail=False, methods=["post"])
