@@ -18,6 +18,7 @@ class EdcConfig(AppConfig):
         from edc import security
 
         user_logged_in.connect(security.flag_expired_password, dispatch_uid="edc-password-expiry")
+        user_logged_in.connect(security.touch_new_session, dispatch_uid="edc-session-touched")
 
 
 class SignInRecordsConfig(AxesConfig):

@@ -86,6 +86,16 @@ SESSION_TOUCH_SECONDS = 60
 SESSION_TOUCHED_KEY = "edc_touched"
 
 
+def touch_session(session) -> None:
+    session[SESSION_TOUCHED_KEY] = int(timezone.now().timestamp())
+
+
+def touch_new_session(sender, request, user, **kwargs):
+    """`user_logged_in` receiver: a new session starts touched (it is being saved anyway), so the first minute of
+    pages writes nothing more."""
+    touch_session(request.session)
+
+
 class IdleSessionMiddleware:
     """A session idle for SESSION_COOKIE_AGE is signed out, an active one never is (21 CFR 11.300): a request
     marks the session touched when the last mark is a minute old, and the session middleware then saves it with
@@ -96,10 +106,9 @@ class IdleSessionMiddleware:
 
     def __call__(self, request):
         session = request.session
-        if session.session_key is not None:
-            now = int(timezone.now().timestamp())
-            if now - session.get(SESSION_TOUCHED_KEY, 0) >= SESSION_TOUCH_SECONDS:
-                session[SESSION_TOUCHED_KEY] = now
+        idle = timezone.now().timestamp() - session.get(SESSION_TOUCHED_KEY, 0)
+        if session.session_key is not None and idle >= SESSION_TOUCH_SECONDS:
+            touch_session(session)
         return self.get_response(request)
 
 
