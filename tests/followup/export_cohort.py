@@ -53,6 +53,19 @@ def import_results(results: list[LabResult], user) -> None:
     edc_services.import_lab_results(results, user=user)
 
 
+def car_treated(site, user) -> Subject:
+    """One treated subject (initials QZ, born 1987-04-09: a leak would stand out) with CD19 and CAR transgene at
+    days 7 and 14."""
+    subject, start = treat(site, user, day0_of_cohort(), initials="QZ", date_of_birth=dt.date(1987, 4, 9))
+    rows = []
+    for code, day, car, cd19 in [("D7", 7, 2000, "0.4"), ("D14", 14, 800, "0.2")]:
+        visit = visit_of(subject, code, None, user)
+        taken = start + dt.timedelta(days=day)
+        rows += [result(subject, visit, "CARPCR", taken, car, lloq=10), result(subject, visit, "CD19", taken, cd19)]
+    import_results(rows, user)
+    return subject
+
+
 def random_profile(rng: random.Random, subject, start: dt.datetime, user) -> None:
     """A realistic subject: CAR expansion and decline, B-cell aplasia, complement and anti-dsDNA improving."""
     peak = 10 ** rng.uniform(3, 5)

@@ -2,7 +2,6 @@
 and the home page's links to both."""
 
 import csv
-import datetime as dt
 import io
 import json
 
@@ -23,17 +22,7 @@ EXPORTS = reverse("admin:followup_exports")
 
 @pytest.fixture
 def treated(site, staff):
-    """One treated subject with CD19 and CAR transgene results at days 7 and 14."""
-    day0 = cohort.day0_of_cohort()
-    subject, start = cohort.treat(site, staff, day0, initials="QZ", date_of_birth=dt.date(1987, 4, 9))
-    rows = []
-    for code, day, car, cd19 in [("D7", 7, 2000, "0.4"), ("D14", 14, 800, "0.2")]:
-        visit = cohort.visit_of(subject, code, None, staff)
-        taken = start + dt.timedelta(days=day)
-        rows += [cohort.result(subject, visit, "CARPCR", taken, car, lloq=10),
-                 cohort.result(subject, visit, "CD19", taken, cd19)]  # fmt: skip
-    cohort.import_results(rows, staff)
-    return subject
+    return cohort.car_treated(site, staff)
 
 
 def browser(client, make_user, site, role):
