@@ -218,7 +218,7 @@ class Signature(AuditedModel):
     class Meaning(models.TextChoices):
         REVIEWED = "REVIEWED"
         APPROVED = "APPROVED"
-        ELIGIBILITY_CONFIRMED = "ELIGIBILITY_CONFIRMED"
+        ELIGIBILITY_CONFIRMED = "ELIGIBILITY_CONFIRMED", "Eligibility confirmed"
 
     subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="signatures")
     target_model = models.CharField(max_length=60)

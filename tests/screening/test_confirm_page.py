@@ -59,8 +59,8 @@ def test_the_investigator_confirms_and_the_signature_shows(client, investigator,
         "ENROLLED", True, "ELIGIBILITY_CONFIRMED",
     )  # fmt: skip
     page = subject_page(client, screened)
-    assert f"Eligibility Confirmed by {investigator.get_full_name()}" in page  # in the panel and the Signatures
-    assert "<strong>eligibility decision</strong>: Eligibility Confirmed by" in page
+    assert f"Eligibility confirmed by {investigator.get_full_name()}" in page  # in the panel and the Signatures
+    assert "<strong>eligibility decision</strong>: Eligibility confirmed by" in page
     assert f'href="{confirm_url(screened)}"' not in page  # decided: no button any more
     again = client.get(confirm_url(screened)).content.decode()
     assert "Eligibility was confirmed eligible" in again and 'type="password"' not in again
