@@ -90,6 +90,10 @@ def mark_unfinished_incomplete() -> int:
 
 
 def _finish(pk: int, status: str, count: int) -> None:
+    # A COPY cut short mid-stream can leave PostgreSQL's connection closed: the log is written on a new one (not
+    # inside a transaction, where the check would close a healthy connection too).
+    if not connection.in_atomic_block:
+        connection.close_if_unusable_or_obsolete()
     ExportLog.objects.filter(pk=pk, status=ExportLog.Status.STARTED).update(
         status=status, row_count=count, finished_at=timezone.now()
     )
