@@ -183,8 +183,17 @@ class ExportParamsSerializer(serializers.Serializer):
         )  # fmt: skip
 
 
-EXPORT_FILES = {(200, content_type): OpenApiTypes.BINARY for content_type in exports.CONTENT_TYPES.values()}
-JOB_FILES = {(200, exports.CONTENT_TYPES[name]): OpenApiTypes.BINARY for name in export_jobs.JOB_FORMATS}
+# A JSON export is an array of row objects; the other formats are files (CSV text, Parquet, XPT).
+JSON_ROWS = {"type": "array", "items": {"type": "object", "additionalProperties": True}}
+EXPORT_FILES = {
+    (200, content_type): JSON_ROWS if content_type == "application/json" else OpenApiTypes.BINARY
+    for content_type in exports.CONTENT_TYPES.values()
+}
+JOB_FILES = {
+    key: schema
+    for key, schema in EXPORT_FILES.items()
+    if key[1] in {exports.CONTENT_TYPES[name] for name in export_jobs.JOB_FORMATS}
+}
 
 
 def dataset_or_404(name: str):
