@@ -139,8 +139,8 @@ class ExportLogAdmin(AdminPagesMixin, admin.ModelAdmin):
                     return export_download(export_request, channel="admin")
                 except exports.ValueTooLong as refused:
                     form.add_error("format", str(refused))
-            elif export_request.format not in export_jobs.JOB_FORMATS:
-                form.add_error("format", export_jobs.NOT_A_JOB_FORMAT)
+            elif refused := export_jobs.job_format_error(export_request.format):
+                form.add_error("format", refused)
             else:
                 job = export_jobs.request_job(export_request)
                 messages.success(

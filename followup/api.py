@@ -329,8 +329,8 @@ class ExportJobRequestSerializer(serializers.Serializer):
     )  # fmt: skip
 
     def validate_format(self, value):
-        if value == "xpt":
-            raise serializers.ValidationError(export_jobs.NOT_A_JOB_FORMAT)
+        if refused := export_jobs.job_format_error(value):
+            raise serializers.ValidationError(refused)
         return value
 
     def validate_filters(self, filters):

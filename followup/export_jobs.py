@@ -32,7 +32,14 @@ PROGRESS_EVERY = 10_000  # rows between two updates of a running job's row count
 JOB_PARAMETERS = ("shape", "subject", "analyte", "from_day", "to_day")  # the `filters` a job takes, besides format
 # XPT is written whole (pyreadstat), by the dataset route or the submission package: a job streams the others.
 JOB_FORMATS = ("csv", "json", "parquet")
-NOT_A_JOB_FORMAT = "a job writes csv, json or parquet; xpt comes from the dataset route or the submission package"
+
+
+def job_format_error(export_format: str) -> str | None:
+    """Why an export format cannot be a job (None: it can, or it is no format at all, which the export routes'
+    parameters refuse in their own words)."""
+    if export_format in exports.FORMATS and export_format not in JOB_FORMATS:
+        return f"a job writes {', '.join(JOB_FORMATS)}; {export_format} comes from the dataset route or the package"
+    return None
 
 
 class _WrittenFile(File):

@@ -275,3 +275,12 @@ def test_a_real_worker_writes_the_job(postgres, celery_worker_on_redis, client_f
     assert state["status"] == "complete" and state["rows_written"] == 1
     content = streamed(api.get(f"{JOBS}{job_id}/download/"))
     assert hashlib.sha256(content).hexdigest() == state["sha256"]
+
+
+def test_the_exports_page_refuses_xpt_as_a_job_on_the_format_field(client, make_user, site, treated):
+    client.force_login(make_user(roles.DATA_MANAGER, site))
+    response = client.post(EXPORTS, {"dataset": "sdtm/ae", "format": "xpt", "as_job": "Prepare as a job"})
+    assert response.status_code == 400
+    assert response.context["form"].errors["format"] == [export_jobs.job_format_error("xpt")]
+    assert "a job writes csv, json, parquet" in response.context["form"].errors["format"][0]
+    assert not ExportJob.objects.exists()
