@@ -88,7 +88,10 @@ def server(tmp_path_factory):
     """gunicorn with the project's config (one worker, a 2 s timeout) on a migrated SQLite file with 120,000
     results; yields (port, token, database path, master process)."""
     var = tmp_path_factory.mktemp("server-var")
-    env = {**os.environ, "EDC_VAR_DIR": str(var), "DEBUG": "1", "DJANGO_SETTINGS_MODULE": "config.settings",
+    # Its own SQLite file under `var`, whatever database the suite runs on (`make test-services` sets DATABASE_URL
+    # to the configured PostgreSQL database, which tests never write).
+    inherited = {name: value for name, value in os.environ.items() if name != "DATABASE_URL"}
+    env = {**inherited, "EDC_VAR_DIR": str(var), "DEBUG": "1", "DJANGO_SETTINGS_MODULE": "config.settings",
            "LOG_LEVEL": "WARNING"}  # fmt: skip
     manage = [sys.executable, "manage.py"]
     subprocess.run([*manage, "migrate", "-v", "0"], cwd=ROOT, env=env, check=True, timeout=300)
