@@ -297,6 +297,7 @@ DEMO_STEPS = [
     "followup.demo.raise_milestones",
     "edc.demo.seed_deviations",
     "edc.demo.spread_query_ages",
+    "edc.demo.seed_monitoring",
     "edc.demo.scale_out",
 ]
 

@@ -21,7 +21,8 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from edc import roles, rules, services
-from edc.models import AuditedModel, DataQuery, Deviation, LabResult, Site, Subject
+from edc.models import AuditedModel, DataQuery, Deviation, LabResult, Lock, Signature, Site, Subject, Visit
+from edc.services import dashboard
 
 DEMO_SITE = {"code": "01", "name": "First Affiliated Hospital, Zhejiang University School of Medicine"}
 # username → (role, password); printed by seed_demo and by `make run`.
@@ -149,6 +150,35 @@ def spread_query_ages(cohort: DemoCohort) -> None:
         sample = drawn.get(query.target_id) if query.target_model == "edc.labresult" else None
         backdate(query, min(now, max(raised, sample + dt.timedelta(hours=6))) if sample else raised)
     cohort.log(f"Spread the raising of {len(queries)} open queries over {QUERY_AGE_DAYS[-1] // 7} weeks.")
+
+
+# --- Monitoring and data management ------------------------------------------------------------
+
+# How far the trial's monitoring has come in the demo, so that the dashboard shows every state of its legend: the
+# monitor has verified against source every visit done over SDV_AFTER_DAYS ago without an open query, the
+# investigator has reviewed and signed the SIGNED_VISITS first of them (each signature asks the password again,
+# which is slow by design), and data management has locked the LOCKED_VISITS first signed ones.
+SDV_AFTER_DAYS = 60
+SIGNED_VISITS = 10
+LOCKED_VISITS = 3
+
+
+def seed_monitoring(cohort: DemoCohort) -> None:
+    verified_before = timezone.now() - dt.timedelta(days=SDV_AFTER_DAYS)
+    visits = Visit.objects.filter(subject__in=cohort.subjects, visit_datetime__lt=verified_before)
+    quiet = list(dashboard.done_visits(visits).filter(open_queries=0).order_by(*dashboard.DONE_ORDER))
+    monitor, investigator = cohort.users[roles.MONITOR], cohort.users[roles.INVESTIGATOR]
+    for visit in quiet:
+        services.verify_visit(visit, user=monitor)
+    password = DEMO_USERS[investigator.username][1]
+    signed = quiet[:SIGNED_VISITS]
+    for visit in signed:
+        services.sign(visit, Signature.Meaning.REVIEWED, user=investigator, password=password)
+    for visit in signed[:LOCKED_VISITS]:
+        services.lock(Lock.Level.VISIT, visit=visit, reason="visit cleaned: verified and signed",
+                      user=cohort.users[roles.DATA_MANAGER])  # fmt: skip
+    cohort.log(f"Monitoring: {len(quiet)} visits verified, {len(signed)} signed, {min(len(signed), LOCKED_VISITS)} "
+               "locked.")  # fmt: skip
 
 
 # --- Scale data ---------------------------------------------------------------------------------

@@ -171,8 +171,11 @@ def follow_subject(cohort: DemoCohort, subject: Subject, flares: list[str]) -> i
     done = []
     for code, visit in sorted(visits.items(), key=lambda item: SCHEDULE[item[0]].visitnum):
         definition = SCHEDULE[code]
-        if not definition.follow_up or visit.planned_date >= cohort.today or rng.random() < 0.03:
-            continue  # not due yet, or missed (the milestone scan flags it overdue)
+        if not definition.follow_up or visit.planned_date >= cohort.today:
+            continue  # not due yet
+        if rng.random() < 0.03:
+            _missed(visit, definition, cohort.today, staff)
+            continue
         late = (
             definition.window_after + 1
             if rng.random() < 0.04
@@ -192,6 +195,17 @@ def follow_subject(cohort: DemoCohort, subject: Subject, flares: list[str]) -> i
     _disease_activity(subject, baseline_visit, done, course, infusion, rng, staff, flares)
     _adverse_events(subject, infusion.astimezone(tz).date(), rng, staff, cohort.today)
     return len(labs)
+
+
+# A visit not done is recorded as missed once its window has been closed this long; a more recent one is still
+# overdue on the site's work list (the milestone scan flags it too).
+MISSED_AFTER_DAYS = 30
+
+
+def _missed(visit: Visit, definition, today: dt.date, staff) -> None:
+    if visit.planned_date + dt.timedelta(days=definition.window_after + MISSED_AFTER_DAYS) < today:
+        visit.status = Visit.Status.MISSED
+        edc_services.save_crf(visit, user=staff, reason="the subject did not attend; the window has closed")
 
 
 def _baseline_visit(subject, infusion, visits, staff) -> Visit:

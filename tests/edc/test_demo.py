@@ -2,8 +2,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from edc import roles
-from edc.models import Subject
+from edc import demo, roles, rules
+from edc.models import Lock, Subject
+from edc.services import dashboard
 
 pytestmark = pytest.mark.django_db
 
@@ -28,3 +29,13 @@ def test_subject_page_shows_registered_panels(client, staff, subject, monkeypatc
     response = client.get(f"/admin/edc/subject/{subject.pk}/change/")
     assert response.status_code == 200
     assert f"panel of {subject.subject_id}" in response.content.decode()
+
+
+def test_the_demo_dashboard_shows_every_state_of_its_legend():
+    """Monitoring under way in the demo: visits verified, signed and locked; a visit long past its window recorded
+    as missed, a recent one still overdue; queries open and visits due."""
+    call_command("seed_demo", "--seed", "1019")
+    grid = dashboard.study_grid(Subject.objects.all())
+    assert {state for state, count in grid.counts.items() if count} == set(rules.VISIT_STATE_LABELS)
+    assert grid.counts["SIGNED"] + grid.counts["LOCKED"] == demo.SIGNED_VISITS
+    assert Lock.objects.filter(level=Lock.Level.VISIT, active=True).count() == demo.LOCKED_VISITS
