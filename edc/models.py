@@ -152,7 +152,7 @@ class Visit(CrfModel):
 
 class LabResult(CrfModel):
     visit = models.ForeignKey(Visit, on_delete=models.PROTECT, null=True, blank=True, related_name="lab_results")
-    analyte = models.CharField(max_length=10, choices=rules.ANALYTE_CHOICES)
+    analyte = models.CharField(max_length=10, choices=[(code, _(name)) for code, name in rules.ANALYTE_CHOICES])
     value = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
     result_text = models.CharField(max_length=20, blank=True)
     unit = models.CharField(max_length=20, blank=True)
@@ -171,8 +171,12 @@ class LabResult(CrfModel):
         ]
 
     def __str__(self):
-        shown = self.result_text or ("not detected" if self.not_detected else self.value)
-        return f"{self.analyte} {shown} {self.unit}".strip()
+        shown = self.result_text or ("not detected" if self.not_detected else self._value_as_typed)
+        return f"{self.get_analyte_display()} {shown} {self.unit}".strip()
+
+    @property
+    def _value_as_typed(self) -> str:
+        return "" if self.value is None else rules.as_typed(self.value)
 
 
 class DataQuery(AuditedModel):

@@ -44,7 +44,6 @@ ANALYTE_UNITS: dict[str, str | None] = {
     "ANC": "10^9/L",
     "IGG": "g/L",
 }
-ANALYTE_CHOICES = [(code, code) for code in ANALYTE_UNITS]
 
 # Analytes that may carry a text result instead of a value.
 TEXT_RESULT_ANALYTES = {"ANA", "SM", "DSDNA"}
@@ -63,6 +62,20 @@ class Label(str):
 
 def N_(text: str) -> Label:  # noqa: N802 - the catalogue's marker, as gettext's N_
     return Label(text)
+
+
+# What the screens call each analyte (the lab sheet's name); the code stays in the data, the API and the exports.
+ANALYTE_NAMES: dict[str, Label] = {
+    "LYM": N_("lymphocytes"), "PLAT": N_("platelets"), "WBC": N_("white cells"), "HGB": N_("haemoglobin"),
+    "CREAT": N_("creatinine"), "ALT": N_("ALT"), "AST": N_("AST"), "ALP": N_("alkaline phosphatase"),
+    "LIPASE": N_("lipase"), "AMYLASE": N_("amylase"), "BILI": N_("total bilirubin"),
+    "BILDIR": N_("direct bilirubin"), "PT": N_("prothrombin time"), "APTT": N_("APTT"),
+    "FIBRINO": N_("fibrinogen"), "IGA": N_("immunoglobulin A"), "C3": N_("C3"), "C4": N_("C4"),
+    "DSDNA": N_("anti-dsDNA"), "ANA": N_("ANA (titre)"), "SM": N_("anti-Smith"),
+    "PROT24": N_("24 h urine protein"), "CD19": N_("CD19+ B cells"), "CARPCR": N_("CAR transgene (qPCR)"),
+    "CARFLOW": N_("CAR+ T cells (flow)"), "ANC": N_("neutrophils (ANC)"), "IGG": N_("immunoglobulin G"),
+}  # fmt: skip
+ANALYTE_CHOICES = [(code, ANALYTE_NAMES[code]) for code in ANALYTE_UNITS]
 
 
 class Message(str):

@@ -164,8 +164,21 @@ def milestones_panel(request, subject):
 
 
 def follow_up_panel(request, subject):
-    rows = [replace(row, url=visit_page_url(row.visit.pk)) for row in services.follow_up_grid(subject)]
-    return render_to_string("admin/followup/follow_up_grid.html", {"rows": rows, "analytes": services.GRID_ANALYTES})
+    rows = [
+        (replace(row, url=visit_page_url(row.visit.pk)), [_grid_cell(result) for result in row.values])
+        for row in services.follow_up_grid(subject)
+    ]
+    analytes = [i18n.translated(edc_rules.ANALYTE_NAMES[code]) for code in services.GRID_ANALYTES]
+    return render_to_string("admin/followup/follow_up_grid.html", {"rows": rows, "analytes": analytes})
+
+
+def _grid_cell(result) -> str:
+    """A result in the grid: ND when not detected, else the text or the number as typed."""
+    if result is None:
+        return ""
+    if result.not_detected:
+        return "ND"
+    return result.result_text or ("" if result.value is None else as_typed(result.value))
 
 
 RANGE_LABELS = {"lln": "LLN", "uln": "ULN", "lloq": "LLOQ"}

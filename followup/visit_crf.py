@@ -6,16 +6,21 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext_lazy as _
 
-from edc.rules import ANALYTE_UNITS
+from edc import i18n
+from edc.rules import ANALYTE_NAMES, ANALYTE_UNITS
 
 
 @dataclass(frozen=True)
 class CrfLine:
     analyte: str
-    label: str  # what the paper form calls the test, in the reader's language
     range_fields: tuple[str, ...] = ("lln", "uln")  # the reference fields the lab reports beside the value
     text: bool = False  # a titre or POSITIVE/NEGATIVE instead of a number
     quantified: bool = False  # qPCR/flow: LLOQ and "not detected"
+
+    @property
+    def label(self) -> str:
+        """What the paper form calls the test, in the reader's language."""
+        return i18n.translated(ANALYTE_NAMES[self.analyte])
 
     @property
     def unit(self) -> str:
@@ -37,25 +42,25 @@ class CrfLine:
 # Sections in the order of the paper CRF.
 VISIT_CRF: list[tuple[str, list[CrfLine]]] = [
     (_("CAR-T pharmacokinetics"), [
-        CrfLine("CARPCR", _("CAR transgene (qPCR)"), range_fields=(), quantified=True),
-        CrfLine("CARFLOW", _("CAR+ T cells (flow)"), range_fields=(), quantified=True),
+        CrfLine("CARPCR", range_fields=(), quantified=True),
+        CrfLine("CARFLOW", range_fields=(), quantified=True),
     ]),
-    (_("B cells"), [CrfLine("CD19", _("CD19+ B cells"))]),
+    (_("B cells"), [CrfLine("CD19")]),
     (_("Serology and complement"), [
-        CrfLine("DSDNA", _("anti-dsDNA")),
-        CrfLine("C3", _("C3")),
-        CrfLine("C4", _("C4")),
-        CrfLine("ANA", _("ANA (titre)"), text=True),
-        CrfLine("SM", _("anti-Smith"), text=True),
-        CrfLine("IGG", _("immunoglobulin G")),
+        CrfLine("DSDNA"),
+        CrfLine("C3"),
+        CrfLine("C4"),
+        CrfLine("ANA", text=True),
+        CrfLine("SM", text=True),
+        CrfLine("IGG"),
     ]),
-    (_("Renal"), [CrfLine("PROT24", _("24 h urine protein"))]),
+    (_("Renal"), [CrfLine("PROT24")]),
     (_("Blood count"), [
-        CrfLine("WBC", _("white cells")),
-        CrfLine("ANC", _("neutrophils (ANC)")),
-        CrfLine("LYM", _("lymphocytes")),
-        CrfLine("PLAT", _("platelets")),
-        CrfLine("HGB", _("haemoglobin")),
+        CrfLine("WBC"),
+        CrfLine("ANC"),
+        CrfLine("LYM"),
+        CrfLine("PLAT"),
+        CrfLine("HGB"),
     ]),
 ]  # fmt: skip
 CRF_LINES = [line for _, lines in VISIT_CRF for line in lines]

@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from edc import i18n as edc_i18n
 from edc import roles
 from edc import rules as edc_rules
 from edc.models import LabResult, Signature, Subject
@@ -343,7 +344,8 @@ def path_in_words(path: str) -> str:
     """A missing input as the CRF names it: `consent.icf_version` → "ICF version (consent)"."""
     route, _, rest = path.partition(".")
     if route == "lab_results":
-        analyte, _, limit = rest.partition(".")
+        code, _, limit = rest.partition(".")
+        analyte = edc_i18n.translated(edc_rules.ANALYTE_NAMES.get(code, code))
         return f"{analyte} result's upper limit of normal" if limit == "uln" else f"{analyte} result"
     name, _, index = route.partition("[")
     model = PATH_MODELS.get(name)

@@ -34,7 +34,7 @@ def _page(client, user, name, *args):
 
 def test_the_list_names_visit_test_field_and_value_with_a_link(client, monitor, query):
     page = _page(client, monitor, "edc_dataquery_changelist").content.decode()
-    assert "SCR · HGB result · value = 55 g/L" in page
+    assert "SCR · haemoglobin result · value = 55 g/L" in page
     assert f"{reverse('admin:edc_labresult_change', args=[query.target_id])}#id_value" in page
     assert "edc.labresult" not in page and f"#{query.target_id}<" not in page
 
@@ -47,7 +47,7 @@ def test_the_list_costs_the_same_queries_for_one_and_twenty_queries(client, moni
     for _ in range(19):
         _low_hgb(staff_api, make_subject(site, staff))
     twenty, response = count_queries(lambda: client.get(url))
-    assert response.content.decode().count("HGB result · value = 55 g/L") == 20
+    assert response.content.decode().count("haemoglobin result · value = 55 g/L") == 20
     assert twenty == one
 
 
@@ -55,7 +55,7 @@ def test_signature_and_verification_lists_name_the_record(client, monitor, inves
     result = LabResult.objects.get(pk=query.target_id)
     services.verify_source(result, user=monitor)
     page = _page(client, monitor, "edc_sourceverification_changelist").content.decode()
-    assert "SCR · HGB result" in page and "edc.labresult" not in page
+    assert "SCR · haemoglobin result" in page and "edc.labresult" not in page
 
 
 def test_staff_answer_and_nothing_else(client, staff, query):

@@ -106,7 +106,7 @@ def test_the_panel_names_criteria_and_missing_inputs_in_words(client, investigat
     page = subject_page(client, subject)
     assert "Informed consent signed before every screening procedure" in page
     assert "missing consent date (consent), ICF version (consent)" in page
-    assert "LVEF (%) (screening exam)" in page and "CREAT result" in page
+    assert "LVEF (%) (screening exam)" in page and "creatinine result" in page
     for path in ("consent.consent_date", "screening_exam.", "lab_results.", "sle_history.", ">MISSING<"):
         assert path not in page
     assert f'<a class="button" href="{confirm_url(subject)}">Confirm eligibility</a>' in page
