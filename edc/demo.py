@@ -135,7 +135,7 @@ def backdate(row: AuditedModel, moment: dt.datetime, **fields) -> None:
     at seeding time, so that the demo's audit trail reads as the trial's would. Past the write path on purpose:
     seeding writes the rows today, the trial would have written them then."""
     type(row).objects.filter(pk=row.pk).update(created=moment, modified=moment, **fields)
-    row.history.update(history_date=moment)
+    row.history.update(history_date=moment, **fields)  # the history holds the same values as the row
 
 
 def spread_query_ages(cohort: DemoCohort) -> None:

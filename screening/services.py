@@ -399,5 +399,6 @@ def confirm_eligibility(
         decision.signature = sign(decision, Signature.Meaning.ELIGIBILITY_CONFIRMED, user=user, password=password)
         decision = save_crf(decision, user=user, reason="signed by the investigator")
         subject.status = Subject.Status.ENROLLED if decision.eligible else Subject.Status.SCREEN_FAILED
-        save_crf(subject, user=user, reason=f"eligibility confirmed by {user.get_username()}: {subject.status}")
+        outcome = subject.status.lower().replace("_", " ")  # the reason is stored, in English: not the label
+        save_crf(subject, user=user, reason=f"eligibility confirmed by {user.get_username()}: {outcome}")
     return decision

@@ -218,18 +218,49 @@ def readable(events: Iterable[AuditEvent], site_timezone: str) -> list[ReadableE
     kind of related row among them, however many events there are."""
     events = list(events)
     zone = ZoneInfo(site_timezone)
-    records = _records(events)
+    records = _records({(event.model, event.object_id) for event in events})
+    targets = _targets(events)
+    records.update(_records(set(targets.values())))
     labels = _related_labels(events, (visit for visit, _ in records.values() if visit is not None))
+
+    def model_name(label: str) -> str:
+        return str(apps.get_model(label)._meta.verbose_name)
+
+    def record_words(label: str, pk: int) -> str:
+        visit, name = records.get((label, pk), (None, ""))
+        words = [model_name(label), labels.get((Visit, visit), "") if visit else "", name]
+        return " · ".join(w for w in words if w)
+
     shown = []
     for event in events:
         f = model_field(event)
-        visit, name = records.get((event.model, event.object_id), (None, ""))
-        words = [str(f.model._meta.verbose_name), labels.get((Visit, visit), "") if visit else "", name]
-        shown.append(ReadableEvent(
-            event, event.when.astimezone(zone), event.user_name or event.user, " · ".join(w for w in words if w),
-            str(f.verbose_name), _value(f, event.old_value, labels, zone), _value(f, event.new_value, labels, zone),
-        ))  # fmt: skip
+        old, new = _value(f, event.old_value, labels, zone), _value(f, event.new_value, labels, zone)
+        target = targets.get((event.model, event.object_id))
+        if target and f.name in GENERIC_LINK_FIELDS and new:
+            # What a query, signature or verification is about, named as the trail names that record, not by id.
+            new = model_name(target[0]) if f.name == "target_model" else record_words(*target)
+        who = event.user_name or event.user
+        record = record_words(event.model, event.object_id)
+        shown.append(ReadableEvent(event, event.when.astimezone(zone), who, record, str(f.verbose_name), old, new))
     return shown
+
+
+# The fields by which a query, a signature or a source verification points at the row it is about.
+GENERIC_LINK_FIELDS = ("target_model", "target_id")
+
+
+def _targets(events: list[AuditEvent]) -> dict[tuple[str, int], tuple[str, int]]:
+    """(model label, record id) → (target model label, target id) of the records among the events that point at
+    another row; one query per such model."""
+    ids: dict[str, set[int]] = defaultdict(set)
+    for event in events:
+        if event.field in GENERIC_LINK_FIELDS:
+            ids[event.model].add(event.object_id)
+    found = {}
+    for label, pks in ids.items():
+        rows = apps.get_model(label)._base_manager.filter(pk__in=pks).values_list("pk", *GENERIC_LINK_FIELDS)
+        found.update({(label, pk): (target_model, target_id) for pk, target_model, target_id in rows})
+    return found
 
 
 # A record is named by its CRF, its visit and, where the CRF has one, the field that says which of the visit's rows
@@ -237,12 +268,12 @@ def readable(events: Iterable[AuditEvent], site_timezone: str) -> list[ReadableE
 _NAMING_FIELDS = ("analyte", "drug", "term")
 
 
-def _records(events: list[AuditEvent]) -> dict[tuple[str, int], tuple[int | None, str]]:
+def _records(keys: Iterable[tuple[str, int]]) -> dict[tuple[str, int], tuple[int | None, str]]:
     """(model label, record id) → (the record's visit id, its naming field's value) as the record is now (a
-    visit: itself, no name); one query per model among the events that has either."""
+    visit: itself, no name); one query per model among the keys that has either."""
     ids: dict[str, set[int]] = defaultdict(set)
-    for event in events:
-        ids[event.model].add(event.object_id)
+    for label, pk in keys:
+        ids[label].add(pk)
     found = {}
     for label, pks in ids.items():
         model = apps.get_model(label)

@@ -135,6 +135,17 @@ def test_values_are_readable_labels_not_ids_or_codes(browser, staff, subject):
     assert row.pk not in {r.new for r in rows}
 
 
+def test_what_a_query_is_about_is_named_not_numbered(browser, staff, subject, make_user, site):
+    visit = services.save_crf(Visit(subject=subject, code="SCR", planned_date=timezone.localdate()), user=staff)
+    row = lab_result(subject, staff, visit=visit)
+    services.open_query(row, "value", "please confirm", user=make_user(roles.MONITOR, site))
+    rows = page(browser, subject, model="edc.dataquery").context["rows"]
+    shown = {r.field: r.new for r in rows}
+    assert shown["target model"] == "lab result"
+    assert shown["target id"] == "lab result · screening · C3"  # the record the query is about, not its id
+    assert str(row.pk) not in {r.new for r in rows}
+
+
 def test_times_are_in_site_time(browser, staff, subject):
     lab_result(subject, staff)
     row = page(browser, subject, model="edc.labresult", field="sample").context["rows"][0]
