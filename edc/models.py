@@ -109,7 +109,7 @@ class Visit(CrfModel):
         DONE = "DONE", _("Done")
         MISSED = "MISSED", _("Missed")
 
-    code = models.CharField(max_length=8, choices=rules.VISIT_CODE_CHOICES)
+    code = models.CharField(max_length=8, choices=[(code, _(rules.visit_name(code))) for code in rules.SCHEDULE])
     planned_date = models.DateField(null=True, blank=True)
     window_start = models.DateField(null=True, blank=True)
     window_end = models.DateField(null=True, blank=True)

@@ -329,8 +329,6 @@ def _value(f: models.Field, value, labels: dict, zone: ZoneInfo) -> str:
         return ""
     if f.many_to_one:
         return labels.get((f.related_model, value), "(no longer recorded)")
-    if f.model is Visit and f.name == "code":  # its choices are the codes themselves
-        return rules.visit_name(value)
     if f.choices:
         return str(dict(f.flatchoices).get(value, value))
     if isinstance(value, bool):

@@ -51,7 +51,7 @@ def test_staff_key_a_follow_up_visit_monitor_closes_its_query_investigator_signs
     admin.open("/admin/edc/labresult/add/", "#id_subject")
     admin.choose("#id_subject", subject_id)
     admin.choose("#id_visit", f"{subject_id} D7")
-    admin.choose("#id_analyte", "HGB")
+    admin.choose_value("#id_analyte", "HGB")
     admin.type("#id_value", "55")
     admin.type("#id_unit", "g/L")
     admin.type("#id_lln", "115")

@@ -34,7 +34,7 @@ def _page(client, user, name, *args):
 
 def test_the_list_names_visit_test_field_and_value_with_a_link(client, monitor, query):
     page = _page(client, monitor, "edc_dataquery_changelist").content.decode()
-    assert "SCR · haemoglobin result · value = 55 g/L" in page
+    assert "screening · haemoglobin result · value = 55 g/L" in page
     assert f"{reverse('admin:edc_labresult_change', args=[query.target_id])}#id_value" in page
     assert "edc.labresult" not in page and f"#{query.target_id}<" not in page
 
@@ -55,7 +55,7 @@ def test_signature_and_verification_lists_name_the_record(client, monitor, inves
     result = LabResult.objects.get(pk=query.target_id)
     services.verify_source(result, user=monitor)
     page = _page(client, monitor, "edc_sourceverification_changelist").content.decode()
-    assert "SCR · haemoglobin result" in page and "edc.labresult" not in page
+    assert "screening · haemoglobin result" in page and "edc.labresult" not in page
 
 
 def test_staff_answer_and_nothing_else(client, staff, query):

@@ -46,7 +46,7 @@ def browser(user) -> Client:
 
 
 def sdv_column(body: str) -> dict[str, str]:
-    """Visit code → its SDV cell, from the visit list."""
+    """Visit name → its SDV cell, from the visit list."""
     rows = re.findall(r"<tr>.*?</tr>", body, re.S)
     found = {}
     for row in rows:
@@ -92,11 +92,11 @@ def test_only_monitors_verify_a_visit(visit, make_user, site, role):
 
 def test_a_later_change_to_a_result_withdraws_its_verification_and_the_visit_shows_4_of_5(visit, monitor, staff):
     services.verify_visit(visit, user=monitor)
-    assert sdv_column(browser(monitor).get(VISITS).content.decode()) == {"SCR": "✔ all 5"}
+    assert sdv_column(browser(monitor).get(VISITS).content.decode()) == {"screening": "✔ all 5"}
     result = LabResult.objects.filter(visit=visit).first()
     result.value = Decimal("1.3")
     services.save_crf(result, user=staff, reason="transcription error")
-    assert sdv_column(browser(monitor).get(VISITS).content.decode()) == {"SCR": "4 of 5"}
+    assert sdv_column(browser(monitor).get(VISITS).content.decode()) == {"screening": "4 of 5"}
     assert services.visit_attestation(visit).verified == 4
 
 
@@ -153,7 +153,7 @@ def test_the_visit_list_action_verifies_each_visit_with_its_results(subject, sta
         VISITS, {"action": "mark_source_verified", "_selected_action": [v.pk for v in visits]}, follow=True
     )
     assert "2 visit(s) verified with their results (7 record(s))" in response.content.decode()
-    assert sdv_column(response.content.decode()) == {"SCR": "✔ all 3", "BL": "✔ all 4"}
+    assert sdv_column(response.content.decode()) == {"screening": "✔ all 3", "baseline": "✔ all 4"}
 
 
 def test_the_visit_list_shows_sdv_in_the_same_queries_for_1_and_10_visits(site, staff, monitor, count_queries):
@@ -163,18 +163,18 @@ def test_the_visit_list_shows_sdv_in_the_same_queries_for_1_and_10_visits(site, 
     services.verify_source(partly, user=monitor)
     services.verify_source(LabResult.objects.filter(visit=partly).first(), user=monitor)
     one, response = count_queries(lambda: client.get(VISITS))
-    assert sdv_column(response.content.decode()) == {"SCR": "2 of 5"}
+    assert sdv_column(response.content.decode()) == {"screening": "2 of 5"}
     for _ in range(9):
         services.verify_visit(done_visit(factories.make_subject(site, staff), staff, "BL"), user=monitor)
     ten, response = count_queries(lambda: client.get(VISITS))
     column = sdv_column(response.content.decode())
     assert len(re.findall(r'class="field-sdv_mark"', response.content.decode())) == 10
-    assert column["SCR"] == "2 of 5" and column["BL"] == "✔ all 5"
+    assert column["screening"] == "2 of 5" and column["baseline"] == "✔ all 5"
     assert one == ten, (one, ten)
 
 
 def test_a_visit_nobody_verified_shows_a_dash(visit, staff):
-    assert sdv_column(browser(staff).get(VISITS).content.decode()) == {"SCR": "—"}
+    assert sdv_column(browser(staff).get(VISITS).content.decode()) == {"screening": "—"}
 
 
 # --- The lock form ----------------------------------------------------------------------------------
