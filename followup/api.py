@@ -405,7 +405,9 @@ class ExportJobViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.Rea
         try:
             opened = export_jobs.open_file(job)
         except export_jobs.StorageUnavailable:
-            raise StorageDown({"file": ["the exports storage did not answer; download the job again later"]}) from None
+            raise StorageDown(
+                {"file": ["the job's file could not be read from the exports storage; try again later"]}
+            ) from None
         response = FileResponse(opened, as_attachment=True, filename=export_jobs.file_name(job),
                                 content_type=exports.CONTENT_TYPES[job.format])  # fmt: skip
         response["Content-Length"] = str(job.size)

@@ -147,3 +147,10 @@ def test_a_bucket_that_does_not_answer_at_download_is_a_503_naming_the_file(clie
     settings.STORAGES = {**settings.STORAGES, "exports": unreachable}
     download = client_for(exporter).get(f"{JOBS}{job_id}/download/")
     assert download.status_code == 503 and "file" in download.json()
+
+
+def test_an_object_gone_from_the_bucket_is_a_503_naming_the_file(client_for, post_job, exporter, treated, on_s3, s3):
+    job_id = post_job(exporter, {"dataset": "pkpd"}).json()["id"]
+    s3.delete_object(Bucket=BUCKET, Key=f"{PREFIX}/{ExportJob.objects.get(pk=job_id).file_name}")  # a lifecycle rule
+    download = client_for(exporter).get(f"{JOBS}{job_id}/download/")
+    assert download.status_code == 503 and "exports storage" in download.json()["file"][0]
