@@ -172,15 +172,43 @@ TIME_ZONE = "Asia/Shanghai"  # display and calendar rules; storage is UTC
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+
+
+def exports_storage() -> dict:
+    """The export jobs' files (followup.export_jobs): written by the worker, downloaded through web.
+
+    EDC_EXPORTS_S3_BUCKET set: an S3-compatible bucket (django-storages), which web and worker reach without a
+    shared volume. Unset: a folder under EDC_VAR_DIR, which both need (compose: the edcvar volume).
+    """
+    bucket = os.environ.get("EDC_EXPORTS_S3_BUCKET", "").strip()
+    if not bucket:
+        return {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(VAR_DIR / "exports" / "files")},
+        }
+    options = {
+        "bucket_name": bucket,
+        # Unset: AWS itself, and boto3's own credential chain (environment, instance or task role).
+        "endpoint_url": os.environ.get("EDC_EXPORTS_S3_ENDPOINT_URL") or None,
+        "region_name": os.environ.get("EDC_EXPORTS_S3_REGION") or None,
+        "access_key": os.environ.get("EDC_EXPORTS_S3_ACCESS_KEY_ID") or None,
+        "secret_key": os.environ.get("EDC_EXPORTS_S3_SECRET_ACCESS_KEY") or None,
+        "location": os.environ.get("EDC_EXPORTS_S3_PREFIX", "").strip("/"),
+        # Path-style requests: what MinIO and most on-premises S3 servers answer without wildcard DNS.
+        "addressing_style": os.environ.get("EDC_EXPORTS_S3_ADDRESSING_STYLE") or "path",
+        # The objects are private: web streams them after its permission checks; no ACL, no public URL.
+        "default_acl": None,
+        "querystring_auth": True,
+        # A job's name already taken (a job re-run after its row was restored) gets a new name, as on a folder.
+        "file_overwrite": False,
+    }
+    return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options}
+
+
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
-    # The export jobs' files (followup.export_jobs): written by the worker, downloaded through web, so both need
-    # this folder (compose: the edcvar volume). Any Django storage backend will do, e.g. django-storages' S3.
-    "exports": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(VAR_DIR / "exports" / "files")},
-    },  # fmt: skip
+    "exports": exports_storage(),
 }
 
 REST_FRAMEWORK = {

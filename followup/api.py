@@ -402,7 +402,13 @@ class ExportJobViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.Rea
         job = self.get_object()
         if job.status != ExportJob.Status.COMPLETE:
             raise Conflict({"status": [f"the job is {job.get_status_display()}; its file is ready once complete"]})
-        response = FileResponse(export_jobs.open_file(job), as_attachment=True, filename=export_jobs.file_name(job),
+        try:
+            opened = export_jobs.open_file(job)
+        except export_jobs.StorageUnavailable:
+            raise StorageDown(
+                {"file": ["the job's file could not be read from the exports storage; try again later"]}
+            ) from None
+        response = FileResponse(opened, as_attachment=True, filename=export_jobs.file_name(job),
                                 content_type=exports.CONTENT_TYPES[job.format])  # fmt: skip
         response["Content-Length"] = str(job.size)
         response["Content-Digest"] = f"sha-256=:{base64.b64encode(bytes.fromhex(job.sha256)).decode()}:"
@@ -414,6 +420,11 @@ class ExportJobViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.Rea
 class Conflict(APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "not ready"
+
+
+class StorageDown(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "the exports storage did not answer"
 
 
 def _job_errors(errors: dict) -> dict:

@@ -1,9 +1,10 @@
 """Exports as jobs: requested (`request_job`), written to a file by a Celery worker (`run_job`), downloaded with a
 checksum (`open_file`).
 
-The file goes to the `exports` storage (settings.STORAGES: a folder under EDC_VAR_DIR; any Django storage
-backend, an S3-compatible one too, since only its save/open/delete are used). It is written under a temporary
-name first and saved once complete with its SHA-256, so a job's file is never a partial one.
+The file goes to the `exports` storage (settings.STORAGES: a folder under EDC_VAR_DIR, or an S3-compatible bucket
+through django-storages when EDC_EXPORTS_S3_BUCKET is set; only the storage API's save and open are used, no
+local path). It is written to a local temporary file first, hashed as it is written, and saved (uploaded) once
+complete, so a job's file is never a partial one and its SHA-256 is that of the bytes stored.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 from contextlib import closing, contextmanager
 from pathlib import Path
 
+from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.files import File
@@ -40,6 +42,10 @@ def job_format_error(export_format: str) -> str | None:
     if export_format in exports.FORMATS and export_format not in JOB_FORMATS:
         return f"a job writes {', '.join(JOB_FORMATS)}; {export_format} comes from the dataset route or the package"
     return None
+
+
+class StorageUnavailable(Exception):
+    """The exports storage did not answer or refused a file (a bucket unreachable, credentials refused)."""
 
 
 class _WrittenFile(File):
@@ -95,6 +101,10 @@ def run_job(job_id: int) -> ExportJob:
     partial = _partial_path(job)
     try:
         _write(job, export_request, partial)
+    except StorageUnavailable:
+        partial.unlink(missing_ok=True)
+        _fail(job_id, "every row was written but the exports storage refused the file; request the export again")
+        raise
     except BaseException:
         partial.unlink(missing_ok=True)
         _fail(job_id, "the export failed on the server; the export log has the rows written before")
@@ -142,12 +152,20 @@ def _write(job: ExportJob, export_request: exports.ExportRequest, partial: Path)
         os.fsync(output.fileno())
     export.log.refresh_from_db()
     with partial.open("rb") as written:
-        name = storage().save(file_name(job), _WrittenFile(written))
+        name = _save(file_name(job), _WrittenFile(written))
     partial.unlink(missing_ok=True)  # moved into place by a local storage, copied by others
     ExportJob.objects.filter(pk=job.pk).update(
         status=ExportJob.Status.COMPLETE, finished_at=timezone.now(), rows_written=export.log.row_count,
         size=size, sha256=digest.hexdigest(), file_name=name,
     )  # fmt: skip
+
+
+def _save(name: str, written: File) -> str:
+    """Save the complete file (an upload, on S3); a storage that refuses it is a StorageUnavailable."""
+    try:
+        return storage().save(name, written)
+    except (OSError, BotoCoreError, ClientError) as error:
+        raise StorageUnavailable(str(error)) from error
 
 
 def _progress(job_id: int, rows):
@@ -188,5 +206,13 @@ def _fail(job_id: int, reason: str) -> None:
 
 
 def open_file(job: ExportJob):
-    """The complete job's file, opened for reading."""
-    return storage().open(job.file_name, "rb")
+    """The complete job's file, opened for reading and its first bytes fetched, so that a storage which does not
+    answer is a StorageUnavailable here rather than an error once the response has started. An S3 object is read
+    into a spooled temporary file (django-storages' S3File) and streamed from there."""
+    try:
+        opened = storage().open(job.file_name, "rb")
+        opened.read(0)
+    except (OSError, BotoCoreError, ClientError) as error:
+        logger.warning("export job %s: its file could not be read from the exports storage (%s)", job.pk, error)
+        raise StorageUnavailable(str(error)) from error
+    return opened
