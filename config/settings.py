@@ -74,6 +74,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # A signed-in user's remembered language (edc.UserPreference, copied to the session at sign-in) wins.
+    "edc.language_preference.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "edc.security.IdleSessionMiddleware",
@@ -244,7 +246,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
-        "VisitCodeEnum": "edc.rules.VISIT_CODE_CHOICES",
+        "VisitCodeEnum": "edc.models.VISIT_CODE_CHOICES",
         "AdverseEventCategoryEnum": "followup.models.AdverseEvent.Category",
         "MedicationCategoryEnum": "screening.models.Medication.Category",
     },

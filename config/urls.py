@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.routers import DefaultRouter
 
 from edc import api as edc_api
+from edc import language_preference
 from followup import api as followup_api
 from infusion import api as infusion_api
 from screening import api as screening_api
@@ -19,7 +20,8 @@ for routes in (edc_api.ROUTES, screening_api.ROUTES, infusion_api.ROUTES, follow
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("i18n/", include("django.conf.urls.i18n")),  # set_language: the admin header's language switch
+    # The admin header's language switch: Django's set_language, which also remembers the choice on the user.
+    path("i18n/setlang/", language_preference.set_language, name="set_language"),
     path("api/v1/auth/token/", edc_api.TokenView.as_view(), name="api-token"),
     path("api/v1/auth/token/revoke/", edc_api.TokenRevokeView.as_view(), name="api-token-revoke"),
     path("api/v1/", include(router.urls)),

@@ -15,10 +15,11 @@ class EdcConfig(AppConfig):
         autodiscover_modules("hooks")
         from django.contrib.auth.signals import user_logged_in
 
-        from edc import security
+        from edc import language_preference, security
 
         user_logged_in.connect(security.flag_expired_password, dispatch_uid="edc-password-expiry")
         user_logged_in.connect(security.touch_new_session, dispatch_uid="edc-session-touched")
+        user_logged_in.connect(language_preference.apply_on_sign_in, dispatch_uid="edc-language-preference")
 
 
 class SignInRecordsConfig(AxesConfig):

@@ -103,13 +103,17 @@ class Subject(AuditedModel):
         return self.pk
 
 
+# The schedule's visit codes, each shown by its name (the API's VisitCodeEnum names this set).
+VISIT_CODE_CHOICES = [(code, _(rules.visit_name(code))) for code in rules.SCHEDULE]
+
+
 class Visit(CrfModel):
     class Status(models.TextChoices):
         SCHEDULED = "SCHEDULED", _("Scheduled")
         DONE = "DONE", _("Done")
         MISSED = "MISSED", _("Missed")
 
-    code = models.CharField(max_length=8, choices=[(code, _(rules.visit_name(code))) for code in rules.SCHEDULE])
+    code = models.CharField(max_length=8, choices=VISIT_CODE_CHOICES)
     planned_date = models.DateField(null=True, blank=True)
     window_start = models.DateField(null=True, blank=True)
     window_end = models.DateField(null=True, blank=True)
@@ -363,3 +367,14 @@ class PasswordHistory(models.Model):
 
     def __str__(self):
         return f"password of {self.user} set {self.created:%Y-%m-%d}"
+
+
+class UserPreference(models.Model):
+    """What a user chose for themselves and keeps from one sign-in to the next: the language of the pages
+    (README, "Languages"). Not trial data, so not audited."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="edc_preference")
+    language = models.CharField(max_length=10, choices=settings.LANGUAGES)
+
+    def __str__(self):
+        return f"{self.user}: {self.language}"

@@ -352,7 +352,6 @@ PRE_INFUSION = [
 FOLLOW_UP = _follow_up_defs()
 UNSCHEDULED = VisitDef("UNS", 999, None)
 SCHEDULE: dict[str, VisitDef] = {v.code: v for v in [*PRE_INFUSION, *FOLLOW_UP, UNSCHEDULED]}
-VISIT_CODE_CHOICES = [(code, code) for code in SCHEDULE]
 
 
 @dataclass(frozen=True)
