@@ -53,13 +53,19 @@ class CrfModel(AuditedModel):
 
 
 class Site(models.Model):
-    code = models.CharField(max_length=8, unique=True)
-    name = models.CharField(max_length=200)
-    timezone = models.CharField(max_length=64, default="Asia/Shanghai")
-    users = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="edc_sites", blank=True)
+    code = models.CharField(max_length=8, unique=True, verbose_name=_("code"))
+    name = models.CharField(max_length=200, verbose_name=_("name"))
+    timezone = models.CharField(max_length=64, default="Asia/Shanghai", verbose_name=_("timezone"))
+    users = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="edc_sites", blank=True, verbose_name=_("users")
+    )
     history = HistoricalRecords(excluded_fields=["users"])
 
     site_lookup = "pk"
+
+    class Meta:
+        verbose_name = _("site")
+        verbose_name_plural = _("sites")
 
     def __str__(self):
         return f"{self.code} {self.name}"
@@ -67,8 +73,8 @@ class Site(models.Model):
 
 class Subject(AuditedModel):
     class Sex(models.TextChoices):
-        FEMALE = "F", "female"
-        MALE = "M", "male"
+        FEMALE = "F", _("female")
+        MALE = "M", _("male")
 
     class Status(models.TextChoices):
         SCREENING = "SCREENING", _("Screening")
@@ -77,21 +83,23 @@ class Subject(AuditedModel):
         TREATED = "TREATED", _("Treated")
         OFF_STUDY = "OFF_STUDY", _("Off Study")
 
-    subject_id = models.CharField(max_length=20, unique=True, editable=False)
-    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="subjects")
-    number = models.PositiveIntegerField(editable=False)
-    sex = models.CharField(max_length=1, choices=Sex.choices)
-    date_of_birth = models.DateField()
-    childbearing_potential = models.BooleanField(default=False)
-    initials = models.CharField(max_length=4)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.SCREENING)
+    subject_id = models.CharField(max_length=20, unique=True, editable=False, verbose_name=_("subject id"))
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="subjects", verbose_name=_("site"))
+    number = models.PositiveIntegerField(editable=False, verbose_name=_("number"))
+    sex = models.CharField(max_length=1, choices=Sex.choices, verbose_name=_("sex"))
+    date_of_birth = models.DateField(verbose_name=_("date of birth"))
+    childbearing_potential = models.BooleanField(default=False, verbose_name=_("childbearing potential"))
+    initials = models.CharField(max_length=4, verbose_name=_("initials"))
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.SCREENING, verbose_name=_("status"))
     # Set by `services.take_off_study` only (the investigator's decision, with its reason).
-    off_study_date = models.DateField(null=True, blank=True, editable=False)
-    off_study_reason = models.TextField(blank=True, editable=False)
+    off_study_date = models.DateField(null=True, blank=True, editable=False, verbose_name=_("off study date"))
+    off_study_reason = models.TextField(blank=True, editable=False, verbose_name=_("off study reason"))
 
     site_lookup = "site"
 
     class Meta:
+        verbose_name = _("subject")
+        verbose_name_plural = _("subjects")
         ordering = ["subject_id"]
         constraints = [models.UniqueConstraint(fields=["site", "number"], name="subject_number_per_site")]
 
@@ -113,14 +121,16 @@ class Visit(CrfModel):
         DONE = "DONE", _("Done")
         MISSED = "MISSED", _("Missed")
 
-    code = models.CharField(max_length=8, choices=VISIT_CODE_CHOICES)
-    planned_date = models.DateField(null=True, blank=True)
-    window_start = models.DateField(null=True, blank=True)
-    window_end = models.DateField(null=True, blank=True)
-    visit_datetime = models.DateTimeField(null=True, blank=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SCHEDULED)
+    code = models.CharField(max_length=8, choices=VISIT_CODE_CHOICES, verbose_name=_("code"))
+    planned_date = models.DateField(null=True, blank=True, verbose_name=_("planned date"))
+    window_start = models.DateField(null=True, blank=True, verbose_name=_("window start"))
+    window_end = models.DateField(null=True, blank=True, verbose_name=_("window end"))
+    visit_datetime = models.DateTimeField(null=True, blank=True, verbose_name=_("visit datetime"))
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SCHEDULED, verbose_name=_("status"))
 
     class Meta:
+        verbose_name = _("visit")
+        verbose_name_plural = _("visits")
         ordering = ["subject", "planned_date", "visit_datetime", "id"]
         constraints = [
             models.UniqueConstraint(
@@ -155,19 +165,25 @@ class Visit(CrfModel):
 
 
 class LabResult(CrfModel):
-    visit = models.ForeignKey(Visit, on_delete=models.PROTECT, null=True, blank=True, related_name="lab_results")
-    analyte = models.CharField(max_length=10, choices=[(code, _(name)) for code, name in rules.ANALYTE_CHOICES])
-    value = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
-    result_text = models.CharField(max_length=20, blank=True)
-    unit = models.CharField(max_length=20, blank=True)
-    lln = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
-    uln = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
-    lloq = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
-    not_detected = models.BooleanField(default=False)
-    sample_datetime = models.DateTimeField()
-    lab_name = models.CharField(max_length=100, blank=True)
+    visit = models.ForeignKey(
+        Visit, on_delete=models.PROTECT, null=True, blank=True, related_name="lab_results", verbose_name=_("visit")
+    )
+    analyte = models.CharField(
+        max_length=10, choices=[(code, _(name)) for code, name in rules.ANALYTE_CHOICES], verbose_name=_("analyte")
+    )
+    value = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True, verbose_name=_("value"))
+    result_text = models.CharField(max_length=20, blank=True, verbose_name=_("result text"))
+    unit = models.CharField(max_length=20, blank=True, verbose_name=_("unit"))
+    lln = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True, verbose_name=_("lln"))
+    uln = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True, verbose_name=_("uln"))
+    lloq = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True, verbose_name=_("lloq"))
+    not_detected = models.BooleanField(default=False, verbose_name=_("not detected"))
+    sample_datetime = models.DateTimeField(verbose_name=_("sample datetime"))
+    lab_name = models.CharField(max_length=100, blank=True, verbose_name=_("lab name"))
 
     class Meta:
+        verbose_name = _("lab result")
+        verbose_name_plural = _("lab results")
         ordering = ["subject", "sample_datetime", "id"]
         indexes = [
             models.Index(fields=["subject", "analyte", "sample_datetime"]),
@@ -189,30 +205,45 @@ class DataQuery(AuditedModel):
         ANSWERED = "ANSWERED", _("Answered")
         CLOSED = "CLOSED", _("Closed")
 
-    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="queries")
-    target_model = models.CharField(max_length=60, help_text="app_label.model of the queried row")
-    target_id = models.PositiveBigIntegerField()
-    target_field = models.CharField(max_length=60)
-    text = models.TextField()
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
-    auto = models.BooleanField(default=False)
-    raised_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    answer = models.TextField(blank=True)
+    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="queries", verbose_name=_("subject"))
+    target_model = models.CharField(
+        max_length=60, help_text=_("app_label.model of the queried row"), verbose_name=_("target model")
+    )
+    target_id = models.PositiveBigIntegerField(verbose_name=_("target id"))
+    target_field = models.CharField(max_length=60, verbose_name=_("target field"))
+    text = models.TextField(verbose_name=_("text"))
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN, verbose_name=_("status"))
+    auto = models.BooleanField(default=False, verbose_name=_("auto"))
+    raised_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("raised by")
+    )
+    answer = models.TextField(blank=True, verbose_name=_("answer"))
     answered_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("answered by"),
     )
-    answered_at = models.DateTimeField(null=True, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True, verbose_name=_("answered at"))
     closed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("closed by"),
     )
-    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("closed at"))
 
     site_lookup = "subject__site"
     is_clinical_data = False
 
     class Meta:
+        verbose_name = _("data query")
+        verbose_name_plural = _("data queries")
         ordering = ["-created"]
-        verbose_name_plural = "data queries"
         indexes = [
             models.Index(fields=["target_model", "target_id", "status"]),
             models.Index(fields=["subject", "id"], name="dataquery_keyset_idx"),  # a subject's queries by cursor
@@ -224,20 +255,24 @@ class DataQuery(AuditedModel):
 
 class Signature(AuditedModel):
     class Meaning(models.TextChoices):
-        REVIEWED = "REVIEWED"
-        APPROVED = "APPROVED"
-        ELIGIBILITY_CONFIRMED = "ELIGIBILITY_CONFIRMED", "Eligibility confirmed"
+        REVIEWED = "REVIEWED", _("Reviewed")
+        APPROVED = "APPROVED", _("Approved")
+        ELIGIBILITY_CONFIRMED = "ELIGIBILITY_CONFIRMED", _("Eligibility confirmed")
 
-    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="signatures")
-    target_model = models.CharField(max_length=60)
-    target_id = models.PositiveBigIntegerField()
-    meaning = models.CharField(max_length=24, choices=Meaning.choices)
-    signed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    signed_at = models.DateTimeField()
+    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="signatures", verbose_name=_("subject"))
+    target_model = models.CharField(max_length=60, verbose_name=_("target model"))
+    target_id = models.PositiveBigIntegerField(verbose_name=_("target id"))
+    meaning = models.CharField(max_length=24, choices=Meaning.choices, verbose_name=_("meaning"))
+    signed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("signed by")
+    )
+    signed_at = models.DateTimeField(verbose_name=_("signed at"))
 
     is_clinical_data = False
 
     class Meta:
+        verbose_name = _("signature")
+        verbose_name_plural = _("signatures")
         ordering = ["-signed_at"]
         indexes = [models.Index(fields=["target_model", "target_id", "voided"])]
 
@@ -248,16 +283,22 @@ class Signature(AuditedModel):
 class SourceVerification(AuditedModel):
     """A monitor's source data verification of one row at one version; a later change voids it."""
 
-    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="verifications")
-    target_model = models.CharField(max_length=60)
-    target_id = models.PositiveBigIntegerField()
-    verified_version = models.PositiveIntegerField()
-    verified_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    verified_at = models.DateTimeField()
+    subject = models.ForeignKey(
+        Subject, on_delete=models.PROTECT, related_name="verifications", verbose_name=_("subject")
+    )
+    target_model = models.CharField(max_length=60, verbose_name=_("target model"))
+    target_id = models.PositiveBigIntegerField(verbose_name=_("target id"))
+    verified_version = models.PositiveIntegerField(verbose_name=_("verified version"))
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("verified by")
+    )
+    verified_at = models.DateTimeField(verbose_name=_("verified at"))
 
     is_clinical_data = False
 
     class Meta:
+        verbose_name = _("source verification")
+        verbose_name_plural = _("source verifications")
         ordering = ["-verified_at"]
         indexes = [models.Index(fields=["target_model", "target_id", "voided"])]
 
@@ -269,26 +310,39 @@ class Lock(AuditedModel):
     """A data manager's lock of a visit, a subject or the whole study; unlocking needs a reason."""
 
     class Level(models.TextChoices):
-        VISIT = "VISIT"
-        SUBJECT = "SUBJECT"
-        STUDY = "STUDY"
+        VISIT = "VISIT", _("Visit")
+        SUBJECT = "SUBJECT", _("Subject")
+        STUDY = "STUDY", _("Study")
 
-    level = models.CharField(max_length=8, choices=Level.choices)
-    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, null=True, blank=True, related_name="locks")
-    visit = models.ForeignKey(Visit, on_delete=models.PROTECT, null=True, blank=True, related_name="locks")
-    reason = models.TextField()
-    active = models.BooleanField(default=True)
-    locked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    locked_at = models.DateTimeField()
-    unlocked_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    level = models.CharField(max_length=8, choices=Level.choices, verbose_name=_("level"))
+    subject = models.ForeignKey(
+        Subject, on_delete=models.PROTECT, null=True, blank=True, related_name="locks", verbose_name=_("subject")
     )
-    unlocked_at = models.DateTimeField(null=True, blank=True)
-    unlock_reason = models.TextField(blank=True)
+    visit = models.ForeignKey(
+        Visit, on_delete=models.PROTECT, null=True, blank=True, related_name="locks", verbose_name=_("visit")
+    )
+    reason = models.TextField(verbose_name=_("reason"))
+    active = models.BooleanField(default=True, verbose_name=_("active"))
+    locked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("locked by")
+    )
+    locked_at = models.DateTimeField(verbose_name=_("locked at"))
+    unlocked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("unlocked by"),
+    )
+    unlocked_at = models.DateTimeField(null=True, blank=True, verbose_name=_("unlocked at"))
+    unlock_reason = models.TextField(blank=True, verbose_name=_("unlock reason"))
 
     is_clinical_data = False
 
     class Meta:
+        verbose_name = _("lock")
+        verbose_name_plural = _("locks")
         ordering = ["-locked_at"]
         indexes = [models.Index(fields=["active", "level"])]
 
@@ -302,42 +356,56 @@ class Deviation(CrfModel):
     treatment step out of order) for an investigator or data manager to confirm or dismiss."""
 
     class Category(models.TextChoices):
-        ELIGIBILITY = "ELIGIBILITY", "eligibility"
-        CONSENT = "CONSENT", "informed consent"
-        VISIT_WINDOW = "VISIT_WINDOW", "visit window"
-        DOSING = "DOSING", "dosing"
-        PROCEDURE = "PROCEDURE", "procedure"
-        OTHER = "OTHER", "other"
+        ELIGIBILITY = "ELIGIBILITY", _("eligibility")
+        CONSENT = "CONSENT", _("informed consent")
+        VISIT_WINDOW = "VISIT_WINDOW", _("visit window")
+        DOSING = "DOSING", _("dosing")
+        PROCEDURE = "PROCEDURE", _("procedure")
+        OTHER = "OTHER", _("other")
 
     class Severity(models.TextChoices):
-        MAJOR = "MAJOR", "major"
-        MINOR = "MINOR", "minor"
+        MAJOR = "MAJOR", _("major")
+        MINOR = "MINOR", _("minor")
 
     class Status(models.TextChoices):
-        PROPOSED = "PROPOSED", "proposed"
-        CONFIRMED = "CONFIRMED", "confirmed"
-        DISMISSED = "DISMISSED", "dismissed"
+        PROPOSED = "PROPOSED", _("proposed")
+        CONFIRMED = "CONFIRMED", _("confirmed")
+        DISMISSED = "DISMISSED", _("dismissed")
 
-    visit = models.ForeignKey(Visit, on_delete=models.PROTECT, null=True, blank=True, related_name="deviations")
-    category = models.CharField(max_length=16, choices=Category.choices)
-    severity = models.CharField(max_length=8, choices=Severity.choices)
-    deviation_date = models.DateField(help_text="the day the deviation happened (site calendar)")
-    description = models.TextField()
-    corrective_action = models.TextField(blank=True)
-    reported_to_ec = models.BooleanField("reported to the ethics committee", default=False)
-    reported_to_ec_date = models.DateField("reported to the ethics committee on", null=True, blank=True)
-    # Set by the services only: who raised it, and the confirmation or dismissal of a proposal.
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.CONFIRMED, editable=False)
-    auto = models.BooleanField("raised by the system", default=False, editable=False)
-    # What raised a proposal ("visit-window:<visit pk>", "order:<subject pk>:infusion"): one proposal per cause.
-    source = models.CharField(max_length=60, blank=True, editable=False)
-    decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", editable=False
+    visit = models.ForeignKey(
+        Visit, on_delete=models.PROTECT, null=True, blank=True, related_name="deviations", verbose_name=_("visit")
     )
-    decided_at = models.DateTimeField(null=True, blank=True, editable=False)
-    dismiss_reason = models.TextField(blank=True, editable=False)
+    category = models.CharField(max_length=16, choices=Category.choices, verbose_name=_("category"))
+    severity = models.CharField(max_length=8, choices=Severity.choices, verbose_name=_("severity"))
+    deviation_date = models.DateField(
+        help_text=_("the day the deviation happened (site calendar)"), verbose_name=_("deviation date")
+    )
+    description = models.TextField(verbose_name=_("description"))
+    corrective_action = models.TextField(blank=True, verbose_name=_("corrective action"))
+    reported_to_ec = models.BooleanField(_("reported to the ethics committee"), default=False)
+    reported_to_ec_date = models.DateField(_("reported to the ethics committee on"), null=True, blank=True)
+    # Set by the services only: who raised it, and the confirmation or dismissal of a proposal.
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.CONFIRMED, editable=False, verbose_name=_("status")
+    )
+    auto = models.BooleanField(_("raised by the system"), default=False, editable=False)
+    # What raised a proposal ("visit-window:<visit pk>", "order:<subject pk>:infusion"): one proposal per cause.
+    source = models.CharField(max_length=60, blank=True, editable=False, verbose_name=_("source"))
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+        verbose_name=_("decided by"),
+    )
+    decided_at = models.DateTimeField(null=True, blank=True, editable=False, verbose_name=_("decided at"))
+    dismiss_reason = models.TextField(blank=True, editable=False, verbose_name=_("dismiss reason"))
 
     class Meta:
+        verbose_name = _("deviation")
+        verbose_name_plural = _("deviations")
         ordering = ["subject", "deviation_date", "id"]
         constraints = [
             models.UniqueConstraint(
@@ -356,14 +424,17 @@ class PasswordHistory(models.Model):
     """A password a user has had, as its hash (21 CFR 11.300(b)): the validator refuses reusing one of the last
     few, and the newest row's time is the password's age, which the expiry setting bounds."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="password_history")
-    password = models.CharField(max_length=128)  # the hash, as in auth.User.password
-    created = models.DateTimeField(auto_now_add=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="password_history", verbose_name=_("user")
+    )
+    password = models.CharField(max_length=128, verbose_name=_("password"))  # the hash, as in auth.User.password
+    created = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
 
     class Meta:
+        verbose_name = _("password history")
+        verbose_name_plural = _("password history")
         ordering = ["-created", "-id"]
         indexes = [models.Index(fields=["user", "-created"])]
-        verbose_name_plural = "password history"
 
     def __str__(self):
         return f"password of {self.user} set {self.created:%Y-%m-%d}"
@@ -373,8 +444,14 @@ class UserPreference(models.Model):
     """What a user chose for themselves and keeps from one sign-in to the next: the language of the pages
     (README, "Languages"). Not trial data, so not audited."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="edc_preference")
-    language = models.CharField(max_length=10, choices=settings.LANGUAGES)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="edc_preference", verbose_name=_("user")
+    )
+    language = models.CharField(max_length=10, choices=settings.LANGUAGES, verbose_name=_("language"))
+
+    class Meta:
+        verbose_name = _("user preference")
+        verbose_name_plural = _("user preferences")
 
     def __str__(self):
         return f"{self.user}: {self.language}"
