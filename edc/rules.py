@@ -184,27 +184,29 @@ def check_lab_result(
     errors: dict[str, str] = {}
     warnings: dict[str, str] = {}
     if analyte not in ANALYTE_UNITS:
-        errors["analyte"] = f"unknown analyte {analyte!r}; expected one of {', '.join(ANALYTE_UNITS)}"
+        errors["analyte"] = Message("unknown analyte {analyte}; expected one of {codes}", analyte=repr(analyte),
+                                    codes=", ".join(ANALYTE_UNITS))  # fmt: skip
         return errors, warnings
     expected_unit = ANALYTE_UNITS[analyte]
     if unit and expected_unit and not units_equal(unit, expected_unit):
-        errors["unit"] = f"{analyte} is stored in {expected_unit}, not {unit!r}"
+        errors["unit"] = Message("{analyte} is stored in {expected}, not {unit}", analyte=analyte,
+                                 expected=expected_unit, unit=repr(unit))  # fmt: skip
     if unit and expected_unit is None:
-        errors["unit"] = f"{analyte} is a text result and has no unit"
+        errors["unit"] = Message("{analyte} is a text result and has no unit", analyte=analyte)
     if value is None and not result_text and not not_detected:
-        errors["value"] = f"{analyte} needs a value or a result_text"
+        errors["value"] = Message("{analyte} needs a value or a result_text", analyte=analyte)
     if result_text and analyte not in TEXT_RESULT_ANALYTES:
-        errors["result_text"] = f"{analyte} takes a numeric value, not a text result"
+        errors["result_text"] = Message("{analyte} takes a numeric value, not a text result", analyte=analyte)
     elif result_text and analyte != "ANA" and result_text not in RESULT_TEXTS:
-        errors["result_text"] = f"must be one of {', '.join(sorted(RESULT_TEXTS))}"
+        errors["result_text"] = Message("must be one of {values}", values=", ".join(sorted(RESULT_TEXTS)))
     elif result_text and analyte == "ANA" and result_text not in RESULT_TEXTS and ana_titre(result_text) is None:
-        errors["result_text"] = "ANA takes a titre such as 1:80, or POSITIVE/NEGATIVE"
+        errors["result_text"] = N_("ANA takes a titre such as 1:80, or POSITIVE/NEGATIVE")
     if value is not None:
         if expected_unit is None:
-            errors["value"] = f"{analyte} is a text result; send result_text"
+            errors["value"] = Message("{analyte} is a text result; send result_text", analyte=analyte)
             return errors, warnings
         if not_detected:
-            errors["not_detected"] = "a result that was not detected has no value"
+            errors["not_detected"] = N_("a result that was not detected has no value")
         limit = ANALYTE_LIMITS.get(analyte, NON_NEGATIVE)
         hard = NON_NEGATIVE.hard_error(value) or limit.hard_error(value)
         if hard:
@@ -218,7 +220,7 @@ def check_lab_result(
             errors[field] = Message("must be {sign} {limit}{unit} (hard limit); got {value}", sign="≥", limit="0",
                                     unit="", value=as_typed(bound))  # fmt: skip
     if lln is not None and uln is not None and lln > uln:
-        errors["uln"] = f"ULN {as_typed(uln)} is below LLN {as_typed(lln)}"
+        errors["uln"] = Message("ULN {uln} is below LLN {lln}", uln=as_typed(uln), lln=as_typed(lln))
     return errors, warnings
 
 
@@ -294,14 +296,19 @@ def off_study_errors(status: str, on: dt.date, reason: str, today: dt.date) -> d
     """Why a subject cannot be taken off study on `on` (site date) with this reason; empty when it can."""
     errors = {}
     if status not in OFF_STUDY_FROM:
-        errors["status"] = f"a subject {status.replace('_', ' ').lower()} cannot be taken off study"
+        errors["status"] = Message(
+            "a subject {status} cannot be taken off study", status=status.replace("_", " ").lower()
+        )
     if on > today:
-        errors["date"] = f"{on.isoformat()} is in the future (hard limit: not after {today.isoformat()})"
+        errors["date"] = Message(IN_THE_FUTURE, value=on.isoformat(), latest=today.isoformat())
     elif error := implausible_date(on):
         errors["date"] = error
     if not reason.strip():
-        errors["reason"] = "a reason is required to take a subject off study"
+        errors["reason"] = N_("a reason is required to take a subject off study")
     return errors
+
+
+IN_THE_FUTURE = "{value} is in the future (hard limit: not after {latest})"
 
 
 def not_in_future(field: str, value: dt.date | dt.datetime | None, now: dt.datetime) -> dict[str, str]:
@@ -309,10 +316,10 @@ def not_in_future(field: str, value: dt.date | dt.datetime | None, now: dt.datet
         return {}
     if isinstance(value, dt.datetime):
         if value > now:
-            return {field: f"{value.isoformat()} is in the future (hard limit: not after {now.isoformat()})"}
+            return {field: Message(IN_THE_FUTURE, value=value.isoformat(), latest=now.isoformat())}
         return {}
     if value > now.date():
-        return {field: f"{value.isoformat()} is in the future (hard limit: not after {now.date().isoformat()})"}
+        return {field: Message(IN_THE_FUTURE, value=value.isoformat(), latest=now.date().isoformat())}
     return {}
 
 
@@ -380,9 +387,10 @@ def follow_up_sample_error(sample: dt.datetime | None, infusion_start: dt.dateti
     if sample is None:
         return None
     if infusion_start is None:
-        return "a follow-up sample needs a recorded infusion"
+        return N_("a follow-up sample needs a recorded infusion")
     if sample < infusion_start:
-        return f"{sample.isoformat()} is before the infusion at {infusion_start.isoformat()} (hard limit)"
+        return Message("{sample} is before the infusion at {infusion} (hard limit)", sample=sample.isoformat(),
+                       infusion=infusion_start.isoformat())  # fmt: skip
     return None
 
 
@@ -512,20 +520,22 @@ VISIT_WINDOW_SOURCE = "visit-window:{visit_pk}"
 def deviation_errors(*, reported_to_ec: bool, reported_to_ec_date: dt.date | None, deviation_date: dt.date | None):
     """Reported to the ethics committee: yes with the day it was reported (not before the deviation), no without."""
     if reported_to_ec and reported_to_ec_date is None:
-        return {"reported_to_ec_date": "required when the deviation was reported to the ethics committee"}
+        return {"reported_to_ec_date": N_("required when the deviation was reported to the ethics committee")}
     if not reported_to_ec and reported_to_ec_date is not None:
-        return {"reported_to_ec_date": "only when the deviation was reported to the ethics committee (tick it)"}
+        return {"reported_to_ec_date": N_("only when the deviation was reported to the ethics committee (tick it)")}
     if reported_to_ec_date and deviation_date and reported_to_ec_date < deviation_date:
         return {
-            "reported_to_ec_date": (
-                f"{reported_to_ec_date.isoformat()} is before the deviation ({deviation_date.isoformat()})"
-            )
+            "reported_to_ec_date": Message(
+                "{reported} is before the deviation ({deviation})",
+                reported=reported_to_ec_date.isoformat(),
+                deviation=deviation_date.isoformat(),
+            )  # fmt: skip
         }
     return {}
 
 
 def dismissal_errors(reason: str) -> dict[str, str]:
-    return {} if reason.strip() else {"dismiss_reason": "a reason is required to dismiss a proposed deviation"}
+    return {} if reason.strip() else {"dismiss_reason": N_("a reason is required to dismiss a proposed deviation")}
 
 
 def visit_window_deviation(code: str, visit_date: dt.date, window_start: dt.date, window_end: dt.date) -> str | None:
@@ -582,8 +592,13 @@ def open_query_refusal(open_queries: int, what: str) -> str | None:
     """Why a signature over data with queries not closed waits for an explicit "sign despite" (None: none)."""
     if open_queries == 0:
         return None
-    queries, them = ("query", "it") if open_queries == 1 else ("queries", "them")
-    return (
-        f"{what} has {open_queries} open {queries}; confirm that you sign despite {them} (over_open_queries), or "
-        f"have {them} closed first"
-    )
+    if open_queries == 1:
+        template = (
+            "{what} has 1 open query; confirm that you sign despite it (over_open_queries), or have it closed first"
+        )
+    else:
+        template = (
+            "{what} has {count} open queries; confirm that you sign despite them (over_open_queries), or have them "
+            "closed first"
+        )
+    return Message(template, what=what, count=open_queries)

@@ -10,6 +10,7 @@
 """
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from edc.admin import data_management, deviations, home, security, subjects  # noqa: F401 - registers the kernel's admins and home page
 from edc.admin.base import (
@@ -56,5 +57,5 @@ __all__ = [
 
 admin.site.site_header = "Meta10-19 EDC"
 admin.site.site_title = "Meta10-19 EDC"
-admin.site.index_title = "NCT06711146 data capture"
+admin.site.index_title = _("NCT06711146 data capture")
 admin.site.site_url = None  # no "View site" link: the admin is the site (the API has no pages to view)

@@ -17,6 +17,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from edc import i18n, roles, rules, services
@@ -142,7 +144,7 @@ def visit_page_url(visit_pk: int) -> str:
     return reverse("admin:edc_visit_change", args=[visit_pk])
 
 
-STALE_FORM = (
+STALE_FORM = _(
     "This record was changed by someone else (now version {current}, you opened version {opened}). "
     "Reload the page, check their change and enter yours again."
 )
@@ -152,7 +154,10 @@ class CrfAdminForm(forms.ModelForm):
     """Adds the reason for change and the version the form was opened at; runs the CRF's rules."""
 
     change_reason = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 2}), help_text="Required for every change."
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label=_("Change reason"),
+        help_text=_("Required for every change."),
     )
     opened_version = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
@@ -170,7 +175,7 @@ class CrfAdminForm(forms.ModelForm):
             current = type(self.instance).objects.filter(pk=self.instance.pk).values_list("version", flat=True).first()
             opened = self.cleaned_data.get("opened_version")
             if opened is not None and current != opened:
-                self.add_error(None, STALE_FORM.format(current=current, opened=opened))
+                self.add_error(None, str(STALE_FORM).format(current=current, opened=opened))
                 return
         try:
             services.validate_crf(self.instance)
@@ -215,14 +220,18 @@ class AdminPagesMixin:
         read = self.read_roles if read_roles is None else read_roles
         write = self.write_roles if write_roles is None else write_roles
         if not roles.may_request(request.user, request.method, read, write):
-            raise PermissionDenied(f"your role does not allow this page ({request.method} {request.path})")
+            raise PermissionDenied(
+                gettext("your role does not allow this page ({method} {path})").format(
+                    method=request.method, path=request.path
+                )
+            )
 
     def scoped_object(self, request, pk):
         return get_object_or_404(self.get_queryset(request), pk=pk)
 
     def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
         # Django's change, delete and history pages redirect to the index for a row they cannot load.
-        raise Http404(f"no {opts.verbose_name} {object_id} at your sites")
+        raise Http404(gettext("no {name} {pk} at your sites").format(name=opts.verbose_name, pk=object_id))
 
 
 class ScopedAdminMixin(AdminPagesMixin):
@@ -299,8 +308,8 @@ class CrfInline(ScopedAdminMixin, admin.TabularInline):
 
 
 class RaiseQueryForm(forms.Form):
-    target_field = forms.ChoiceField(label="Field")
-    text = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
+    target_field = forms.ChoiceField(label=_("Field"))
+    text = forms.CharField(label=_("Text"), widget=forms.Textarea(attrs={"rows": 3}))
 
     def __init__(self, *args, field_names, **kwargs):
         super().__init__(*args, **kwargs)
@@ -311,8 +320,12 @@ class SignForm(forms.Form):
     """The meanings that fit what is signed, the password asked again, and when queries are not closed over it an
     explicit "sign despite" (the service refuses without it, as the API does)."""
 
-    meaning = forms.ChoiceField()
-    password = forms.CharField(widget=forms.PasswordInput, help_text="Your password, asked again for every signature.")
+    meaning = forms.ChoiceField(label=_("Meaning"))
+    password = forms.CharField(
+        label=_("Password"),
+        widget=forms.PasswordInput,
+        help_text=_("Your password, asked again for every signature."),
+    )
 
     def __init__(self, *args, meanings, open_queries: int, **kwargs):
         super().__init__(*args, **kwargs)
@@ -320,8 +333,10 @@ class SignForm(forms.Form):
         self.fields["meaning"].choices = [(meaning, labels[meaning]) for meaning in meanings]
         if open_queries:
             self.fields["over_open_queries"] = forms.BooleanField(
-                label=f"Sign despite {open_queries} open quer{'y' if open_queries == 1 else 'ies'}",
-                help_text="The queries listed above are not closed; your signature covers the data as they stand.",
+                label=ngettext(
+                    "Sign despite {count} open query", "Sign despite {count} open queries", open_queries
+                ).format(count=open_queries),
+                help_text=_("The queries listed above are not closed; your signature covers the data as they stand."),
             )
 
 
@@ -343,11 +358,11 @@ class CrfAdmin(ScopedHistoryAdmin):
     def has_sdv_permission(self, request):
         return roles.has_any_role(request.user, {roles.MONITOR})
 
-    @admin.action(description="Mark source data verified (SDV)", permissions=["sdv"])
+    @admin.action(description=_("Mark source data verified (SDV)"), permissions=["sdv"])
     def mark_source_verified(self, request, queryset):
         for row in queryset:
             services.verify_source(row, user=request.user)
-        messages.success(request, f"{queryset.count()} record(s) marked verified.")
+        messages.success(request, gettext("{count} record(s) marked verified.").format(count=queryset.count()))
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         """Each field with an open query shows a badge with the query's text."""
@@ -360,8 +375,9 @@ class CrfAdmin(ScopedHistoryAdmin):
                 if field is not None:
                     badge = format_html(
                         '<span class="query-badge" style="background:#ba2121;color:#fff;padding:1px 6px;'
-                        'border-radius:8px">query {}: {}</span>',
-                        query.status.lower(),
+                        'border-radius:8px">{} {}: {}</span>',
+                        gettext("query"),
+                        query.get_status_display().lower(),
                         query.text,
                     )
                     field.help_text = format_html("{} {}", field.help_text, badge)
@@ -403,9 +419,9 @@ class CrfAdmin(ScopedHistoryAdmin):
                 )
             except PermissionDenied as error:
                 raise PermissionDenied(str(error)) from None
-            messages.success(request, "Query raised.")
+            messages.success(request, gettext("Query raised."))
             return redirect(change_url(row))
-        return self._action_page(request, row, form, f"Raise a query on {row}")
+        return self._action_page(request, row, form, gettext("Raise a query on {row}").format(row=row))
 
     def sign_view(self, request, row):
         summary = services.signing_summary(row)
@@ -418,7 +434,7 @@ class CrfAdmin(ScopedHistoryAdmin):
             except ValidationError as error:
                 add_errors(form, error)
             else:
-                messages.success(request, f"{row} signed.")
+                messages.success(request, gettext("{row} signed.").format(row=row))
                 return redirect(change_url(row))
         zone = site_zone(row)
         signed_at = f"{timezone.localtime(timezone=zone):%Y-%m-%d %H:%M} ({zone.key})"
@@ -426,8 +442,9 @@ class CrfAdmin(ScopedHistoryAdmin):
         attestations = [(label, i18n.translated(rules.attestation_text(meaning, printed_name=signer, what=summary.what,
                                                                        signed_at=signed_at)))
                         for meaning, label in form.fields["meaning"].choices]  # fmt: skip
-        context = {**self.admin_site.each_context(request), "title": f"Sign {row}", "form": form,
-                   "opts": self.model._meta, "original": row, "summary": summary, "attestations": attestations,
+        title = gettext("Sign {row}").format(row=row)
+        context = {**self.admin_site.each_context(request), "title": title, "form": form, "opts": self.model._meta,
+                   "original": row, "summary": summary, "attestations": attestations,
                    "signatures": signature_lines(summary.signatures, zone)}  # fmt: skip
         return TemplateResponse(request, "admin/edc/sign_form.html", context)
 
@@ -491,8 +508,10 @@ def site_zone(row) -> ZoneInfo:
 
 def signature_lines(signatures, zone: ZoneInfo) -> list[str]:
     """Each signature's manifestation (21 CFR 11.50): meaning, printed name, date and time in site time."""
-    return [f"{s.get_meaning_display()} by {services.printed_name(s.signed_by)}, "
-            f"{timezone.localtime(s.signed_at, zone):%Y-%m-%d %H:%M} ({zone.key})" for s in signatures]  # fmt: skip
+    line = gettext("{meaning} by {name}, {signed_at} ({zone})")
+    return [line.format(meaning=s.get_meaning_display(), name=services.printed_name(s.signed_by),
+                        signed_at=f"{timezone.localtime(s.signed_at, zone):%Y-%m-%d %H:%M}", zone=zone.key)
+            for s in signatures]  # fmt: skip
 
 
 def change_url(row) -> str:

@@ -12,6 +12,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from edc import i18n, roles, services
 from edc.admin.base import ScopedHistoryAdmin, change_url
@@ -36,7 +38,7 @@ class DescribedTargetsMixin:
     def get_changelist(self, request, **kwargs):
         return DescribedTargetsChangeList
 
-    @admin.display(description="about")
+    @admin.display(description=_("about"))
     def about(self, item):
         target = getattr(item, "target", None) or services.describe_targets([item])[(item.target_model, item.target_id)]
         field = getattr(item, "target_field", "")
@@ -108,10 +110,12 @@ class DataQueryAdmin(DescribedTargetsMixin, ScopedHistoryAdmin):
         except (PermissionDenied, ValidationError) as error:
             messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
         else:
-            messages.success(request, f"Query {'closed' if transition == '_close' else 're-opened'}.")
+            messages.success(
+                request, gettext("Query closed.") if transition == "_close" else gettext("Query re-opened.")
+            )
         return redirect(request.path)
 
-    @admin.display(description="age (days)")
+    @admin.display(description=_("age (days)"))
     def age_days(self, query):
         return (timezone.now() - query.created).days
 
@@ -121,13 +125,13 @@ class DataQueryAdmin(DescribedTargetsMixin, ScopedHistoryAdmin):
         except (PermissionDenied, ValidationError) as error:  # shown to the user, nothing saved
             messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
 
-    @admin.action(description="Close the selected queries")
+    @admin.action(description=_("Close the selected queries"))
     def close_queries(self, request, queryset):
-        self._each(request, queryset, services.close_query, "closed")
+        self._each(request, queryset, services.close_query, _("{count} query(ies) closed."))
 
-    @admin.action(description="Re-open the selected queries")
+    @admin.action(description=_("Re-open the selected queries"))
     def reopen_queries(self, request, queryset):
-        self._each(request, queryset, services.reopen_query, "re-opened")
+        self._each(request, queryset, services.reopen_query, _("{count} query(ies) re-opened."))
 
     def _each(self, request, queryset, service, done):
         count = 0
@@ -139,7 +143,7 @@ class DataQueryAdmin(DescribedTargetsMixin, ScopedHistoryAdmin):
             else:
                 count += 1
         if count:
-            messages.success(request, f"{count} query(ies) {done}.")
+            messages.success(request, str(done).format(count=count))
 
 
 @admin.register(Signature)
@@ -169,18 +173,24 @@ def visit_words(visit: Visit, site_timezone: str) -> str:
     name = i18n.visit_name(visit.code)
     if visit.status == Visit.Status.DONE and visit.visit_datetime:
         local = timezone.localtime(visit.visit_datetime, ZoneInfo(site_timezone))
-        return f"{name}, done {local:%Y-%m-%d}"
-    planned = f"planned {visit.planned_date:%Y-%m-%d}" if visit.planned_date else "no planned date"
-    return f"{name}, {'missed, ' if visit.status == Visit.Status.MISSED else ''}{planned}"
+        return gettext("{name}, done {date}").format(name=name, date=f"{local:%Y-%m-%d}")
+    if visit.planned_date:
+        planned = gettext("planned {date}").format(date=f"{visit.planned_date:%Y-%m-%d}")
+    else:
+        planned = gettext("no planned date")
+    if visit.status == Visit.Status.MISSED:
+        return gettext("{name}, missed, {planned}").format(name=name, planned=planned)
+    return gettext("{name}, {planned}").format(name=name, planned=planned)
 
 
 def locked_words(lock: Lock) -> str:
     """What a lock covers, in words: "M1019-01-001 · visit D7, done 2026-11-02 (…)", "M1019-01-001's casebook"."""
     if lock.level == Lock.Level.STUDY:
-        return "the whole study (every subject at every site)"
+        return gettext("the whole study (every subject at every site)")
     if lock.level == Lock.Level.SUBJECT:
-        return f"{lock.subject}'s casebook (every visit and record)"
-    return f"{lock.subject} · visit {visit_words(lock.visit, lock.subject.site.timezone)} (the visit and its results)"
+        return gettext("{subject}'s casebook (every visit and record)").format(subject=lock.subject)
+    visit = visit_words(lock.visit, lock.subject.site.timezone)
+    return gettext("{subject} · visit {visit} (the visit and its results)").format(subject=lock.subject, visit=visit)
 
 
 class VisitChoiceField(forms.ModelChoiceField):
@@ -200,8 +210,8 @@ class LockForm(forms.ModelForm):
 
     # On the fields, not in Meta: a lock's read-only page would show them beside what was chosen.
     HELP = {
-        "level": "Visit: one visit and its results. Subject: the whole casebook. Study: every subject.",
-        "reason": "Why the data is locked (kept in the history).",
+        "level": _("Visit: one visit and its results. Subject: the whole casebook. Study: every subject."),
+        "reason": _("Why the data is locked (kept in the history)."),
     }
 
     def __init__(self, *args, **kwargs):
@@ -210,20 +220,24 @@ class LockForm(forms.ModelForm):
             if name in self.fields:
                 self.fields[name].help_text = text
         if "reason" in self.fields:
-            self.fields["reason"].error_messages["required"] = "a reason is required to lock"
+            self.fields["reason"].error_messages["required"] = _("a reason is required to lock")
         if "visit" in self.fields:
             self._offer_the_subjects_visits()
         if "unlock_reason" in self.fields:
             self.fields["unlock_reason"].required = True
-            self.fields["unlock_reason"].help_text = "Why the data is unlocked; saving with it unlocks the data."
+            self.fields["unlock_reason"].help_text = _("Why the data is unlocked; saving with it unlocks the data.")
 
     def _offer_the_subjects_visits(self):
         subject = self.chosen_subject()
         visits = self.fields["visit"].queryset.filter(voided=False).select_related("subject__site")
         self.fields["visit"].queryset = visits.filter(subject=subject) if subject else visits.none()
-        self.fields["visit"].empty_label = "— choose a visit —" if subject else "— choose the subject first —"
+        self.fields["visit"].empty_label = (
+            gettext("— choose a visit —") if subject else gettext("— choose the subject first —")
+        )
         self.fields["visit"].error_messages["invalid_choice"] = (
-            f"choose one of {subject}'s visits" if subject else "choose the subject first, then one of its visits"
+            gettext("choose one of {subject}'s visits").format(subject=subject)
+            if subject
+            else gettext("choose the subject first, then one of its visits")
         )
 
     def chosen_subject(self):
@@ -278,16 +292,18 @@ class LockAdmin(ScopedHistoryAdmin):
     def get_fieldsets(self, request, obj=None):
         if obj is None:
             choose = format_html(
-                '<button type="submit" name="{}" class="button">Show the subject\'s visits</button> '
-                "after choosing the subject above; the visit list holds that subject's visits only.",
+                '<button type="submit" name="{}" class="button">{}</button> {}',
                 CHOOSE_SUBJECT,
+                gettext("Show the subject's visits"),
+                gettext("after choosing the subject above; the visit list holds that subject's visits only."),
             )
-            return [(None, {"fields": ("level", "subject")}), ("Visit", {"fields": ("visit",), "description": choose}),
+            return [(None, {"fields": ("level", "subject")}),
+                    (_("Visit"), {"fields": ("visit",), "description": choose}),
                     (None, {"fields": ("reason",)})]  # fmt: skip
         lock_fields = ("level", "locked_what", "reason", "locked_by_name", "locked_when", "state")
         fieldsets = [(None, {"fields": lock_fields})]
         if self.has_change_permission(request, obj):
-            fieldsets.append(("Unlock", {"fields": ("unlock_reason",)}))
+            fieldsets.append((_("Unlock"), {"fields": ("unlock_reason",)}))
         return fieldsets
 
     def get_readonly_fields(self, request, obj=None):
@@ -299,29 +315,31 @@ class LockAdmin(ScopedHistoryAdmin):
         """ "Show the subject's visits" comes back to the form with the level and subject chosen (nothing stored)."""
         if request.method == "POST" and CHOOSE_SUBJECT in request.POST:
             if not self.has_add_permission(request):
-                raise PermissionDenied("only data managers lock data")
+                raise PermissionDenied(gettext("only data managers lock data"))
             chosen = {name: request.POST[name] for name in ("level", "subject") if request.POST.get(name)}
             return redirect(f"{request.path}?{urlencode(chosen)}")
         return super().add_view(request, form_url, extra_context)
 
-    @admin.display(description="locked")
+    @admin.display(description=_("locked"))
     def locked_what(self, lock):
         return locked_words(lock)
 
-    @admin.display(description="locked by")
+    @admin.display(description=_("locked by"))
     def locked_by_name(self, lock):
         return lock.locked_by.get_full_name() or lock.locked_by.username
 
-    @admin.display(description="locked at (site time)", ordering="locked_at")
+    @admin.display(description=_("locked at (site time)"), ordering="locked_at")
     def locked_when(self, lock):
         return _site_time(lock.locked_at, lock)
 
-    @admin.display(description="state")
+    @admin.display(description=_("state"))
     def state(self, lock):
         if lock.active:
-            return "locked"
+            return gettext("locked")
         unlocker = lock.unlocked_by.get_full_name() or lock.unlocked_by.username
-        return f"unlocked by {unlocker} on {_site_time(lock.unlocked_at, lock)}: {lock.unlock_reason}"
+        return gettext("unlocked by {name} on {when}: {reason}").format(
+            name=unlocker, when=_site_time(lock.unlocked_at, lock), reason=lock.unlock_reason
+        )
 
     def save_model(self, request, obj, form, change):
         if change:

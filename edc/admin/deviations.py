@@ -10,6 +10,7 @@ from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from edc import i18n, roles, services
@@ -27,8 +28,10 @@ def excerpt(text: str) -> str:
 
 def reported(deviation: Deviation) -> str:
     if not deviation.reported_to_ec:
-        return "no"
-    return f"yes, {deviation.reported_to_ec_date:%Y-%m-%d}" if deviation.reported_to_ec_date else "yes"
+        return gettext("no")
+    if deviation.reported_to_ec_date:
+        return gettext("yes, {date}").format(date=f"{deviation.reported_to_ec_date:%Y-%m-%d}")
+    return gettext("yes")
 
 
 class VisitChoiceField(forms.ModelChoiceField):
@@ -38,7 +41,9 @@ class VisitChoiceField(forms.ModelChoiceField):
 
 class DismissForm(forms.Form):
     reason = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 3}), help_text="why this is not a protocol deviation (kept in its history)"
+        label=_("Reason"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("why this is not a protocol deviation (kept in its history)"),
     )
 
 
@@ -63,11 +68,11 @@ class DeviationAdmin(CrfAdmin):
     change_list_template = "admin/edc/deviation/change_list.html"
     write_roles = RECORDERS
 
-    @admin.display(description="description")
+    @admin.display(description=_("description"))
     def description_excerpt(self, deviation):
         return excerpt(deviation.description)
 
-    @admin.display(description="ethics committee")
+    @admin.display(description=_("ethics committee"))
     def reported_to_ethics_committee(self, deviation):
         return reported(deviation)
 
@@ -114,19 +119,24 @@ class DeviationAdmin(CrfAdmin):
         return [*pages, *super().get_urls()]
 
     def confirm_view(self, request, deviation):
-        return self._decision_page(request, deviation, ConfirmForm, "Confirm",
+        return self._decision_page(request, deviation, ConfirmForm, _("Confirm the proposed deviation: {description}"),
+                                   _("{deviation}: confirmed."),
                                    lambda data: services.confirm_deviation(deviation, user=request.user))  # fmt: skip
 
     def dismiss_view(self, request, deviation):
-        return self._decision_page(request, deviation, DismissForm, "Dismiss",
+        return self._decision_page(request, deviation, DismissForm, _("Dismiss the proposed deviation: {description}"),
+                                   _("{deviation}: dismissed."),
                                    lambda data: services.dismiss_deviation(deviation, reason=data["reason"],
                                                                            user=request.user))  # fmt: skip
 
-    def _decision_page(self, request, deviation, form_class, verb, decide):
+    def _decision_page(self, request, deviation, form_class, title, done, decide):
         form = form_class(request.POST or None)
         if request.method == "GET" and deviation.status != Deviation.Status.PROPOSED:
             messages.warning(
-                request, f"This deviation is {deviation.get_status_display()}: only a proposal is decided."
+                request,
+                gettext("This deviation is {status}: only a proposal is decided.").format(
+                    status=deviation.get_status_display()
+                ),
             )
         if request.method == "POST" and form.is_valid():
             try:
@@ -134,9 +144,9 @@ class DeviationAdmin(CrfAdmin):
             except ValidationError as error:
                 form.add_error(None, error.messages)
             else:
-                messages.success(request, f"{deviation}: {verb.lower()}ed.")
+                messages.success(request, str(done).format(deviation=deviation))
                 return redirect(change_url(deviation))
-        return self._action_page(request, deviation, form, f"{verb} the proposed deviation: {deviation.description}")
+        return self._action_page(request, deviation, form, str(title).format(description=deviation.description))
 
     def save_model(self, request, obj, form, change):
         services.record_deviation(obj, user=request.user, reason=form.cleaned_data.get("change_reason", ""),
@@ -171,4 +181,4 @@ def deviations_panel(request, subject) -> str:
 
 register_work_list(roles.INVESTIGATOR, _("Proposed deviations to confirm or dismiss"), proposals)
 register_work_list(roles.DATA_MANAGER, _("Proposed deviations to confirm or dismiss"), proposals)
-register_subject_panel("Protocol deviations", deviations_panel)
+register_subject_panel(_("Protocol deviations"), deviations_panel)

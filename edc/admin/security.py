@@ -6,6 +6,8 @@ from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.conf import settings
 from django.contrib import admin
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from edc import roles
 from edc.admin.base import AdminPagesMixin
@@ -13,7 +15,7 @@ from edc.admin.base import AdminPagesMixin
 
 def signed_in_at(path: str) -> str:
     """Where the sign-in was tried, in the words of the README."""
-    return "API token" if path.startswith("/api/") else "admin sign-in page"
+    return gettext("API token") if path.startswith("/api/") else gettext("admin sign-in page")
 
 
 class SignInRecordAdmin(AdminPagesMixin, admin.ModelAdmin):
@@ -38,7 +40,7 @@ class SignInRecordAdmin(AdminPagesMixin, admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="where")
+    @admin.display(description=_("where"))
     def where(self, row):
         return signed_in_at(row.path_info)
 
@@ -54,13 +56,15 @@ class AccessAttemptAdmin(SignInRecordAdmin):
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser  # unlocking an account
 
-    @admin.display(description="status")
+    @admin.display(description=_("status"))
     def status(self, row):
         limit = settings.AXES_FAILURE_LIMIT
         if row.failures_since_start < limit:
-            return f"{limit - row.failures_since_start} attempt(s) left"
+            return gettext("{count} attempt(s) left").format(count=limit - row.failures_since_start)
         until = timezone.localtime(row.attempt_time + settings.AXES_COOLOFF_TIME)
-        return f"locked until {until:%Y-%m-%d %H:%M}" if until > timezone.localtime() else "lock expired"
+        if until > timezone.localtime():
+            return gettext("locked until {when}").format(when=f"{until:%Y-%m-%d %H:%M}")
+        return gettext("lock expired")
 
 
 @admin.register(AccessFailureLog)

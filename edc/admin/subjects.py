@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.translation import gettext
+from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
 from edc import i18n, roles, rules, services
@@ -52,10 +52,13 @@ class SiteAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
 
 class OffStudyForm(forms.Form):
-    date = forms.DateField(widget=widgets.AdminDateWidget, help_text="the day the subject left the study")
+    date = forms.DateField(
+        label=_("Date"), widget=widgets.AdminDateWidget, help_text=_("the day the subject left the study")
+    )
     reason = forms.CharField(
+        label=_("Reason"),
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="withdrawal of consent, lost to follow-up, investigator's decision, death…",
+        help_text=_("withdrawal of consent, lost to follow-up, investigator's decision, death…"),
     )
 
 
@@ -100,9 +103,10 @@ class SubjectAdmin(CrfAdmin):
         else:
             services.register_subject(obj, user=request.user)
 
-    @admin.display(description="audit trail")
+    @admin.display(description=_("audit trail"))
     def audit_trail_link(self, subject):
-        return format_html('<a href="{}">audit trail</a>', reverse("admin:edc_subject_audit_trail", args=[subject.pk]))
+        url = reverse("admin:edc_subject_audit_trail", args=[subject.pk])
+        return format_html('<a href="{}">{}</a>', url, gettext("audit trail"))
 
     def get_urls(self):
         audit_trail = self.admin_page("<int:pk>/audit-trail/", self.audit_trail_view, "edc_subject_audit_trail",
@@ -124,16 +128,16 @@ class SubjectAdmin(CrfAdmin):
                 for field, messages_ in error.message_dict.items():
                     form.add_error(field if field in form.fields else None, messages_)
             else:
-                messages.success(request, f"{subject} taken off study.")
+                messages.success(request, gettext("{subject} taken off study.").format(subject=subject))
                 return redirect(change_url(subject))
-        return self._action_page(request, subject, form, f"Take {subject} off study")
+        return self._action_page(request, subject, form, gettext("Take {subject} off study").format(subject=subject))
 
     def audit_trail_view(self, request, subject):
         """The subject's trail, filtered (CRF, field, user, site dates) and paginated; values readable."""
         form = AuditTrailFilter(request.GET)
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Audit trail of {subject}",
+            "title": gettext("Audit trail of {subject}").format(subject=subject),
             "subject": subject,
             "opts": self.model._meta,
             "form": form,
@@ -145,7 +149,10 @@ class SubjectAdmin(CrfAdmin):
         paginator = Paginator(services.filtered_audit_trail(subject, form.criteria()), AUDIT_EVENTS_PER_PAGE)
         number = form.cleaned_data["page"] or 1
         if number > paginator.num_pages:
-            form.add_error("page", f"page {number} is past the last page ({paginator.num_pages})")
+            form.add_error(
+                "page",
+                gettext("page {number} is past the last page ({last})").format(number=number, last=paginator.num_pages),
+            )
             return TemplateResponse(request, "admin/edc/audit_trail.html", context, status=400)
         page = paginator.page(number)
         filters = request.GET.copy()
@@ -161,7 +168,7 @@ def signatures_panel(request, subject) -> str:
     and time in site time)."""
     signatures = list(Signature.objects.filter(subject=subject, voided=False).select_related("signed_by"))
     if not signatures:
-        return "Nothing signed yet."
+        return gettext("Nothing signed yet.")
     described = services.describe_targets(signatures)
     lines = signature_lines(signatures, site_zone(subject))
     over = (_signed_record(described[(s.target_model, s.target_id)]) for s in signatures)
@@ -169,11 +176,11 @@ def signatures_panel(request, subject) -> str:
 
 
 def _signed_record(target: services.Target) -> str:
-    parts = (f"visit {i18n.visit_name(target.visit)}" if target.visit else "", target.record)
-    return " ".join(part for part in parts if part) or "a record no longer at your sites"
+    visit = gettext("visit {name}").format(name=i18n.visit_name(target.visit)) if target.visit else ""
+    return " ".join(part for part in (visit, target.record) if part) or gettext("a record no longer at your sites")
 
 
-register_subject_panel("Signatures", signatures_panel)
+register_subject_panel(_("Signatures"), signatures_panel)
 AUDIT_EVENTS_PER_PAGE = 50
 
 
@@ -181,24 +188,29 @@ class AuditTrailFilter(forms.Form):
     """The audit-trail page's filters (dates are the site's calendar days, both ends included) and its page,
     which the pagination links carry."""
 
-    model = forms.ChoiceField(label="CRF", required=False)
-    field = forms.CharField(required=False, max_length=60, help_text="part of its name")
-    user = forms.CharField(required=False, max_length=150, help_text="part of a username or name")
-    date_from = forms.DateField(label="from", required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(label="to", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    model = forms.ChoiceField(label=_("CRF"), required=False)
+    field = forms.CharField(label=_("Field"), required=False, max_length=60, help_text=_("part of its name"))
+    user = forms.CharField(label=_("User"), required=False, max_length=150, help_text=_("part of a username or name"))
+    date_from = forms.DateField(label=_("from"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(label=_("to"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     page = forms.IntegerField(required=False, min_value=1, max_value=1_000_000, widget=forms.HiddenInput)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         crfs = sorted((str(model._meta.verbose_name), model._meta.label_lower)
                       for model, _ in services.audited_models_of_subject())  # fmt: skip
-        self.fields["model"].choices = [("", "every CRF"), *((name, label) for label, name in crfs)]
+        self.fields["model"].choices = [("", gettext("every CRF")), *((name, label) for label, name in crfs)]
 
     def clean(self):
         cleaned = super().clean()
         start, end = cleaned.get("date_from"), cleaned.get("date_to")
         if start and end and start > end:
-            self.add_error("date_to", f"{end:%Y-%m-%d} is before the from date {start:%Y-%m-%d}")
+            self.add_error(
+                "date_to",
+                gettext("{end} is before the from date {start}").format(
+                    end=f"{end:%Y-%m-%d}", start=f"{start:%Y-%m-%d}"
+                ),
+            )
         return cleaned
 
     def criteria(self) -> services.AuditFilter:
@@ -246,7 +258,8 @@ def cached_panels(request, subject: Subject, version: services.DataVersion) -> l
     depends on the reader's roles, never on the reader otherwise)."""
     # Today at the site and at the server (a panel may count days in either).
     today = f"{dashboard.site_today(subject.site.timezone)}|{timezone.localdate()}"
-    reader = ",".join(sorted(roles.roles_of(request.user)))
+    # The reader's roles and language: the panels' offers and words depend on nothing else of the reader.
+    reader = f"{','.join(sorted(roles.roles_of(request.user)))}|{get_language()}"
     digest = hashlib.sha256(f"{version.key}|{subject.site.timezone}|{today}|{reader}".encode()).hexdigest()[:32]
 
     def render_all():
@@ -258,7 +271,7 @@ def cached_panels(request, subject: Subject, version: services.DataVersion) -> l
 def lab_results_link(subject: Subject, count: int) -> str:
     """ "lab results (N)" to the subject's results on their own paged list (all of them, voided ones too)."""
     url = f"{reverse('admin:edc_labresult_changelist')}?subject__id__exact={subject.pk}"
-    return format_html('<a href="{}">lab results ({})</a>', url, count)
+    return format_html('<a href="{}">{}</a>', url, gettext("lab results ({count})").format(count=count))
 
 
 def window_mark(visit: Visit) -> str:
@@ -267,14 +280,18 @@ def window_mark(visit: Visit) -> str:
     if window is None:
         return "—"
     if window.status == "IN_WINDOW":
-        return format_html('<span style="color:#2e7d32">{}</span>', "✔ in window")
-    return format_html('<span style="color:#ba2121">✘ {} by {} d</span>', window.status.lower(), window.days_outside)
+        return format_html('<span style="color:#2e7d32">{}</span>', gettext("✔ in window"))
+    words = gettext("early") if window.status == "EARLY" else gettext("late")
+    late_by = gettext("✘ {early_or_late} by {days} d").format(early_or_late=words, days=window.days_outside)
+    return format_html('<span style="color:#ba2121">{}</span>', late_by)
 
 
 class DashboardFilter(forms.Form):
-    site = forms.ModelChoiceField(queryset=Site.objects.none(), required=False, empty_label="all your sites")
-    status = forms.ChoiceField(choices=[("", "every status"), *Subject.Status.choices], required=False,
-                               label="subject status")  # fmt: skip
+    site = forms.ModelChoiceField(
+        queryset=Site.objects.none(), required=False, label=_("Site"), empty_label=_("all your sites")
+    )
+    status = forms.ChoiceField(choices=[("", _("every status")), *Subject.Status.choices], required=False,
+                               label=_("subject status"))  # fmt: skip
 
     def __init__(self, *args, sites, **kwargs):
         super().__init__(*args, **kwargs)
@@ -307,25 +324,26 @@ class VisitAdmin(CrfAdmin):
     def get_changelist(self, request, **kwargs):
         return VisitChangeList
 
-    @admin.display(description="SDV")
+    @admin.display(description=_("SDV"))
     def sdv_mark(self, visit):
         """How many of the visit's rows (the visit and its results) stand verified: "✔ all 5", "2 of 5", "—"."""
         verified, rows = int(visit.visit_verified) + visit.results_verified, 1 + visit.result_rows
         if verified == rows:
-            return format_html('<span style="color:#2e7d32">✔ all {}</span>', rows)
-        return f"{verified} of {rows}" if verified else "—"
+            return format_html('<span style="color:#2e7d32">{}</span>', gettext("✔ all {rows}").format(rows=rows))
+        return gettext("{verified} of {rows}").format(verified=verified, rows=rows) if verified else "—"
 
-    @admin.action(description="Verify the selected visits with their results (SDV)", permissions=["sdv"])
+    @admin.action(description=_("Verify the selected visits with their results (SDV)"), permissions=["sdv"])
     def mark_source_verified(self, request, queryset):
         """On visits, SDV covers each visit and its results (`services.verify_visit`)."""
         visits = list(queryset)
         records = sum(len(services.verify_visit(visit, user=request.user)) for visit in visits)
-        messages.success(request, f"{len(visits)} visit(s) verified with their results ({records} record(s)).")
+        done = gettext("{visits} visit(s) verified with their results ({records} record(s)).")
+        messages.success(request, done.format(visits=len(visits), records=records))
 
     # Computed by the schedule from the infusion date: never typed.
     readonly_fields = (*CrfAdmin.readonly_fields, "planned_date", "window_start", "window_end")
 
-    @admin.display(description="window")
+    @admin.display(description=_("window"))
     def window_mark(self, visit):
         return window_mark(visit)
 
@@ -334,7 +352,7 @@ class VisitAdmin(CrfAdmin):
     def get_list_display(self, request):
         return (*super().get_list_display(request), *(["page_links"] if visit_pages() else []))
 
-    @admin.display(description="pages")
+    @admin.display(description=_("pages"))
     def page_links(self, visit):
         links = ((text, reverse(f"admin:edc_visit_{slug}", args=[visit.pk])) for slug, text, _ in visit_pages())
         return format_html_join(" ", '<a href="{1}">{0}</a>', links)
@@ -356,12 +374,12 @@ class VisitAdmin(CrfAdmin):
             back = ""
         if request.method == "POST":
             verified = services.verify_visit(visit, user=request.user)
-            messages.success(request, f"{visit} verified against source: the visit and its results, "
-                                      f"{len(verified)} record(s).")  # fmt: skip
+            done = gettext("{visit} verified against source: the visit and its results, {records} record(s).")
+            messages.success(request, done.format(visit=visit, records=len(verified)))
             return redirect(back or visit_page_url(visit.pk))
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Verify {visit} against source",
+            "title": gettext("Verify {visit} against source").format(visit=visit),
             "opts": self.model._meta,
             "original": visit,
             "attestation": services.visit_attestation(visit),
@@ -423,15 +441,15 @@ class LabResultAdmin(CrfAdmin):
                     "sample_datetime", "voided")  # fmt: skip
     list_select_related = ("subject",)
 
-    @admin.display(description="value", ordering="value")
+    @admin.display(description=_("value"), ordering="value")
     def value_shown(self, result):
-        return "not detected" if result.not_detected else typed_or_dash(result.value)
+        return gettext("not detected") if result.not_detected else typed_or_dash(result.value)
 
-    @admin.display(description="LLN", ordering="lln")
+    @admin.display(description=_("LLN"), ordering="lln")
     def lln_shown(self, result):
         return typed_or_dash(result.lln)
 
-    @admin.display(description="ULN", ordering="uln")
+    @admin.display(description=_("ULN"), ordering="uln")
     def uln_shown(self, result):
         return typed_or_dash(result.uln)
 

@@ -16,6 +16,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
 from edc import i18n, roles, rules
 from edc.models import (
@@ -28,7 +29,7 @@ from edc.models import (
 
 # Fields the kernel maintains itself; a change to only these is no change.
 BOOKKEEPING_FIELDS = {"id", "version", "created", "modified"}
-REASON_REQUIRED = "a reason for change is required for every update after first entry"
+REASON_REQUIRED = gettext_lazy("a reason for change is required for every update after first entry")
 
 
 class StaleVersion(Exception):
@@ -90,7 +91,7 @@ def validate_crf(instance: AuditedModel, now: dt.datetime | None = None) -> dict
         errors.update(more_errors)
         warnings.update(more_warnings)
     if instance.voided and not instance.void_reason.strip():
-        errors["void_reason"] = "a reason is required to void a record"
+        errors["void_reason"] = gettext("a reason is required to void a record")
     _refuse(errors)
     return warnings
 
@@ -141,9 +142,12 @@ def _constraint_broken(instance: AuditedModel, error: IntegrityError) -> dict[st
         columns = [f"{meta.db_table}.{meta.get_field(name).column}" for name in fields]
         if constraint.name in text or (columns and all(column in text for column in columns)):
             rule = constraint.name.replace("_", " ")
-            message = f"this {meta.verbose_name} breaks the rule '{rule}': another was stored at the same time"
+            message = gettext("this {record} breaks the rule '{rule}': another was stored at the same time").format(
+                record=meta.verbose_name, rule=rule
+            )
             return {(fields or ("non_field_errors",))[-1]: [message]}
-    return {"non_field_errors": [f"this {meta.verbose_name} conflicts with one stored at the same time; reload it"]}
+    conflict = gettext("this {record} conflicts with one stored at the same time; reload it")
+    return {"non_field_errors": [conflict.format(record=meta.verbose_name)]}
 
 
 def _save_crf(instance: AuditedModel, *, user, reason: str, expected_version: int | None):
@@ -179,7 +183,7 @@ def _save_crf(instance: AuditedModel, *, user, reason: str, expected_version: in
 def void_crf(instance: AuditedModel, *, user, reason: str, expected_version: int | None = None):
     """Clinical rows are never deleted: voiding keeps the row and records why in its history."""
     if not (reason or "").strip():
-        raise ValidationError({"change_reason": ["a reason is required to void a record"]})
+        raise ValidationError({"change_reason": [gettext("a reason is required to void a record")]})
     if instance.voided:
         return instance
     instance.voided = True

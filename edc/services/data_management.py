@@ -13,8 +13,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 from django.utils.text import capfirst
+from django.utils.translation import gettext
 
-from edc import roles, rules
+from edc import i18n, roles, rules
 from edc.models import (
     AuditedModel,
     DataQuery,
@@ -33,12 +34,18 @@ def resolve_target(target_model: str, target_id: int, user) -> AuditedModel:
     try:
         model = apps.get_model(target_model)
     except (LookupError, ValueError):
-        raise ValidationError({"target_model": [f"unknown model {target_model!r}; use app_label.model"]}) from None
+        raise ValidationError(
+            {"target_model": [gettext("unknown model {model}; use app_label.model").format(model=repr(target_model))]}
+        ) from None
     if not issubclass(model, AuditedModel):
-        raise ValidationError({"target_model": [f"{target_model} is not a clinical record"]})
+        raise ValidationError(
+            {"target_model": [gettext("{model} is not a clinical record").format(model=target_model)]}
+        )
     row = roles.scope(model.objects.all(), user).filter(pk=target_id).first()
     if row is None:
-        raise ValidationError({"target_id": [f"no {target_model} with id {target_id} at your sites"]})
+        raise ValidationError(
+            {"target_id": [gettext("no {model} with id {pk} at your sites").format(model=target_model, pk=target_id)]}
+        )
     return row
 
 
@@ -123,12 +130,18 @@ def open_queries_of(row: AuditedModel):
 
 def open_query(target: AuditedModel, field: str, text: str, *, user) -> DataQuery:
     if not roles.has_any_role(user, roles.QUERY_RAISERS):
-        raise PermissionDenied("only monitors and data managers raise queries")
+        raise PermissionDenied(gettext("only monitors and data managers raise queries"))
     field_names = {f.name for f in target._meta.concrete_fields} | {f.attname for f in target._meta.concrete_fields}
     if field not in field_names:
-        raise ValidationError({"target_field": [f"{label_of(target)} has no field {field!r}"]})
+        raise ValidationError(
+            {
+                "target_field": [
+                    gettext("{record} has no field {field}").format(record=label_of(target), field=repr(field))
+                ]
+            }
+        )
     if not text.strip():
-        raise ValidationError({"text": ["a query needs a text"]})
+        raise ValidationError({"text": [gettext("a query needs a text")]})
     query = DataQuery(
         subject_id=target.subject_pk,
         target_model=label_of(target),
@@ -142,11 +155,11 @@ def open_query(target: AuditedModel, field: str, text: str, *, user) -> DataQuer
 
 def answer_query(query: DataQuery, answer: str, *, user) -> DataQuery:
     if not roles.has_any_role(user, roles.DATA_ENTRY):
-        raise PermissionDenied("only site staff and investigators answer queries")
+        raise PermissionDenied(gettext("only site staff and investigators answer queries"))
     if query.status == DataQuery.Status.CLOSED:
-        raise ValidationError({"status": ["the query is closed"]})
+        raise ValidationError({"status": [gettext("the query is closed")]})
     if not answer.strip():
-        raise ValidationError({"answer": ["an answer is required"]})
+        raise ValidationError({"answer": [gettext("an answer is required")]})
     query.answer = answer.strip()
     query.answered_by = user
     query.answered_at = timezone.now()
@@ -157,9 +170,9 @@ def answer_query(query: DataQuery, answer: str, *, user) -> DataQuery:
 def close_query(query: DataQuery, *, user, reason: str = "query closed") -> DataQuery:
     """Closed by whoever opened it; an automatic query by any monitor or data manager."""
     if not roles.has_any_role(user, roles.QUERY_RAISERS):
-        raise PermissionDenied("only monitors and data managers close queries")
+        raise PermissionDenied(gettext("only monitors and data managers close queries"))
     if not query.auto and query.raised_by_id != user.pk and not user.is_superuser:
-        raise PermissionDenied(f"only {query.raised_by} who opened this query may close it")
+        raise PermissionDenied(gettext("only {user} who opened this query may close it").format(user=query.raised_by))
     if query.status == DataQuery.Status.CLOSED:
         return query
     query.status = DataQuery.Status.CLOSED
@@ -172,7 +185,7 @@ def reopen_query(query: DataQuery, *, user, reason: str = "query re-opened") -> 
     """A monitor or data manager sends an answered or closed query back to the site (history keeps who had closed
     it, and when)."""
     if not roles.has_any_role(user, roles.QUERY_RAISERS):
-        raise PermissionDenied("only monitors and data managers re-open queries")
+        raise PermissionDenied(gettext("only monitors and data managers re-open queries"))
     if query.status == DataQuery.Status.OPEN:
         return query
     query.status, query.closed_by, query.closed_at = DataQuery.Status.OPEN, None, None
@@ -239,17 +252,19 @@ def sign(target: AuditedModel, meaning: str, *, user, password: str, over_open_q
     """An investigator's electronic signature: the password is asked again at every signing, the meaning must fit
     what is signed (`rules.signature_meanings`), and signing over queries not closed is an explicit choice."""
     if not roles.has_any_role(user, roles.SIGNERS):
-        raise PermissionDenied("only investigators sign")
+        raise PermissionDenied(gettext("only investigators sign"))
     if meaning not in Signature.Meaning.values:
-        raise ValidationError({"meaning": [f"must be one of {', '.join(Signature.Meaning.values)}"]})
+        raise ValidationError(
+            {"meaning": [gettext("must be one of {values}").format(values=", ".join(Signature.Meaning.values))]}
+        )
     allowed = meanings_for(target)
     if meaning not in allowed:
         raise ValidationError({"meaning": [_meaning_refusal(target, meaning, allowed)]})
     refusal = rules.open_query_refusal(queries_over(target).count(), str(target))
     if refusal and not over_open_queries:
-        raise ValidationError({"over_open_queries": [refusal]})
+        raise ValidationError({"over_open_queries": [i18n.translated(refusal)]})
     if not password or not user.check_password(password):
-        raise ValidationError({"password": ["the password does not match; nothing was signed"]})
+        raise ValidationError({"password": [gettext("the password does not match; nothing was signed")]})
     signature = Signature(
         subject_id=target.subject_pk,
         target_model=label_of(target),
@@ -370,13 +385,16 @@ def _verification_of(target: AuditedModel) -> tuple[int, int]:
 def _meaning_refusal(target: AuditedModel, meaning: str, allowed: tuple[str, ...]) -> str:
     what = target._meta.verbose_name
     if not allowed:
-        return f"this {what} is already signed {meaning}; nothing more is signed over it"
-    if meaning == rules.ELIGIBILITY_CONFIRMED:
-        return (
-            f"{meaning} does not fit this {what} (use {' or '.join(allowed)}); eligibility is confirmed through the "
-            "subject's eligibility confirmation"
+        return gettext("this {what} is already signed {meaning}; nothing more is signed over it").format(
+            what=what, meaning=meaning
         )
-    return f"{meaning} does not fit this {what}; use {' or '.join(allowed)}"
+    use = gettext(" or ").join(allowed)
+    if meaning == rules.ELIGIBILITY_CONFIRMED:
+        return gettext(
+            "{meaning} does not fit this {what} (use {use}); eligibility is confirmed through the subject's "
+            "eligibility confirmation"
+        ).format(meaning=meaning, what=what, use=use)
+    return gettext("{meaning} does not fit this {what}; use {use}").format(meaning=meaning, what=what, use=use)
 
 
 # --- Source data verification and locks --------------------------------------------------------
@@ -385,9 +403,11 @@ def _meaning_refusal(target: AuditedModel, meaning: str, allowed: tuple[str, ...
 def verify_source(target: AuditedModel, *, user) -> SourceVerification:
     """A monitor marks one clinical row verified against source, at its current version."""
     if not roles.has_any_role(user, {roles.MONITOR}):
-        raise PermissionDenied("only monitors verify source data")
+        raise PermissionDenied(gettext("only monitors verify source data"))
     if not target.is_clinical_data:
-        raise ValidationError({"target_model": [f"{label_of(target)} is not clinical data"]})
+        raise ValidationError(
+            {"target_model": [gettext("{record} is not clinical data").format(record=label_of(target))]}
+        )
     existing = SourceVerification.objects.filter(
         target_model=label_of(target), target_id=target.pk, verified_version=target.version, voided=False
     ).first()
@@ -408,7 +428,7 @@ def verify_visit(visit: Visit, *, user) -> list[SourceVerification]:
     """A monitor verifies a whole visit against source: the visit row and each of its non-voided results, at their
     current versions, all or none. Rows already verified as they are keep their verification (idempotent)."""
     if not roles.has_any_role(user, {roles.MONITOR}):
-        raise PermissionDenied("only monitors verify source data")
+        raise PermissionDenied(gettext("only monitors verify source data"))
     with transaction.atomic():
         results = LabResult.objects.filter(visit=visit, voided=False).order_by("pk")
         return [verify_source(row, user=user) for row in (visit, *results)]
@@ -417,19 +437,35 @@ def verify_visit(visit: Visit, *, user) -> list[SourceVerification]:
 def check_lock(level: str, *, subject: Subject | None = None, visit: Visit | None = None, reason: str) -> None:
     """What a lock needs, checked before anything is stored (the lock form asks the same before saving)."""
     if level not in Lock.Level.values:
-        raise ValidationError({"level": [f"must be one of {', '.join(Lock.Level.values)}"]})
+        raise ValidationError(
+            {"level": [gettext("must be one of {values}").format(values=", ".join(Lock.Level.values))]}
+        )
     if not (reason or "").strip():
-        raise ValidationError({"reason": ["a reason is required to lock"]})
+        raise ValidationError({"reason": [gettext("a reason is required to lock")]})
     target_needed = {Lock.Level.VISIT: ("visit", visit), Lock.Level.SUBJECT: ("subject", subject)}.get(level)
     if target_needed and target_needed[1] is None:
-        raise ValidationError({target_needed[0]: [f"a {level.lower()} lock names the {target_needed[0]}"]})
+        raise ValidationError(
+            {
+                target_needed[0]: [
+                    gettext("a {level} lock names the {target}").format(level=level.lower(), target=target_needed[0])
+                ]
+            }
+        )
     if level == Lock.Level.VISIT and subject is not None and visit.subject_id != subject.pk:
-        raise ValidationError({"visit": [f"visit {visit.code} is a visit of {visit.subject}, not of {subject}"]})
+        raise ValidationError(
+            {
+                "visit": [
+                    gettext("visit {code} is a visit of {owner}, not of {subject}").format(
+                        code=visit.code, owner=visit.subject, subject=subject
+                    )
+                ]
+            }
+        )
 
 
 def lock(level: str, *, subject: Subject | None = None, visit: Visit | None = None, reason: str, user) -> Lock:
     if not roles.has_any_role(user, {roles.DATA_MANAGER}):
-        raise PermissionDenied("only data managers lock data")
+        raise PermissionDenied(gettext("only data managers lock data"))
     check_lock(level, subject=subject, visit=visit, reason=reason)
     if visit is not None:
         subject = visit.subject
@@ -446,9 +482,9 @@ def lock(level: str, *, subject: Subject | None = None, visit: Visit | None = No
 
 def unlock(existing: Lock, *, reason: str, user) -> Lock:
     if not roles.has_any_role(user, {roles.DATA_MANAGER}):
-        raise PermissionDenied("only data managers unlock data")
+        raise PermissionDenied(gettext("only data managers unlock data"))
     if not (reason or "").strip():
-        raise ValidationError({"reason": ["a reason is required to unlock"]})
+        raise ValidationError({"reason": [gettext("a reason is required to unlock")]})
     if not existing.active:
         return existing
     existing.active = False

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext
 
-from edc import roles, rules
+from edc import i18n, roles, rules
 from edc.models import Deviation, Subject, Visit
 from edc.services.crf import save_crf, system_user
 
@@ -41,7 +42,7 @@ class Proposal:
 def record_deviation(deviation: Deviation, *, user, reason: str = "", expected_version: int | None = None):
     """A deviation entered by a person (confirmed as entered), or a change of one (a proposal's details too)."""
     if not roles.has_any_role(user, RECORDERS):
-        raise PermissionDenied("only site staff, investigators and data managers record deviations")
+        raise PermissionDenied(gettext("only site staff, investigators and data managers record deviations"))
     if deviation.pk is None:
         deviation.status, deviation.auto, deviation.source = Deviation.Status.CONFIRMED, False, ""
     return save_crf(deviation, user=user, reason=reason, expected_version=expected_version)
@@ -57,7 +58,7 @@ def confirm_deviation(deviation: Deviation, *, user, expected_version: int | Non
 def dismiss_deviation(deviation: Deviation, *, reason: str, user, expected_version: int | None = None) -> Deviation:
     _require_decider(user, deviation)
     if errors := rules.dismissal_errors(reason or ""):
-        raise ValidationError({field: [message] for field, message in errors.items()})
+        raise ValidationError({field: [message] for field, message in i18n.translated_errors(errors).items()})
     return _dismissed(deviation, reason.strip(), user, expected_version)
 
 
@@ -70,9 +71,15 @@ def _dismissed(deviation: Deviation, reason: str, user, expected_version: int | 
 
 def _require_decider(user, deviation: Deviation) -> None:
     if not roles.has_any_role(user, DECIDERS):
-        raise PermissionDenied("only investigators and data managers confirm or dismiss a proposed deviation")
+        raise PermissionDenied(gettext("only investigators and data managers confirm or dismiss a proposed deviation"))
     if deviation.status != Deviation.Status.PROPOSED:
-        raise ValidationError({"status": [f"this deviation is {deviation.get_status_display()}, not proposed"]})
+        raise ValidationError(
+            {
+                "status": [
+                    gettext("this deviation is {status}, not proposed").format(status=deviation.get_status_display())
+                ]
+            }
+        )
 
 
 def sync_proposal(subject: Subject, source: str, proposal: Proposal | None, *, gone: str = "") -> Deviation | None:
@@ -134,7 +141,9 @@ def validate_deviation(deviation: Deviation, now: dt.datetime):
     for field in ("deviation_date", "reported_to_ec_date"):
         errors = {**rules.not_in_future(field, getattr(deviation, field), _end_of(site_today)), **errors}
     if deviation.visit_id and deviation.visit.subject_id != deviation.subject_id:
-        errors["visit"] = f"visit {deviation.visit} belongs to another subject than {deviation.subject}"
+        errors["visit"] = gettext("visit {visit} belongs to another subject than {subject}").format(
+            visit=deviation.visit, subject=deviation.subject
+        )
     if deviation.status == Deviation.Status.DISMISSED:
         errors.update(rules.dismissal_errors(deviation.dismiss_reason))
     return errors, {}

@@ -11,9 +11,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Max, OuterRef, Subquery
 from django.utils import timezone
+from django.utils.translation import gettext
 from simple_history.utils import bulk_create_with_history
 
-from edc import roles, rules
+from edc import i18n, roles, rules
 from edc.models import (
     DataQuery,
     LabResult,
@@ -36,7 +37,7 @@ from edc.services.crf import (
 def register_subject(subject: Subject, *, user) -> Subject:
     """Assign the next `M1019-<site>-<nnn>` of the subject's site and save."""
     if not roles.has_any_role(user, roles.DATA_ENTRY):
-        raise PermissionDenied("only site staff and investigators register subjects")
+        raise PermissionDenied(gettext("only site staff and investigators register subjects"))
     with transaction.atomic():
         Site.objects.select_for_update().get(pk=subject.site_id)  # serialises numbering per site
         last = Subject.objects.filter(site_id=subject.site_id).aggregate(n=Max("number"))["n"] or 0
@@ -49,10 +50,10 @@ def take_off_study(subject: Subject, *, on: dt.date, reason: str, user) -> Subje
     """The investigator's decision that a subject leaves the study, dated (site calendar) and explained; the
     status, the date and the reason go to the history together."""
     if not roles.has_any_role(user, roles.SIGNERS):
-        raise PermissionDenied("only investigators take a subject off study")
+        raise PermissionDenied(gettext("only investigators take a subject off study"))
     today = site_time(timezone.now(), subject.site).date()
     if errors := rules.off_study_errors(subject.status, on, reason, today):
-        raise ValidationError({field: [message] for field, message in errors.items()})
+        raise ValidationError({field: [message] for field, message in i18n.translated_errors(errors).items()})
     subject.status, subject.off_study_date, subject.off_study_reason = Subject.Status.OFF_STUDY, on, reason.strip()
     return save_crf(subject, user=user, reason=f"taken off study: {reason.strip()}")
 
@@ -111,7 +112,9 @@ def validate_lab_result(result: LabResult, now: dt.datetime):
     )
     errors.update(rules.not_in_future("sample_datetime", result.sample_datetime, now))
     if result.visit_id and result.visit.subject_id != result.subject_id:
-        errors["visit"] = f"visit {result.visit} belongs to another subject than {result.subject}"
+        errors["visit"] = gettext("visit {visit} belongs to another subject than {subject}").format(
+            visit=result.visit, subject=result.subject
+        )
     elif result.visit_id and rules.SCHEDULE[result.visit.code].follow_up:
         error = rules.follow_up_sample_error(result.sample_datetime, _infusion_start_of(result.visit))
         if error:

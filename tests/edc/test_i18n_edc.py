@@ -1,0 +1,134 @@
+"""中文 for the edc app (issue #19): every name of its models (verbose names, field names, help texts, choice
+labels) is in the catalog, its admin pages and messages are in Chinese when the reader asks, and English is as it
+was."""
+
+import datetime as dt
+import re
+
+import pytest
+from django.apps import apps
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+from django.utils import timezone, translation
+
+from edc import i18n, rules, services
+from edc.models import AuditedModel, CrfModel, Deviation
+
+pytestmark = pytest.mark.django_db
+
+CHINESE = {"HTTP_ACCEPT_LANGUAGE": "zh-hans"}
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+# The same in both languages: codes, abbreviations and names that a Chinese CRF writes as they are.
+SAME_IN_BOTH = {"ALT", "AST", "APTT", "C3", "C4", "LLN", "ULN", "SDV", "English", "简体中文"}
+# Follow-up visit codes are their own names (D7, M3, Y5).
+VISIT_CODE = re.compile(r"^[DMY]\d+$")
+# The audit fields every CRF of every app inherits (and the subject of a CRF): marking them alters the CRFs of
+# the four apps, one migration each, left to the merge of the apps' translations (not this app's migration).
+INHERITED = {field.name for field in AuditedModel._meta.fields} | {field.name for field in CrfModel._meta.fields}
+
+
+def edc_models():
+    """The edc app's own models (django-simple-history's historical copies name themselves from these)."""
+    return [model for model in apps.get_app_config("edc").get_models() if not model.__name__.startswith("Historical")]
+
+
+def words_of_models():
+    """(where, lazy text) of every name the edc models show: model names, field names, help texts, choices."""
+    for model in edc_models():
+        meta = model._meta
+        yield f"{meta.label} verbose_name", meta.verbose_name
+        yield f"{meta.label} verbose_name_plural", meta.verbose_name_plural
+        for field in [*meta.fields, *meta.many_to_many]:
+            if field.auto_created or field.name in INHERITED:
+                continue
+            yield f"{meta.label}.{field.name}", field.verbose_name
+            if field.help_text:
+                yield f"{meta.label}.{field.name} help_text", field.help_text
+            for value, label in field.flatchoices:
+                yield f"{meta.label}.{field.name} choice {value}", label
+
+
+def is_translated(english: str, chinese: str) -> bool:
+    return chinese != english or bool(CJK.search(chinese)) or english in SAME_IN_BOTH or bool(VISIT_CODE.match(english))
+
+
+def test_every_name_of_the_edc_models_is_translated_and_the_english_is_unchanged():
+    words = list(words_of_models())
+    with translation.override("en-gb"):
+        english = {where: str(text) for where, text in words}
+    with translation.override("zh-hans"):
+        chinese = {where: str(text) for where, text in words}
+    assert len(words) > 150
+    assert [where for where in english if not is_translated(english[where], chinese[where])] == []
+    # What Django derived before the fields were marked: the field name in words, the class name split.
+    assert english["edc.Subject.date_of_birth"] == "date of birth"
+    assert english["edc.DataQuery verbose_name_plural"] == "data queries"
+    assert english["edc.Signature.meaning choice REVIEWED"] == "Reviewed"
+    assert english["edc.Lock.level choice STUDY"] == "Study"
+
+
+def test_the_glossary_terms_are_the_ones_the_catalog_uses():
+    with translation.override("zh-hans"):
+        assert str(Deviation._meta.verbose_name) == "方案偏离"
+        assert str(apps.get_model("edc", "DataQuery")._meta.verbose_name) == "质疑"
+        assert str(apps.get_model("edc", "SourceVerification")._meta.verbose_name) == "源数据核查"
+        assert str(apps.get_model("edc", "Subject")._meta.get_field("date_of_birth").verbose_name) == "出生日期"
+
+
+@pytest.fixture
+def deviation(subject, staff):
+    day = timezone.localdate() - dt.timedelta(days=3)
+    row = Deviation(subject=subject, category=Deviation.Category.CONSENT, severity=Deviation.Severity.MAJOR,
+                    deviation_date=day, description="ICF v2 signed after the v3 approval")  # fmt: skip
+    return services.record_deviation(row, user=staff)
+
+
+DEVIATION_CHINESE = ["方案偏离", "知情同意", "重大", "偏离日期", "已确认", "伦理委员会"]
+DEVIATION_ENGLISH = ["Deviation date", "informed consent", "major", "Corrective action", "ethics committee"]
+
+
+def test_the_deviation_list_and_form_are_in_chinese_when_the_browser_asks(client, staff, deviation):
+    client.force_login(staff)
+    pages = [reverse("admin:edc_deviation_changelist"), reverse("admin:edc_deviation_change", args=[deviation.pk])]
+    for url in pages:
+        chinese = client.get(url, **CHINESE).content.decode()
+        assert [words for words in DEVIATION_CHINESE if words not in chinese] == [], url
+        assert [words for words in DEVIATION_ENGLISH if words in chinese] == [], url
+    english = client.get(pages[1]).content.decode()
+    assert all(words in english for words in ["Deviation date", "informed consent", "Corrective action"])
+
+
+def test_the_subject_page_and_its_audit_trail_are_in_chinese(client, staff, subject):
+    client.force_login(staff)
+    page = client.get(reverse("admin:edc_subject_change", args=[subject.pk]), **CHINESE).content.decode()
+    assert [w for w in ["受试者", "出生日期", "访视", "稽查轨迹", "签名", "方案偏离"] if w not in page] == []
+    assert [w for w in ["Date of birth", "No visits yet.", "Nothing signed yet."] if w in page] == []
+    trail = client.get(reverse("admin:edc_subject_audit_trail", args=[subject.pk]), **CHINESE).content.decode()
+    assert [w for w in ["稽查轨迹", "研究中心时间", "修改原因"] if w not in trail] == []
+    assert "Download the whole trail as CSV" not in trail
+
+
+def test_the_panels_are_cached_per_language(client, staff, subject):
+    """A subject's panels are kept per reader's language: the Chinese page's panels never show to an English one."""
+    client.force_login(staff)
+    url = reverse("admin:edc_subject_change", args=[subject.pk])
+    assert "尚无签名" in client.get(url, **CHINESE).content.decode()
+    assert "Nothing signed yet." in client.get(url).content.decode()
+
+
+def test_a_rules_refusal_is_english_and_said_in_chinese_where_shown():
+    refusal = rules.dismissal_errors("")["dismiss_reason"]
+    assert refusal == "a reason is required to dismiss a proposed deviation"
+    in_the_future = rules.not_in_future("date", dt.date(2031, 1, 2), dt.datetime(2030, 1, 1, tzinfo=dt.UTC))["date"]
+    assert in_the_future == "2031-01-02 is in the future (hard limit: not after 2030-01-01)"
+    with translation.override("zh-hans"):
+        assert CJK.search(i18n.translated(refusal))
+        assert "2031-01-02" in i18n.translated(in_the_future) and CJK.search(i18n.translated(in_the_future))
+
+
+def test_a_service_refusal_is_in_the_readers_language(investigator, deviation):
+    deviation.status = Deviation.Status.PROPOSED
+    with translation.override("zh-hans"), pytest.raises(ValidationError) as refused:
+        services.dismiss_deviation(deviation, reason=" ", user=investigator)
+    assert CJK.search(" ".join(refused.value.messages))
