@@ -4,6 +4,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -191,7 +192,7 @@ class LabResult(CrfModel):
         ]
 
     def __str__(self):
-        shown = self.result_text or ("not detected" if self.not_detected else self._value_as_typed)
+        shown = self.result_text or (gettext("not detected") if self.not_detected else self._value_as_typed)
         return f"{self.get_analyte_display()} {shown} {self.unit}".strip()
 
     @property
@@ -250,7 +251,8 @@ class DataQuery(AuditedModel):
         ]
 
     def __str__(self):
-        return f"query on {self.target_field}: {self.text[:40]}"  # what it is about: `about` in the admin
+        # What it is about: `about` in the admin.
+        return gettext("query on {field}: {text}").format(field=self.target_field, text=self.text[:40])
 
 
 class Signature(AuditedModel):
@@ -277,7 +279,9 @@ class Signature(AuditedModel):
         indexes = [models.Index(fields=["target_model", "target_id", "voided"])]
 
     def __str__(self):
-        return f"{self.meaning} by {self.signed_by} at {self.signed_at:%Y-%m-%d %H:%M}"
+        return gettext("{meaning} by {user} at {when}").format(
+            meaning=self.meaning, user=self.signed_by, when=f"{self.signed_at:%Y-%m-%d %H:%M}"
+        )
 
 
 class SourceVerification(AuditedModel):
@@ -303,7 +307,9 @@ class SourceVerification(AuditedModel):
         indexes = [models.Index(fields=["target_model", "target_id", "voided"])]
 
     def __str__(self):
-        return f"SDV of version {self.verified_version} by {self.verified_by}"
+        return gettext("SDV of version {version} by {user}").format(
+            version=self.verified_version, user=self.verified_by
+        )
 
 
 class Lock(AuditedModel):
@@ -347,8 +353,8 @@ class Lock(AuditedModel):
         indexes = [models.Index(fields=["active", "level"])]
 
     def __str__(self):
-        what = {"VISIT": self.visit, "SUBJECT": self.subject, "STUDY": "the study"}[self.level]
-        return f"lock of {what}"
+        what = {"VISIT": self.visit, "SUBJECT": self.subject, "STUDY": gettext("the study")}[self.level]
+        return gettext("lock of {what}").format(what=what)
 
 
 class Deviation(CrfModel):
@@ -417,7 +423,9 @@ class Deviation(CrfModel):
         indexes = [models.Index(fields=["status", "deviation_date"])]
 
     def __str__(self):
-        return f"{self.get_category_display()} deviation of {self.deviation_date:%Y-%m-%d}"
+        return gettext("{category} deviation of {date}").format(
+            category=self.get_category_display(), date=f"{self.deviation_date:%Y-%m-%d}"
+        )
 
 
 class PasswordHistory(models.Model):

@@ -308,7 +308,7 @@ def off_study_errors(status: str, on: dt.date, reason: str, today: dt.date) -> d
     return errors
 
 
-IN_THE_FUTURE = "{value} is in the future (hard limit: not after {latest})"
+IN_THE_FUTURE = N_("{value} is in the future (hard limit: not after {latest})")
 
 
 def not_in_future(field: str, value: dt.date | dt.datetime | None, now: dt.datetime) -> dict[str, str]:
@@ -500,7 +500,7 @@ def visit_state(
 
 
 # Age bands of queries not yet closed, in days since they were raised: (label, first day, last day or None).
-QUERY_AGE_BANDS = (("0–7 days", 0, 7), ("8–30 days", 8, 30), ("over 30 days", 31, None))
+QUERY_AGE_BANDS = ((N_("0–7 days"), 0, 7), (N_("8–30 days"), 8, 30), (N_("over 30 days"), 31, None))
 
 
 def query_age_band(age_days: int) -> str:

@@ -17,7 +17,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -333,9 +333,9 @@ class SignForm(forms.Form):
         self.fields["meaning"].choices = [(meaning, labels[meaning]) for meaning in meanings]
         if open_queries:
             self.fields["over_open_queries"] = forms.BooleanField(
-                label=ngettext(
-                    "Sign despite {count} open query", "Sign despite {count} open queries", open_queries
-                ).format(count=open_queries),
+                label=gettext("Sign despite 1 open query")
+                if open_queries == 1
+                else gettext("Sign despite {count} open queries").format(count=open_queries),
                 help_text=_("The queries listed above are not closed; your signature covers the data as they stand."),
             )
 

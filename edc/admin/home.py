@@ -123,7 +123,7 @@ def queries_to_close(request) -> WorkList:
 def query_ageing(request) -> WorkList:
     """Queries not closed (open or answered), oldest first, with their count per age band."""
     bands = dashboard.query_ageing(_queries(request))
-    summary = " · ".join(f"{label}: {count}" for label, count in bands)
+    summary = " · ".join(f"{i18n.translated(label)}: {count}" for label, count in bands)
     queries = _queries(request).exclude(status=DataQuery.Status.CLOSED).order_by("created")
     return query_list(queries, reverse("admin:edc_dataquery_changelist"), summary)
 
