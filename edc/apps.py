@@ -1,13 +1,14 @@
 from axes.apps import AppConfig as AxesConfig
 from django.apps import AppConfig
 from django.utils.module_loading import autodiscover_modules
+from django.utils.translation import gettext_lazy as _
 
 
 class EdcConfig(AppConfig):
     default = True  # this module also holds django-axes' config: "edc" names this one
     default_auto_field = "django.db.models.BigAutoField"
     name = "edc"
-    verbose_name = "Trial kernel"
+    verbose_name = _("Trial kernel")
 
     def ready(self):
         # Each app's `hooks` module registers what it plugs into the kernel (validators, save listeners,
@@ -25,4 +26,4 @@ class EdcConfig(AppConfig):
 class SignInRecordsConfig(AxesConfig):
     """django-axes under the name data managers see in the admin."""
 
-    verbose_name = "Sign-in records"
+    verbose_name = _("Sign-in records")

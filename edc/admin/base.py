@@ -159,7 +159,7 @@ class CrfAdminForm(forms.ModelForm):
         label=_("Change reason"),
         help_text=_("Required for every change."),
     )
-    opened_version = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    opened_version = forms.IntegerField(label=_("Opened version"), required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -15,6 +15,7 @@ from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.db import connection, models
 from django.db.models import Count, Max, OuterRef, Subquery
+from django.utils.translation import gettext_noop
 
 from edc import roles, rules
 from edc.models import (
@@ -44,7 +45,8 @@ class AuditEvent:
     new_value: object = field(default=None, compare=False, repr=False)
 
 
-_ACTIONS = {"+": "created", "~": "changed", "-": "deleted"}
+# English in the trail and its CSV; the page says them in the reader's language (marked for the catalog here).
+_ACTIONS = {"+": gettext_noop("created"), "~": gettext_noop("changed"), "-": gettext_noop("deleted")}
 
 
 def audited_models_of_subject() -> list[tuple[type[models.Model], str]]:

@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 from django.utils.text import capfirst
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy, gettext_noop
 
 from edc import i18n, roles, rules
 from edc.models import (
@@ -52,6 +52,10 @@ def resolve_target(target_model: str, target_id: int, user) -> AuditedModel:
 # --- What a query, signature or verification is about ------------------------------------------
 
 
+# What a field without a value shows (a summary leaves such fields out).
+EMPTY = gettext_noop("(empty)")
+
+
 @dataclass(frozen=True)
 class Target:
     """A row named as site staff name it: the visit, the CRF or test, and for a field its label and value."""
@@ -70,7 +74,7 @@ class Target:
         field = self.row._meta.get_field(name)
         value = getattr(self.row, field.attname)
         if value in (None, ""):
-            return "(empty)"
+            return gettext(EMPTY)
         if field.choices:
             return str(getattr(self.row, f"get_{field.name}_display")())
         if isinstance(value, Decimal):
@@ -78,7 +82,7 @@ class Target:
         elif isinstance(value, dt.datetime):
             value = f"{timezone.localtime(value):%Y-%m-%d %H:%M}"  # site time, as the form shows it
         elif isinstance(value, bool):
-            value = "yes" if value else "no"
+            value = gettext("yes") if value else gettext("no")
         unit = getattr(self.row, "unit", "") if field.name in ("value", "lln", "uln", "lloq") else ""
         return f"{value} {unit}".strip()
 
@@ -111,11 +115,11 @@ def _visit_of(row) -> str:
 
 def _record_of(model, row) -> str:
     if isinstance(row, Subject):
-        return "casebook"
+        return gettext("casebook")
     if isinstance(row, Visit):
         return ""  # the visit itself: its code says it
     if row is not None and getattr(row, "analyte", None):
-        return f"{row.get_analyte_display()} result"
+        return gettext("{analyte} result").format(analyte=row.get_analyte_display())
     return str(model._meta.verbose_name)
 
 
@@ -323,20 +327,20 @@ def signing_summary(target: AuditedModel) -> SigningSummary:
 def signed_what(target: AuditedModel) -> str:
     """What a signature is over, in the attestation's words."""
     if isinstance(target, Visit):
-        return f"visit {rules.visit_name(target.code)} of {target.subject}"
+        return gettext("visit {name} of {subject}").format(name=i18n.visit_name(target.code), subject=target.subject)
     if isinstance(target, Subject):
-        return f"the casebook of {target}"
-    return f"the {target._meta.verbose_name} of {target.subject}"
+        return gettext("the casebook of {subject}").format(subject=target)
+    return gettext("the {record} of {subject}").format(record=target._meta.verbose_name, subject=target.subject)
 
 
 def _record_line(target: Target) -> str:
-    visit = f"visit {rules.visit_name(target.visit)}" if target.visit else ""
-    return " ".join(part for part in (visit, target.record) if part) or "the casebook"
+    visit = gettext("visit {name}").format(name=i18n.visit_name(target.visit)) if target.visit else ""
+    return " ".join(part for part in (visit, target.record) if part) or gettext("the casebook")
 
 
 # A casebook's summary names the subject by its study id only (no date of birth, no initials).
 CASEBOOK_FIELDS = ("subject_id", "status")
-FLAG_WORDS = {"LOW": "low", "HIGH": "high"}
+FLAG_WORDS = {"LOW": gettext_lazy("low"), "HIGH": gettext_lazy("high")}
 
 
 def _signed_lines(target: AuditedModel) -> list[SignedLine]:
@@ -347,24 +351,25 @@ def _signed_lines(target: AuditedModel) -> list[SignedLine]:
     if isinstance(target, Subject):
         names = CASEBOOK_FIELDS
     values = ((capfirst(shown.field_label(name)), shown.field_value(name)) for name in names)
-    lines = [SignedLine(label, value) for label, value in values if value != "(empty)"]
+    lines = [SignedLine(label, value) for label, value in values if value != gettext(EMPTY)]
     if isinstance(target, Visit):
         results = LabResult.objects.filter(visit=target, voided=False).order_by("sample_datetime", "id")
         lines += [_result_line(result) for result in results]
     elif isinstance(target, Subject):
         visits = Visit.objects.filter(subject=target, voided=False).exclude(status=Visit.Status.SCHEDULED)
-        lines += [SignedLine(f"Visit {rules.visit_name(v.code)}", v.get_status_display()) for v in visits]
+        lines += [SignedLine(gettext("Visit {name}").format(name=i18n.visit_name(v.code)), v.get_status_display())
+                  for v in visits]  # fmt: skip
     return lines
 
 
 def _result_line(result: LabResult) -> SignedLine:
     shown = Target(result, "", "")
     if result.not_detected:
-        value = "not detected"
+        value = gettext("not detected")
     else:
         value = shown.field_value("result_text" if result.result_text else "value")
     flag = FLAG_WORDS.get(rules.reference_flag(result.value, result.lln, result.uln), "")
-    return SignedLine(str(result.get_analyte_display()), value, flag)
+    return SignedLine(str(result.get_analyte_display()), value, str(flag))
 
 
 def _verification_of(target: AuditedModel) -> tuple[int, int]:
