@@ -17,7 +17,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import get_language, gettext
@@ -315,8 +315,7 @@ class VisitChangeList(ChangeList):
 class VisitAdmin(CrfAdmin):
     signable = True
     list_display = (
-        "subject", "code", "planned_date", "window_start", "window_end", "visit_datetime", "window_mark", "status",
-        "sdv_mark",
+        "subject", "code", "planned_date", "window_dates", "visit_datetime", "window_mark", "status", "sdv_mark",
     )  # fmt: skip
     list_filter = ("code", "status", "subject__site")
     list_select_related = ("subject__site",)
@@ -343,7 +342,23 @@ class VisitAdmin(CrfAdmin):
     # Computed by the schedule from the infusion date: never typed.
     readonly_fields = (*CrfAdmin.readonly_fields, "planned_date", "window_start", "window_end")
 
-    @admin.display(description=_("window"))
+    @admin.display(description=_("window"), ordering="window_start")
+    def window_dates(self, visit):
+        """The window around the planned date in days, "±1 d" or "−2 / +7 d" (its dates when pointed at): one
+        short column where two columns of dates pushed the status off the page."""
+        if not (visit.window_start and visit.window_end and visit.planned_date):
+            return "—"
+        before, after = (visit.planned_date - visit.window_start).days, (visit.window_end - visit.planned_date).days
+        if before == after == 0:
+            days = gettext("that day")
+        elif before == after:
+            days = gettext("±{days} d").format(days=before)
+        else:
+            days = gettext("−{before} / +{after} d").format(before=before, after=after)
+        dates = f"{formats.date_format(visit.window_start)} – {formats.date_format(visit.window_end)}"
+        return format_html('<span title="{}">{}</span>', dates, days)
+
+    @admin.display(description=_("in window"))
     def window_mark(self, visit):
         return window_mark(visit)
 

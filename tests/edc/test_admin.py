@@ -2,7 +2,7 @@ import datetime as dt
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 
 from edc import roles, services
 from edc.models import LabResult, Subject, Visit
@@ -160,6 +160,21 @@ def test_visit_list_marks_a_visit_in_its_window(staff_browser, staff, subject):
     services.save_crf(Visit(subject=subject, code="D7", visit_datetime=moment, status="DONE", **window), user=staff)
     content = staff_browser.get(reverse("admin:edc_visit_changelist")).content.decode()
     assert '<span style="color:#2e7d32">✔ in window</span>' in content
+
+
+@pytest.mark.parametrize(
+    "before, after, shown",
+    [(0, 0, "that day"), (1, 1, "±1 d"), (2, 7, "−2 / +7 d")],
+)
+def test_visit_list_says_the_window_in_days_around_the_planned_date(staff_browser, staff, subject, before, after,
+                                                                    shown):  # fmt: skip
+    planned = timezone.localdate() + dt.timedelta(days=10)
+    window = {"planned_date": planned, "window_start": planned - dt.timedelta(days=before),
+              "window_end": planned + dt.timedelta(days=after)}  # fmt: skip
+    services.save_crf(Visit(subject=subject, code="D7", **window), user=staff)
+    content = staff_browser.get(reverse("admin:edc_visit_changelist")).content.decode()
+    dates = f"{formats.date_format(window['window_start'])} – {formats.date_format(window['window_end'])}"
+    assert f'<span title="{dates}">{shown}</span>' in content
 
 
 def subject_form(browser, subject, **overrides) -> dict:

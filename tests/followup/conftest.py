@@ -4,11 +4,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from edc import roles
 from edc import services as edc_services
 from edc.models import LabResult, Visit
 from tests import factories
+from tests.followup import export_cohort
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+EXPORT_JOBS = "/api/v1/exports/jobs/"
 
 
 def infuse(subject, user, infusion_start: dt.datetime):
@@ -41,3 +44,25 @@ def treated(site, staff, django_capture_on_commit_callbacks):
     start = dt.datetime.combine(dt.date.today() - dt.timedelta(days=400), dt.time(10), tzinfo=SHANGHAI)
     with django_capture_on_commit_callbacks(execute=True):
         return infuse(subject, staff, start)
+
+
+@pytest.fixture
+def car_treated(site, staff):
+    """One treated subject with PK/PD results (`export_cohort.car_treated`), for the export job tests."""
+    return export_cohort.car_treated(site, staff)
+
+
+@pytest.fixture
+def exporter(make_user, site):
+    return make_user(roles.DATA_MANAGER, site, username="exporter")
+
+
+@pytest.fixture
+def post_job(client_for, django_capture_on_commit_callbacks):
+    """POST an export job as `user`; its task runs in-process (eager) once the request's transaction commits."""
+
+    def post(user, body):
+        with django_capture_on_commit_callbacks(execute=True):
+            return client_for(user).post(EXPORT_JOBS, body, format="json")
+
+    return post

@@ -13,10 +13,10 @@ from django.urls import reverse
 from edc import roles
 from followup import export_jobs, tasks
 from followup.models import ExportJob, ExportLog
-from tests.followup import export_cohort as cohort
+from tests.followup.conftest import EXPORT_JOBS
 
 pytestmark = pytest.mark.django_db
-JOBS = "/api/v1/exports/jobs/"
+JOBS = EXPORT_JOBS  # the route of the jobs, shared with the fixtures that post to it
 
 
 @pytest.fixture(autouse=True)
@@ -35,33 +35,12 @@ def role_groups():
         Group.objects.get_or_create(name=role)
 
 
-@pytest.fixture
-def treated(site, staff):
-    return cohort.car_treated(site, staff)
-
-
-@pytest.fixture
-def exporter(make_user, site):
-    return make_user(roles.DATA_MANAGER, site, username="exporter")
-
-
-@pytest.fixture
-def post_job(client_for, django_capture_on_commit_callbacks):
-    """POST a job as `user`; its task runs in-process (eager) once the request's transaction commits."""
-
-    def post(user, body):
-        with django_capture_on_commit_callbacks(execute=True):
-            return client_for(user).post(JOBS, body, format="json")
-
-    return post
-
-
 def streamed(response) -> bytes:
     assert response.status_code == 200, response.content
     return b"".join(response.streaming_content)
 
 
-def test_a_job_writes_the_file_and_its_download_carries_the_checksum(client_for, post_job, exporter, treated):
+def test_a_job_writes_the_file_and_its_download_carries_the_checksum(client_for, post_job, exporter, car_treated):
     body = {"dataset": "pkpd", "format": "csv", "filters": {"analyte": ["CARPCR", "CD19"], "from_day": 0}}
     response = post_job(exporter, body)
     assert response.status_code == 202, response.content
@@ -84,7 +63,7 @@ def test_a_job_writes_the_file_and_its_download_carries_the_checksum(client_for,
     assert (job_log.status, job_log.row_count, job_log.user) == (ExportLog.Status.COMPLETE, 4, exporter)
 
 
-def test_a_sponsor_viewers_job_is_pseudonymised_as_the_route_is(client_for, post_job, make_user, site, treated):
+def test_a_sponsor_viewers_job_is_pseudonymised_as_the_route_is(client_for, post_job, make_user, site, car_treated):
     sponsor = make_user(roles.SPONSOR_VIEWER, site)
     job_id = post_job(sponsor, {"dataset": "sdtm/dm"}).json()["id"]
     content = streamed(client_for(sponsor).get(f"{JOBS}{job_id}/download/"))
@@ -95,21 +74,21 @@ def test_a_sponsor_viewers_job_is_pseudonymised_as_the_route_is(client_for, post
 
 
 @pytest.mark.parametrize("export_format", ["json", "parquet"])
-def test_json_and_parquet_jobs(client_for, post_job, exporter, treated, export_format):
+def test_json_and_parquet_jobs(client_for, post_job, exporter, car_treated, export_format):
     job_id = post_job(exporter, {"dataset": "pkpd", "format": export_format}).json()["id"]
     content = streamed(client_for(exporter).get(f"{JOBS}{job_id}/download/"))
     assert content == streamed(client_for(exporter).get(f"/api/v1/exports/pkpd/?format={export_format}"))
 
 
 @pytest.mark.parametrize("role", [roles.SITE_STAFF, roles.MONITOR])
-def test_roles_without_exports_get_no_jobs(client_for, make_user, site, treated, role):
+def test_roles_without_exports_get_no_jobs(client_for, make_user, site, car_treated, role):
     api = client_for(make_user(role, site))
     assert api.post(JOBS, {"dataset": "pkpd"}, format="json").status_code == 403
     assert api.get(JOBS).status_code == 403
     assert not ExportJob.objects.exists()
 
 
-def test_a_user_sees_only_their_own_jobs(client_for, post_job, exporter, make_user, site, treated):
+def test_a_user_sees_only_their_own_jobs(client_for, post_job, exporter, make_user, site, car_treated):
     job_id = post_job(exporter, {"dataset": "pkpd"}).json()["id"]
     other = client_for(make_user(roles.DATA_MANAGER, site))
     assert other.get(f"{JOBS}{job_id}/").status_code == 404
@@ -132,21 +111,21 @@ def test_a_user_sees_only_their_own_jobs(client_for, post_job, exporter, make_us
         ({"dataset": "pkpd", "filters": "C3"}, "filters"),
     ],
 )
-def test_bad_input_is_a_400_naming_the_field_and_stores_nothing(client_for, exporter, treated, body, field):
+def test_bad_input_is_a_400_naming_the_field_and_stores_nothing(client_for, exporter, car_treated, body, field):
     response = client_for(exporter).post(JOBS, body, format="json")
     assert response.status_code == 400, response.content
     assert list(response.json()) == [field]
     assert not ExportJob.objects.exists() and not ExportLog.objects.exists()
 
 
-def test_a_subject_not_at_your_sites_is_a_404_naming_it(client_for, exporter, treated):
+def test_a_subject_not_at_your_sites_is_a_404_naming_it(client_for, exporter, car_treated):
     response = client_for(exporter).post(JOBS, {"dataset": "pkpd", "filters": {"subject": ["M1019-09-999"]}},
                                          format="json")  # fmt: skip
     assert response.status_code == 404 and list(response.json()) == ["subject"]
     assert not ExportJob.objects.exists()
 
 
-def test_a_job_not_complete_yet_has_no_download(client_for, exporter, treated):
+def test_a_job_not_complete_yet_has_no_download(client_for, exporter, car_treated):
     response = client_for(exporter).post(JOBS, {"dataset": "pkpd"}, format="json")  # not committed: not queued
     job_id = response.json()["id"]
     assert response.json()["status"] == "queued" and response.json()["download"] is None
@@ -154,7 +133,7 @@ def test_a_job_not_complete_yet_has_no_download(client_for, exporter, treated):
     assert download.status_code == 409 and "queued" in download.json()["status"][0]
 
 
-def test_a_broker_that_is_down_fails_the_job_with_a_reason(post_job, exporter, treated, monkeypatch):
+def test_a_broker_that_is_down_fails_the_job_with_a_reason(post_job, exporter, car_treated, monkeypatch):
     def unreachable(*args, **kwargs):
         raise OSError("connection refused")
 
@@ -164,7 +143,7 @@ def test_a_broker_that_is_down_fails_the_job_with_a_reason(post_job, exporter, t
     assert job.status == ExportJob.Status.FAILED and "queue is not reachable" in job.error
 
 
-def test_the_worker_checks_the_role_again(client_for, exporter, treated):
+def test_the_worker_checks_the_role_again(client_for, exporter, car_treated):
     job_id = client_for(exporter).post(JOBS, {"dataset": "pkpd"}, format="json").json()["id"]
     exporter.groups.clear()  # no export role any more by the time the worker runs
     job = export_jobs.run_job(job_id)
@@ -172,7 +151,7 @@ def test_the_worker_checks_the_role_again(client_for, exporter, treated):
     assert not job.file_name and not ExportLog.objects.exists()
 
 
-def test_running_a_job_twice_keeps_the_complete_file(post_job, exporter, treated):
+def test_running_a_job_twice_keeps_the_complete_file(post_job, exporter, car_treated):
     post_job(exporter, {"dataset": "pkpd"})
     job = ExportJob.objects.get()
     again = tasks.run_export_job(job.pk)
@@ -180,7 +159,7 @@ def test_running_a_job_twice_keeps_the_complete_file(post_job, exporter, treated
     assert ExportJob.objects.get().sha256 == job.sha256 and ExportLog.objects.count() == 1
 
 
-def test_a_job_that_fails_mid_write_leaves_no_file_and_an_incomplete_log(client_for, exporter, treated, job_files,
+def test_a_job_that_fails_mid_write_leaves_no_file_and_an_incomplete_log(client_for, exporter, car_treated, job_files,
                                                                           monkeypatch):  # fmt: skip
     job_id = client_for(exporter).post(JOBS, {"dataset": "pkpd"}, format="json").json()["id"]
 
@@ -214,7 +193,7 @@ EXPORTS = reverse("admin:followup_exports")
 
 
 @pytest.mark.parametrize("role", [roles.INVESTIGATOR, roles.DATA_MANAGER, roles.SPONSOR_VIEWER])
-def test_the_exports_page_prepares_a_job_and_shows_its_status(client, make_user, site, treated, role,
+def test_the_exports_page_prepares_a_job_and_shows_its_status(client, make_user, site, car_treated, role,
                                                                django_capture_on_commit_callbacks):  # fmt: skip
     user = make_user(role, site)
     client.force_login(user)
@@ -232,7 +211,7 @@ def test_the_exports_page_prepares_a_job_and_shows_its_status(client, make_user,
     assert client.get(reverse("exportjob-download", args=[job.pk])).status_code == 200  # the session is enough
 
 
-def test_the_exports_page_refreshes_while_a_job_runs(client, exporter, treated):
+def test_the_exports_page_refreshes_while_a_job_runs(client, exporter, car_treated):
     client.force_login(exporter)
     ExportJob.objects.create(user=exporter, requested_at=dt.datetime.now(dt.UTC), dataset="pkpd", format="csv")
     assert 'http-equiv="refresh"' in client.get(EXPORTS).content.decode()
@@ -240,7 +219,7 @@ def test_the_exports_page_refreshes_while_a_job_runs(client, exporter, treated):
     assert 'http-equiv="refresh"' not in client.get(EXPORTS).content.decode()
 
 
-def test_the_exports_form_still_downloads_at_once_by_post_and_get(client, exporter, treated):
+def test_the_exports_form_still_downloads_at_once_by_post_and_get(client, exporter, car_treated):
     client.force_login(exporter)
     posted = client.post(EXPORTS, {"dataset": "pkpd", "format": "csv", "download": "Download"})
     got = client.get(EXPORTS, {"dataset": "pkpd", "format": "csv"})
@@ -248,7 +227,7 @@ def test_the_exports_form_still_downloads_at_once_by_post_and_get(client, export
     assert not ExportJob.objects.exists()
 
 
-def test_a_bad_job_request_on_the_page_is_a_form_error(client, exporter, treated):
+def test_a_bad_job_request_on_the_page_is_a_form_error(client, exporter, car_treated):
     client.force_login(exporter)
     response = client.post(EXPORTS, {"dataset": "sdtm/dm", "from_day": "3", "as_job": "1"})
     assert response.status_code == 400 and "has no day filter" in response.content.decode()
@@ -277,7 +256,7 @@ def test_a_real_worker_writes_the_job(postgres, celery_worker_on_redis, client_f
     assert hashlib.sha256(content).hexdigest() == state["sha256"]
 
 
-def test_the_exports_page_refuses_xpt_as_a_job_on_the_format_field(client, make_user, site, treated):
+def test_the_exports_page_refuses_xpt_as_a_job_on_the_format_field(client, make_user, site, car_treated):
     client.force_login(make_user(roles.DATA_MANAGER, site))
     response = client.post(EXPORTS, {"dataset": "sdtm/ae", "format": "xpt", "as_job": "Prepare as a job"})
     assert response.status_code == 400

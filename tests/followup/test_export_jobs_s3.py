@@ -15,33 +15,11 @@ from config import settings as edc_settings
 from edc import roles
 from followup import export_jobs
 from followup.models import ExportJob, ExportLog
-from tests.followup import export_cohort as cohort
 from tests.followup.test_export_jobs import JOBS, streamed
 
 pytestmark = pytest.mark.django_db
 BUCKET, PREFIX = "edc-exports", "study/jobs"
 CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test", "region_name": "eu-west-1"}
-
-
-@pytest.fixture
-def treated(site, staff):
-    return cohort.car_treated(site, staff)
-
-
-@pytest.fixture
-def exporter(make_user, site):
-    return make_user(roles.DATA_MANAGER, site, username="exporter")
-
-
-@pytest.fixture
-def post_job(client_for, django_capture_on_commit_callbacks):
-    """POST a job as `user`; its task runs in-process (eager) once the request's transaction commits."""
-
-    def post(user, body):
-        with django_capture_on_commit_callbacks(execute=True):
-            return client_for(user).post(JOBS, body, format="json")
-
-    return post
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +77,7 @@ def test_the_settings_choose_the_bucket_when_it_is_named_and_the_folder_otherwis
     assert edc_settings.exports_storage()["BACKEND"] == "django.core.files.storage.FileSystemStorage"
 
 
-def test_a_job_is_written_to_the_bucket_and_downloaded_with_its_checksum(client_for, post_job, exporter, treated,
+def test_a_job_is_written_to_the_bucket_and_downloaded_with_its_checksum(client_for, post_job, exporter, car_treated,
                                                                          on_s3, s3):  # fmt: skip
     body = {"dataset": "pkpd", "format": "csv", "filters": {"analyte": ["CARPCR", "CD19"], "from_day": 0}}
     job_id = post_job(exporter, body).json()["id"]
@@ -116,14 +94,14 @@ def test_a_job_is_written_to_the_bucket_and_downloaded_with_its_checksum(client_
     assert "Location" not in download  # streamed through the API, not redirected to the bucket
 
 
-def test_another_users_job_on_the_bucket_is_a_404(client_for, post_job, exporter, make_user, site, treated, on_s3):
+def test_another_users_job_on_the_bucket_is_a_404(client_for, post_job, exporter, make_user, site, car_treated, on_s3):
     job_id = post_job(exporter, {"dataset": "pkpd"}).json()["id"]
     colleague = make_user(roles.DATA_MANAGER, site, username="colleague")
     assert client_for(colleague).get(f"{JOBS}{job_id}/").status_code == 404
     assert client_for(colleague).get(f"{JOBS}{job_id}/download/").status_code == 404
 
 
-def test_a_bucket_that_refuses_the_upload_fails_the_job(client_for, exporter, treated, settings, tmp_path,
+def test_a_bucket_that_refuses_the_upload_fails_the_job(client_for, exporter, car_treated, settings, tmp_path,
                                                         s3, s3_endpoint):  # fmt: skip
     settings.VAR_DIR = tmp_path
     settings.STORAGES = {**settings.STORAGES, "exports": s3_storage(s3_endpoint, bucket="no-such-bucket")}
@@ -139,7 +117,7 @@ def test_a_bucket_that_refuses_the_upload_fails_the_job(client_for, exporter, tr
     assert not local_files(tmp_path)
 
 
-def test_a_bucket_that_does_not_answer_at_download_is_a_503_naming_the_file(client_for, post_job, exporter, treated,
+def test_a_bucket_that_does_not_answer_at_download_is_a_503_naming_the_file(client_for, post_job, exporter, car_treated,
                                                                             on_s3, settings):  # fmt: skip
     job_id = post_job(exporter, {"dataset": "pkpd"}).json()["id"]
     unreachable = s3_storage("http://127.0.0.1:9")  # the discard port: connection refused
@@ -149,7 +127,8 @@ def test_a_bucket_that_does_not_answer_at_download_is_a_503_naming_the_file(clie
     assert download.status_code == 503 and "file" in download.json()
 
 
-def test_an_object_gone_from_the_bucket_is_a_503_naming_the_file(client_for, post_job, exporter, treated, on_s3, s3):
+def test_an_object_gone_from_the_bucket_is_a_503_naming_the_file(client_for, post_job, exporter, car_treated,
+                                                                 on_s3, s3):  # fmt: skip
     job_id = post_job(exporter, {"dataset": "pkpd"}).json()["id"]
     s3.delete_object(Bucket=BUCKET, Key=f"{PREFIX}/{ExportJob.objects.get(pk=job_id).file_name}")  # a lifecycle rule
     download = client_for(exporter).get(f"{JOBS}{job_id}/download/")
