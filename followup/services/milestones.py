@@ -16,6 +16,7 @@ from simple_history.utils import bulk_create_with_history, bulk_update_with_hist
 from edc import roles
 from edc import rules as edc_rules
 from edc.models import LabResult, Subject, Visit
+from edc.rules import N_, Message
 from edc.services import system_user
 from followup import rules
 from followup.models import Milestone
@@ -239,7 +240,7 @@ def subject_status(subject: Subject, today: dt.date) -> dict:
     milestones = list(subject.milestones.select_related("visit").order_by("date", "kind"))
     d0 = Visit.objects.filter(subject=subject, code="D0", voided=False, visit_datetime__isnull=False).first()
     if d0 is None:
-        return {"milestones": milestones, "contraception": None, "pcr": "no infusion recorded"}
+        return {"milestones": milestones, "contraception": None, "pcr": N_("no infusion recorded")}
     confirmed = next(
         (m for m in milestones if m.kind == Milestone.Kind.PCR_NEGATIVE_CONFIRMED and m.revoked_at is None), None
     )
@@ -247,5 +248,6 @@ def subject_status(subject: Subject, today: dt.date) -> dict:
     requirement = rules.contraception_required_until(
         month_12, confirmed.date if confirmed else None, subject.sex, subject.childbearing_potential, today
     )
-    pcr = f"confirmed negative on {confirmed.date}" if confirmed else "not yet confirmed negative"
+    pcr = (Message("confirmed negative on {date}", date=confirmed.date) if confirmed
+           else N_("not yet confirmed negative"))  # fmt: skip
     return {"milestones": milestones, "contraception": requirement.text, "pcr": pcr}
