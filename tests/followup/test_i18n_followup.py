@@ -2,6 +2,7 @@
 models, its admin pages, its plots (one cached picture per language) and the milestone e-mail in each recipient's
 language."""
 
+import datetime as dt
 import re
 from decimal import Decimal
 
@@ -144,3 +145,32 @@ def test_the_milestone_mail_is_in_each_recipients_language(treated, two_readers,
     assert CJK.search(chinese.subject) and "01" in chinese.subject
     assert "PCR_NEGATIVE_CONFIRMED" in english.body and "PCR_NEGATIVE_CONFIRMED" in chinese.body  # the code stays
     assert treated.subject_id in chinese.body and CJK.search(chinese.body)
+
+
+def test_the_pkpd_plot_is_drawn_and_tagged_per_language(client, investigator, treated):
+    """The ETag carries the language: a browser that switched language is not told its old picture is current."""
+    client.force_login(investigator)
+    url = reverse("admin:edc_subject_pkpd_plot", args=[treated.pk])
+    english = client.get(url, HTTP_ACCEPT_LANGUAGE="en-gb")
+    chinese = client.get(url, HTTP_IF_NONE_MATCH=english["ETag"], **CHINESE)
+    assert chinese.status_code == 200 and chinese["ETag"] != english["ETag"]
+    assert "days from infusion" in english.content.decode()
+    assert client.get(url, HTTP_IF_NONE_MATCH=chinese["ETag"], **CHINESE).status_code == 304
+
+
+def test_the_subject_pages_follow_up_panels_are_in_chinese(client, staff, treated):
+    client.force_login(staff)
+    page = client.get(reverse("admin:edc_subject_change", args=[treated.pk]), **CHINESE).content.decode()
+    chinese = ["须避孕", "尚未确认转阴", "里程碑", "无细胞因子释放综合征", "IgG 最低值"]
+    assert [words for words in chinese if words not in page] == []
+    english = ["Contraception required", "not yet confirmed negative", "No milestone raised yet.", "Lowest IgG"]
+    assert [words for words in english if words in page] == []
+
+
+def test_an_adverse_event_refused_is_refused_in_chinese(staff, treated):
+    from django.core.exceptions import ValidationError
+
+    onset = crs(treated, staff).onset_date
+    with translation.override("zh-hans"), pytest.raises(ValidationError) as refused:
+        crs(treated, staff, resolution_date=onset - dt.timedelta(days=1))
+    assert refused.value.message_dict["resolution_date"] == [f"{onset - dt.timedelta(days=1)} 早于发生日期 {onset}"]
