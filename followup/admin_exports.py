@@ -16,7 +16,7 @@ from django.utils.cache import get_conditional_response, patch_cache_control
 from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
-from edc import roles
+from edc import i18n, roles
 from edc.admin import AdminPagesMixin
 from followup import admin_outcomes, export_jobs, exports
 from followup.api import ExportParamsSerializer, export_download
@@ -179,7 +179,7 @@ class ExportLogAdmin(AdminPagesMixin, admin.ModelAdmin):
             **self.admin_site.each_context(request),
             "title": gettext("Submission package"),
             "datasets": datasets,
-            "package_files": [(name, description) for name, description, _ in submission.PACKAGE_FILES],
+            "package_files": [(name, i18n.translated(what)) for name, what, _ in submission.PACKAGE_FILES],
             "exports_url": reverse("admin:followup_exports"),
         }
         return TemplateResponse(request, "admin/followup/submission.html", context)
