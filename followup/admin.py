@@ -42,8 +42,8 @@ class TreatmentInline(CrfInline):
     model = AdverseEventTreatment
     fk_name = "adverse_event"
     fields = ("medication", "version")
-    verbose_name = "medication given for this event"
-    verbose_name_plural = "treated with (medication log)"
+    verbose_name = _("medication given for this event")
+    verbose_name_plural = _("treated with (medication log)")
     form = TreatmentInlineForm
 
     def get_queryset(self, request):
@@ -97,12 +97,15 @@ class AdverseEventAdmin(CrfAdmin):
                 )
             },
         ),  # fmt: skip
-        ("CRS (ASTCT)", {"fields": ("max_temperature_c", "hypotension", "hypoxia")}),
-        ("ICANS (ASTCT)", {"fields": ("ice_score", "consciousness", "seizure", "motor_findings", "cerebral_oedema")}),
-        ("Infection", {"fields": rules.INFECTION_FIELDS, "description": "For category Infection only."}),
-        ("Computed", {"fields": ("astct_grade", "version", "created", "modified")}),
-        ("Void", {"fields": ("voided", "void_reason"), "classes": ("collapse",)}),
-        ("Reason for change", {"fields": ("change_reason", "opened_version")}),
+        (_("CRS (ASTCT)"), {"fields": ("max_temperature_c", "hypotension", "hypoxia")}),
+        (
+            _("ICANS (ASTCT)"),
+            {"fields": ("ice_score", "consciousness", "seizure", "motor_findings", "cerebral_oedema")},
+        ),
+        (_("Infection"), {"fields": rules.INFECTION_FIELDS, "description": _("For category Infection only.")}),
+        (_("Computed"), {"fields": ("astct_grade", "version", "created", "modified")}),
+        (_("Void"), {"fields": ("voided", "void_reason"), "classes": ("collapse",)}),
+        (_("Reason for change"), {"fields": ("change_reason", "opened_version")}),
     )
 
     def get_fieldsets(self, request, obj=None):
@@ -111,14 +114,14 @@ class AdverseEventAdmin(CrfAdmin):
                     for name, opts in self.fieldsets]  # fmt: skip
         return self.fieldsets
 
-    @admin.display(description="grade", ordering="astct_grade")
+    @admin.display(description=_("grade"), ordering="astct_grade")
     def grade_shown(self, event):
         return event.grade
 
-    @admin.display(description="serious", boolean=False, ordering="serious")
+    @admin.display(description=_("serious"), boolean=False, ordering="serious")
     def serious_flag(self, event):
         if event.serious:
-            return format_html('<strong style="color:#ba2121">{}</strong>', "SAE")
+            return format_html('<strong style="color:#ba2121">{}</strong>', gettext("SAE"))
         return "—"
 
 
@@ -149,16 +152,18 @@ class MilestoneAdmin(ScopedHistoryAdmin):
 
 # What the subject page calls each milestone (its code is for the API and exports).
 MILESTONE_NAMES = {
-    Milestone.Kind.PCR_NEGATIVE_CONFIRMED: "qPCR negativity confirmed",
-    Milestone.Kind.PCR_REEMERGENCE: "qPCR re-emergence",
-    Milestone.Kind.MONTH_12: "month 12",
-    Milestone.Kind.CONTRACEPTION_END: "end of contraception",
-    Milestone.Kind.VISIT_OVERDUE: "visit overdue",
+    Milestone.Kind.PCR_NEGATIVE_CONFIRMED: _("qPCR negativity confirmed"),
+    Milestone.Kind.PCR_REEMERGENCE: _("qPCR re-emergence"),
+    Milestone.Kind.MONTH_12: _("month 12"),
+    Milestone.Kind.CONTRACEPTION_END: _("end of contraception"),
+    Milestone.Kind.VISIT_OVERDUE: _("visit overdue"),
 }
 
 
 def milestones_panel(request, subject):
     status = services.subject_status(subject, timezone.localdate())
+    status["contraception"] = status["contraception"] and i18n.translated(status["contraception"])
+    status["pcr"] = i18n.translated(status["pcr"])
     rows = [(m, MILESTONE_NAMES.get(m.kind, m.get_kind_display())) for m in status["milestones"]]
     return render_to_string("admin/followup/milestones_panel.html", {**status, "rows": rows})
 
@@ -177,7 +182,7 @@ def _grid_cell(result) -> str:
     if result is None:
         return ""
     if result.not_detected:
-        return "ND"
+        return gettext("ND")
     return result.result_text or ("" if result.value is None else as_typed(result.value))
 
 
@@ -212,30 +217,40 @@ def safety_panel(request, subject):
     return render_to_string("admin/followup/safety_panel.html", {"lines": safety_lines(summary)})
 
 
-def _grade(grade, onset_day, what) -> str:
+def _grade(grade, onset_day, none_text) -> str:
     if not grade:
-        return f"no {what}"
-    return f"grade {grade}" + ("" if onset_day is None else f", onset day {onset_day}")
+        return none_text
+    if onset_day is None:
+        return gettext("grade {grade}").format(grade=grade)
+    return gettext("grade {grade}, onset day {day}").format(grade=grade, day=onset_day)
+
+
+def _grade_or(grade, none_text) -> str:
+    return none_text if grade is None else gettext("grade {grade}").format(grade=grade)
 
 
 def safety_lines(summary) -> list[tuple[str, str]]:
-    """(label, text) per line of the safety panel; none before the infusion."""
+    """(label, text) per line of the safety panel, in the reader's language; none before the infusion."""
     if summary is None:
         return []
     s = summary
-    early = "no ANC result in days 0–30" if s.icaht_early_grade is None else f"grade {s.icaht_early_grade}"
-    late = "no ANC result after day 30" if s.icaht_late_grade is None else f"grade {s.icaht_late_grade}"
-    lowest_igg = "no IgG after infusion" if s.igg_min is None else f"{as_typed(s.igg_min)} g/L on day {s.igg_min_day}"
+    lowest_igg = (
+        gettext("no IgG after infusion") if s.igg_min is None
+        else gettext("{value} g/L on day {day}").format(value=as_typed(s.igg_min), day=s.igg_min_day)
+    )  # fmt: skip
+    infections = gettext("{count} ({severe} of grade ≥ 3)").format(count=s.infections, severe=s.infections_grade3plus)
+    pcr = (gettext("confirmed on {date}").format(date=s.pcr_negative_date) if s.pcr_negative_date
+           else gettext("not confirmed"))  # fmt: skip
     return [
-        ("CRS (ASTCT)", _grade(s.crs_max_grade, s.crs_onset_day, "CRS")),
-        ("ICANS (ASTCT)", _grade(s.icans_max_grade, s.icans_onset_day, "ICANS")),
-        ("Early ICAHT (days 0–30)", early),
-        ("Days with ANC ≤ 0.5 × 10^9/L", "—" if s.anc_le_0_5_days is None else str(s.anc_le_0_5_days)),
-        ("Late ICAHT (after day 30)", late),
-        ("Lowest IgG", lowest_igg),
-        ("IVIG given", "yes" if s.ivig_given else "no"),
-        ("Infections", f"{s.infections} ({s.infections_grade3plus} of grade ≥ 3)"),
-        ("PCR negativity", f"confirmed on {s.pcr_negative_date}" if s.pcr_negative_date else "not confirmed"),
+        (gettext("CRS (ASTCT)"), _grade(s.crs_max_grade, s.crs_onset_day, gettext("no CRS"))),
+        (gettext("ICANS (ASTCT)"), _grade(s.icans_max_grade, s.icans_onset_day, gettext("no ICANS"))),
+        (gettext("Early ICAHT (days 0–30)"), _grade_or(s.icaht_early_grade, gettext("no ANC result in days 0–30"))),
+        (gettext("Days with ANC ≤ 0.5 × 10^9/L"), "—" if s.anc_le_0_5_days is None else str(s.anc_le_0_5_days)),
+        (gettext("Late ICAHT (after day 30)"), _grade_or(s.icaht_late_grade, gettext("no ANC result after day 30"))),
+        (gettext("Lowest IgG"), lowest_igg),
+        (gettext("IVIG given"), gettext("yes") if s.ivig_given else gettext("no")),
+        (gettext("Infections"), infections),
+        (gettext("PCR negativity"), pcr),
     ]
 
 
@@ -252,7 +267,7 @@ class VisitCrfForm(forms.Form):
     )  # fmt: skip
     pga = _number_field(max_digits=2, decimal_places=1, label=_("PGA (0–3)"))
     prednisone_mg_per_day = _number_field(max_digits=6, decimal_places=2, label=_("Prednisone-equivalent (mg/day)"))
-    change_reason = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    change_reason = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), label=_("Change reason"))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -305,7 +320,7 @@ def visit_crf_view(visit_admin, request, visit):
             field.disabled = True
     if request.method == "POST":
         if not can_edit:
-            raise PermissionDenied("your role, or a lock, does not allow changes to this visit")
+            raise PermissionDenied(gettext("your role, or a lock, does not allow changes to this visit"))
         if form.is_valid():
             try:
                 services.record_visit_crf(visit, form.cleaned_data, user=request.user,

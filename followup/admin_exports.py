@@ -13,8 +13,10 @@ from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.cache import get_conditional_response, patch_cache_control
+from django.utils.translation import get_language, gettext
+from django.utils.translation import gettext_lazy as _
 
-from edc import roles
+from edc import i18n, roles
 from edc.admin import AdminPagesMixin
 from followup import admin_outcomes, export_jobs, exports
 from followup.api import ExportParamsSerializer, export_download
@@ -29,23 +31,23 @@ SUBMISSION_ROLES = frozenset({roles.DATA_MANAGER})
 
 # What each dataset holds, in the words of the exports page (the columns are the README's and the API's).
 DATASET_LABELS = {
-    "pkpd": "pkpd: PK/PD results, one row per result (or per visit, wide)",
-    "pk-parameters": "pk-parameters: NCA per subject and analyte",
-    "sdtm/dm": "sdtm/dm: SDTM demographics",
-    "sdtm/ex": "sdtm/ex: SDTM exposure (lymphodepletion, infusion)",
-    "sdtm/lb": "sdtm/lb: SDTM laboratory results",
-    "sdtm/pc": "sdtm/pc: SDTM PK concentrations",
-    "sdtm/pp": "sdtm/pp: SDTM PK parameters",
-    "sdtm/ae": "sdtm/ae: SDTM adverse events",
-    "sdtm/suppae": "sdtm/suppae: SDTM supplemental AE qualifiers (the infection fields)",
-    "sdtm/cm": "sdtm/cm: SDTM concomitant medications (the medication log)",
-    "sdtm/suppcm": "sdtm/suppcm: SDTM supplemental CM qualifiers (the adverse event treated)",
-    "sdtm/dv": "sdtm/dv: SDTM protocol deviations (confirmed)",
-    "sdtm/rs": "sdtm/rs: SDTM disease response (DORIS, treatment-free DORIS, LLDAS, flare index)",
-    "sdtm/qs": "sdtm/qs: SDTM questionnaires (SELENA-SLEDAI descriptors and PGA)",
-    "safety": "safety: CAR-T safety summary per treated subject",
-    "outcomes": "outcomes: lupus outcomes per SELENA-SLEDAI assessment",
-    "outcome-summary": "outcome-summary: lupus outcomes per subject (first DORIS and LLDAS, sustained, days)",
+    "pkpd": _("pkpd: PK/PD results, one row per result (or per visit, wide)"),
+    "pk-parameters": _("pk-parameters: NCA per subject and analyte"),
+    "sdtm/dm": _("sdtm/dm: SDTM demographics"),
+    "sdtm/ex": _("sdtm/ex: SDTM exposure (lymphodepletion, infusion)"),
+    "sdtm/lb": _("sdtm/lb: SDTM laboratory results"),
+    "sdtm/pc": _("sdtm/pc: SDTM PK concentrations"),
+    "sdtm/pp": _("sdtm/pp: SDTM PK parameters"),
+    "sdtm/ae": _("sdtm/ae: SDTM adverse events"),
+    "sdtm/suppae": _("sdtm/suppae: SDTM supplemental AE qualifiers (the infection fields)"),
+    "sdtm/cm": _("sdtm/cm: SDTM concomitant medications (the medication log)"),
+    "sdtm/suppcm": _("sdtm/suppcm: SDTM supplemental CM qualifiers (the adverse event treated)"),
+    "sdtm/dv": _("sdtm/dv: SDTM protocol deviations (confirmed)"),
+    "sdtm/rs": _("sdtm/rs: SDTM disease response (DORIS, treatment-free DORIS, LLDAS, flare index)"),
+    "sdtm/qs": _("sdtm/qs: SDTM questionnaires (SELENA-SLEDAI descriptors and PGA)"),
+    "safety": _("safety: CAR-T safety summary per treated subject"),
+    "outcomes": _("outcomes: lupus outcomes per SELENA-SLEDAI assessment"),
+    "outcome-summary": _("outcome-summary: lupus outcomes per subject (first DORIS and LLDAS, sustained, days)"),
 }
 ANALYTES = tuple(dict.fromkeys(a for dataset in exports.DATASETS.values() for a in dataset.analytes))
 JOBS_SHOWN = 10  # the user's latest export jobs on the exports page
@@ -56,18 +58,23 @@ class ExportForm(forms.Form):
     """The export routes' parameters as a form; `clean` hands them to the routes' own ExportParamsSerializer, so
     a value the API refuses is refused here too, with the same message, on its field."""
 
-    dataset = forms.ChoiceField(choices=[(name, DATASET_LABELS.get(name, name)) for name in exports.DATASETS])
+    dataset = forms.ChoiceField(choices=[(name, DATASET_LABELS.get(name, name)) for name in exports.DATASETS],
+                                label=_("Dataset"))  # fmt: skip
     # Not given (a link rather than the form): the routes' defaults, csv and long.
-    format = forms.ChoiceField(choices=[(f, f) for f in exports.FORMATS], initial="csv", required=False)
+    format = forms.ChoiceField(choices=[(f, f) for f in exports.FORMATS], initial="csv", required=False,
+                               label=_("Format"))  # fmt: skip
     shape = forms.ChoiceField(choices=[(s, s) for s in exports.SHAPES], initial="long", required=False,
-                              help_text="pkpd only")  # fmt: skip
-    subject = forms.CharField(required=False, max_length=2000, help_text="subject id(s), comma-separated; "
-                              "empty: every subject of your sites")  # fmt: skip
-    analyte = forms.MultipleChoiceField(required=False, choices=[(a, a) for a in ANALYTES], help_text="none "
-                                        "ticked: every one", widget=forms.CheckboxSelectMultiple)  # fmt: skip
-    from_day = forms.CharField(required=False, max_length=30, label="from day", widget=DAYS,
-                               help_text="actual days from infusion, both ends included")  # fmt: skip
-    to_day = forms.CharField(required=False, max_length=30, label="to day", widget=DAYS)
+                              label=_("Shape"), help_text=_("pkpd only"))  # fmt: skip
+    subject = forms.CharField(
+        required=False, max_length=2000, label=_("Subject"),
+        help_text=_("subject id(s), comma-separated; empty: every subject of your sites"),
+    )  # fmt: skip
+    analyte = forms.MultipleChoiceField(required=False, choices=[(a, a) for a in ANALYTES], label=_("Analyte"),
+                                        help_text=_("none ticked: every one"),
+                                        widget=forms.CheckboxSelectMultiple)  # fmt: skip
+    from_day = forms.CharField(required=False, max_length=30, label=_("from day"), widget=DAYS,
+                               help_text=_("actual days from infusion, both ends included"))  # fmt: skip
+    to_day = forms.CharField(required=False, max_length=30, label=_("to day"), widget=DAYS)
 
     def clean(self):
         cleaned = super().clean()
@@ -143,14 +150,13 @@ class ExportLogAdmin(AdminPagesMixin, admin.ModelAdmin):
                 form.add_error("format", refused)
             else:
                 job = export_jobs.request_job(export_request)
-                messages.success(
-                    request, f"Export job {job.pk} queued: {job.dataset} ({job.format}). Its status is below."
-                )
+                queued = gettext("Export job {job} queued: {dataset} ({format}). Its status is below.")
+                messages.success(request, queued.format(job=job.pk, dataset=job.dataset, format=job.format))
                 return HttpResponseRedirect(reverse("admin:followup_exports"), status=303)
         jobs = list(ExportJob.objects.filter(user=request.user)[:JOBS_SHOWN])
         context = {
             **self.admin_site.each_context(request),
-            "title": "Exports",
+            "title": gettext("Exports"),
             "form": form,
             "pseudonymised": not roles.has_any_role(request.user, FULL_EXPORT_ROLES),
             "datasets": [(DATASET_LABELS.get(d.name, d.name), d) for d in exports.DATASETS.values()],
@@ -171,9 +177,9 @@ class ExportLogAdmin(AdminPagesMixin, admin.ModelAdmin):
                     for d in metadata.sdtm_datasets()]  # fmt: skip
         context = {
             **self.admin_site.each_context(request),
-            "title": "Submission package",
+            "title": gettext("Submission package"),
             "datasets": datasets,
-            "package_files": [(name, description) for name, description, _ in submission.PACKAGE_FILES],
+            "package_files": [(name, i18n.translated(what)) for name, what, _ in submission.PACKAGE_FILES],
             "exports_url": reverse("admin:followup_exports"),
         }
         return TemplateResponse(request, "admin/followup/submission.html", context)
@@ -182,7 +188,8 @@ class ExportLogAdmin(AdminPagesMixin, admin.ModelAdmin):
         from followup import plots  # matplotlib is loaded by the pages that draw, not by every process
 
         svg = plots.cohort_svg(exports.cohort_car_profiles(request.user))
-        context = {**self.admin_site.each_context(request), "title": "Cohort PK overlay and swimmer plot", "svg": svg,
+        context = {**self.admin_site.each_context(request), "svg": svg,
+                   "title": gettext("Cohort PK overlay and swimmer plot"),
                    "swimmer_svg": admin_outcomes.cohort_swimmer_svg(request.user),
                    "exports_url": reverse("admin:followup_exports")
                    if roles.has_any_role(request.user, exports.EXPORT_ROLES) else ""}  # fmt: skip
@@ -200,12 +207,13 @@ def _filters_text(params: dict) -> str:
         if name != "format" and value not in ("", [], None):
             values = ", ".join(value) if isinstance(value, list) else str(value)
             shown.append(f"{name.replace('_', ' ')} {values}")
-    return "; ".join(shown) or "none"
+    return "; ".join(shown) or gettext("none")
 
 
 def _cached(kind: str, subject, fingerprint: str, compute):
+    # The active language is in the key: a plot's words are the reader's, one picture per language.
     digest = hashlib.sha256(fingerprint.encode()).hexdigest()[:24]
-    return cache.get_or_set(f"pkpd-{kind}:{subject.pk}:{digest}", compute, PLOT_CACHE_SECONDS)
+    return cache.get_or_set(f"pkpd-{kind}:{subject.pk}:{get_language()}:{digest}", compute, PLOT_CACHE_SECONDS)
 
 
 def cached_profile(subject, fingerprint: str) -> exports.SubjectProfile:
@@ -225,7 +233,8 @@ def pkpd_plot_view(request, subject):
     """The subject's PK/PD plot (SVG), drawn only when its data changed since it was last drawn; a browser that has
     this version (its ETag) gets a 304 after the one fingerprint query."""
     fingerprint = exports.profile_fingerprint(subject)
-    etag = f'"{hashlib.sha256(fingerprint.encode()).hexdigest()[:24]}"'
+    # The language is in the ETag too: a browser that switched language must not be told its old picture is current.
+    etag = f'"{hashlib.sha256(fingerprint.encode()).hexdigest()[:24]}-{get_language()}"'
     not_modified = get_conditional_response(request, etag=etag)
     if not_modified is not None:
         return not_modified

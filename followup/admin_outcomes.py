@@ -7,25 +7,31 @@ from django.http import Http404, HttpResponse
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
-from edc import roles
+from edc import i18n, roles
 from edc.models import Subject
 from followup import services
 from followup.rules.outcomes import AssessmentOutcome, OutcomeSummary, StateCourse, as_number, outcome_summary
 from screening.rules.calculations import num
 from screening.rules.sledai import Outcome, activity_band
 
-FLARE_LABELS = {"NONE": "no flare", "MILD_MODERATE": "mild/moderate flare", "SEVERE": "severe flare"}
-BAND_LABELS = {"NONE": "no activity", "MILD": "mild activity", "MODERATE": "moderate activity", "HIGH": "high activity"}
+FLARE_LABELS = {"NONE": _("no flare"), "MILD_MODERATE": _("mild/moderate flare"), "SEVERE": _("severe flare")}
+BAND_LABELS = {"NONE": _("no activity"), "MILD": _("mild activity"), "MODERATE": _("moderate activity"),
+               "HIGH": _("high activity")}  # fmt: skip
 
 
 def verdict(outcome: Outcome, labels: dict | None = None) -> str:
-    """yes / no / a flare level, or what is missing to judge it."""
+    """yes / no / a flare level, or what is missing to judge it, in the reader's language."""
     if outcome.value is None:
-        return f"not judged: no {', no '.join(outcome.missing)}" if outcome.missing else "not judged"
+        if not outcome.missing:
+            return gettext("not judged")
+        missing = gettext(", no ").join(outcome.missing)
+        return gettext("not judged: no {missing}").format(missing=missing)
     if labels:
-        return labels[outcome.value]
-    return "yes" if outcome.value else "no"
+        return str(labels[outcome.value])
+    return gettext("yes") if outcome.value else gettext("no")
 
 
 def outcome_lines(o: AssessmentOutcome) -> list[tuple[str, str, str]]:
@@ -35,16 +41,25 @@ def outcome_lines(o: AssessmentOutcome) -> list[tuple[str, str, str]]:
     change = o.change_from_baseline
     return [
         ("SELENA-SLEDAI", f"{f.total} — {BAND_LABELS[activity_band(f.total)]}",
-         f"clinical {f.clinical}, serological {f.serological}"),
+         gettext("clinical {clinical}, serological {serological}").format(clinical=f.clinical,
+                                                                          serological=f.serological)),
         ("PGA", "—" if f.pga is None else num(f.pga, 1), ""),
-        ("Prednisone-equivalent", verdict(o.prednisone) if dose is None else f"{num(dose)} mg/day",
-         "keyed at this visit" if f.recorded_prednisone is not None else "from the medication log"),
-        ("Flare (SELENA Flare Index)", verdict(o.flare, FLARE_LABELS), "; ".join(o.flare.reasons)),
-        ("DORIS remission", verdict(o.doris), "; ".join(o.doris.reasons)),
-        ("Treatment-free DORIS", verdict(o.doris_treatment_free), "; ".join(o.doris_treatment_free.reasons)),
-        ("LLDAS", verdict(o.lldas), "; ".join(o.lldas.reasons)),
-        ("Change from baseline", verdict(change) if change.value is None else f"{change.value:+d} points", ""),
+        (gettext("Prednisone-equivalent"),
+         verdict(o.prednisone) if dose is None else gettext("{dose} mg/day").format(dose=num(dose)),
+         gettext("keyed at this visit") if f.recorded_prednisone is not None else gettext("from the medication log")),
+        (gettext("Flare (SELENA Flare Index)"), verdict(o.flare, FLARE_LABELS), _reasons(o.flare)),
+        (gettext("DORIS remission"), verdict(o.doris), _reasons(o.doris)),
+        (gettext("Treatment-free DORIS"), verdict(o.doris_treatment_free), _reasons(o.doris_treatment_free)),
+        ("LLDAS", verdict(o.lldas), _reasons(o.lldas)),
+        (gettext("Change from baseline"),
+         verdict(change) if change.value is None else gettext("{change} points").format(change=f"{change.value:+d}"),
+         ""),
     ]  # fmt: skip
+
+
+def _reasons(outcome: Outcome) -> str:
+    """Why the outcome is what it is: the rules' words, translated where the catalogue has them."""
+    return "; ".join(i18n.translated(reason) for reason in outcome.reasons)
 
 
 def visit_outcome_lines(visit) -> list[tuple[str, str, str]]:
@@ -56,17 +71,20 @@ def visit_outcome_lines(visit) -> list[tuple[str, str, str]]:
 
 def _course_text(course: StateCourse) -> str:
     if course.first_day is None:
-        return "not reached"
-    held = {True: "sustained", False: "not sustained", None: "sustained unless an empty assessment says otherwise"}
-    return f"from day {course.first_day}, {held[course.sustained]}, {course.days} days in all"
+        return gettext("not reached")
+    held = {True: gettext("sustained"), False: gettext("not sustained"),
+            None: gettext("sustained unless an empty assessment says otherwise")}  # fmt: skip
+    return gettext("from day {day}, {held}, {days} days in all").format(
+        day=course.first_day, held=held[course.sustained], days=course.days
+    )
 
 
 def summary_lines(summary: OutcomeSummary) -> list[tuple[str, str]]:
     return [
-        ("Baseline SELENA-SLEDAI", "—" if summary.baseline_sledai is None else str(summary.baseline_sledai)),
+        (gettext("Baseline SELENA-SLEDAI"), "—" if summary.baseline_sledai is None else str(summary.baseline_sledai)),
         ("LLDAS", _course_text(summary.lldas)),
-        ("DORIS remission", _course_text(summary.doris)),
-        ("Treatment-free DORIS", _course_text(summary.doris_treatment_free)),
+        (gettext("DORIS remission"), _course_text(summary.doris)),
+        (gettext("Treatment-free DORIS"), _course_text(summary.doris_treatment_free)),
     ]
 
 
@@ -90,7 +108,7 @@ def disease_activity_plot_view(request, subject) -> HttpResponse:
 
     found = services.subject_outcome(subject)
     if found is None:
-        raise Http404(f"{subject} has no SELENA-SLEDAI assessment")
+        raise Http404(gettext("{subject} has no SELENA-SLEDAI assessment").format(subject=subject))
     response = HttpResponse(outcome_plots.disease_activity_svg(found.outcomes), content_type="image/svg+xml")
     patch_cache_control(response, private=True, no_cache=True)
     return response

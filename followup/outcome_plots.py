@@ -1,6 +1,7 @@
 """The lupus outcome plots (matplotlib, Agg backend, no pyplot state): a subject's disease activity over time and
 the cohort's swimmer plot. Each SVG is cached under a fingerprint of the data it draws: a page drawn again from the
-same data costs no matplotlib time, and any change of the data draws it anew."""
+same data costs no matplotlib time, and any change of the data draws it anew. The words are the reader's language's
+(gettext), and the language is part of the cache key: a Chinese reader never gets the English picture."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import hashlib
 from collections.abc import Sequence
 
 from django.core.cache import cache
+from django.utils.translation import get_language, gettext
+from django.utils.translation import gettext_lazy as _
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
@@ -16,14 +19,16 @@ from followup.rules.outcomes import AssessmentOutcome, as_number, best_state
 
 CACHE_SECONDS = 24 * 3600
 STATE_COLOURS = {"TF_DORIS": "#1b5e20", "DORIS": "#43a047", "LLDAS": "#a5d6a7", "NONE": "#eeeeee"}
-STATE_LABELS = {"TF_DORIS": "treatment-free DORIS", "DORIS": "DORIS remission", "LLDAS": "LLDAS",
-                "NONE": "none of them (or not judged)"}  # fmt: skip
-FLARE_MARKERS = {"MILD_MODERATE": ("^", "#ef6c00", "mild/moderate flare"), "SEVERE": ("*", "#c62828", "severe flare")}
+STATE_LABELS = {"TF_DORIS": _("treatment-free DORIS"), "DORIS": _("DORIS remission"), "LLDAS": "LLDAS",
+                "NONE": _("none of them (or not judged)")}  # fmt: skip
+FLARE_MARKERS = {"MILD_MODERATE": ("^", "#ef6c00", _("mild/moderate flare")),
+                 "SEVERE": ("*", "#c62828", _("severe flare"))}  # fmt: skip
 
 
 def cached_svg(kind: str, data, draw) -> str:
-    """`draw(data)`'s SVG, cached under a fingerprint of `kind` and `data` (a repr-stable structure)."""
-    key = f"outcome-svg:{kind}:{hashlib.sha256(repr(data).encode()).hexdigest()}"
+    """`draw(data)`'s SVG, cached under the active language and a fingerprint of `kind` and `data` (a repr-stable
+    structure)."""
+    key = f"outcome-svg:{kind}:{get_language()}:{hashlib.sha256(repr(data).encode()).hexdigest()}"
     svg = cache.get(key)
     if svg is None:
         svg = draw(data)
@@ -60,22 +65,22 @@ def _draw_activity(key) -> str:
     for level, (marker, colour, label) in FLARE_MARKERS.items():
         flares = [(row[0], row[1]) for row in data if row[5] == level]
         if flares:
-            score.scatter(*zip(*flares, strict=True), marker=marker, s=120, color=colour, zorder=5, label=label)
+            score.scatter(*zip(*flares, strict=True), marker=marker, s=120, color=colour, zorder=5, label=str(label))
     handles = score.get_legend_handles_labels()[0] + pga.get_legend_handles_labels()[0]
     score.legend(handles=handles, fontsize=7, loc="upper right")
     doses = [(row[0], row[3]) for row in data if row[3] is not None]
     if doses:
         steroid.step(*zip(*doses, strict=True), where="post", color="#6d4c41")
-    steroid.set_ylabel("prednisone\n(mg/day)", fontsize=8)
+    steroid.set_ylabel(gettext("prednisone\n(mg/day)"), fontsize=8)
     _state_band(band, [(row[0], row[4]) for row in data])
     band.set_yticks([])
-    band.legend(handles=[Patch(color=STATE_COLOURS[s], label=STATE_LABELS[s]) for s in STATE_COLOURS], fontsize=6,
+    band.legend(handles=[Patch(color=STATE_COLOURS[s], label=str(STATE_LABELS[s])) for s in STATE_COLOURS], fontsize=6,
                 loc="upper center", bbox_to_anchor=(0.5, -1.8), ncol=4)  # fmt: skip
     for axes in (score, steroid, band):
         if from_infusion:
             axes.axvline(0, color="#888", linewidth=0.8)
-    band.set_xlabel("days from infusion" if from_infusion else "days from the first assessment")
-    score.set_title("Disease activity")
+    band.set_xlabel(gettext("days from infusion") if from_infusion else gettext("days from the first assessment"))
+    score.set_title(gettext("Disease activity"))
     return _svg(figure)
 
 
@@ -110,9 +115,9 @@ def _draw_swimmer(data) -> str:
     for row, lane in enumerate(reversed(data)):
         _lane(axes, row, *lane[1:])
     axes.set_yticks(range(len(data)), [lane[0] for lane in reversed(data)], fontsize=7)
-    axes.set_xlabel("days from infusion")
+    axes.set_xlabel(gettext("days from infusion"))
     axes.set_xlim(left=0)
-    axes.set_title(f"Swimmer plot: {len(data)} treated subject(s)")
+    axes.set_title(gettext("Swimmer plot: {count} treated subject(s)").format(count=len(data)))
     axes.legend(handles=_swimmer_legend(), fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
     return _svg(figure)
 
@@ -146,11 +151,13 @@ def _lane(axes, row, last_day, episodes, aplasia, negative_day, states, flares) 
 def _swimmer_legend() -> list:
     from matplotlib.lines import Line2D
 
-    handles = [Patch(color=STATE_COLOURS[s], label=STATE_LABELS[s]) for s in STATE_COLOURS]
-    handles += [Patch(color="#1565c0", label="B-cell aplasia")]
-    handles += [Patch(facecolor=GRADE_COLOURS[g], edgecolor="#333", label=f"CRS grade {g}") for g in (1, 2, 3, 4)]
-    handles += [Patch(facecolor="#fff", edgecolor="#333", hatch="////", label="ICANS (hatched, by grade)")]
-    handles += [Line2D([], [], marker="P", linestyle="", color="#fb8c00", label="infection (colour: grade)")]
-    handles += [Line2D([], [], marker=m, linestyle="", color=c, label=label) for m, c, label in FLARE_MARKERS.values()]
-    handles += [Line2D([], [], marker="v", linestyle="", color="#000", label="PCR negativity confirmed")]
+    handles = [Patch(color=STATE_COLOURS[s], label=str(STATE_LABELS[s])) for s in STATE_COLOURS]
+    handles += [Patch(color="#1565c0", label=gettext("B-cell aplasia"))]
+    handles += [Patch(facecolor=GRADE_COLOURS[g], edgecolor="#333", label=gettext("CRS grade {grade}").format(grade=g))
+                for g in (1, 2, 3, 4)]  # fmt: skip
+    handles += [Patch(facecolor="#fff", edgecolor="#333", hatch="////", label=gettext("ICANS (hatched, by grade)"))]
+    handles += [Line2D([], [], marker="P", linestyle="", color="#fb8c00", label=gettext("infection (colour: grade)"))]
+    handles += [Line2D([], [], marker=m, linestyle="", color=c, label=str(label))
+                for m, c, label in FLARE_MARKERS.values()]  # fmt: skip
+    handles += [Line2D([], [], marker="v", linestyle="", color="#000", label=gettext("PCR negativity confirmed"))]
     return handles

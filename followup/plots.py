@@ -1,11 +1,17 @@
-"""Server-side SVG plots of the investigator pages (matplotlib, Agg backend, no pyplot global state)."""
+"""Server-side SVG plots of the investigator pages (matplotlib, Agg backend, no pyplot global state).
+
+Titles, axis labels and legends are in the reader's language (gettext, the active language): a plot's cache key
+holds that language. Chinese needs a CJK font: "Noto Sans CJK SC" (Debian's fonts-noto-cjk) is the fallback of
+DejaVu Sans when it is installed (README, "Languages"); without it, DejaVu alone (Chinese glyphs missing).
+"""
 
 from __future__ import annotations
 
 import io
 from collections.abc import Iterable
 
-from matplotlib import colormaps
+from django.utils.translation import gettext
+from matplotlib import colormaps, font_manager, rcParams
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -13,6 +19,17 @@ from followup.exports import SubjectProfile
 from followup.exports.sources import STUDY_ID
 
 APLASIA_COLOUR = "#f3d9d9"
+CJK_FONT = "Noto Sans CJK SC"
+
+
+def _use_cjk_fallback() -> None:
+    """DejaVu Sans first (the Latin glyphs as before), then the CJK font for the glyphs it lacks. Only named when
+    installed: matplotlib warns on every text of a family it cannot find."""
+    if any(font.name == CJK_FONT for font in font_manager.fontManager.ttflist):
+        rcParams["font.family"] = ["DejaVu Sans", CJK_FONT]
+
+
+_use_cjk_fallback()
 
 
 def _svg(figure: Figure) -> str:
@@ -27,7 +44,7 @@ def _shade_aplasia(axes, profile: SubjectProfile, last_day: float) -> None:
     onset = profile.cd19.aplasia_onset_day
     if onset is not None:
         end = profile.cd19.reconstitution_day or last_day
-        axes.axvspan(onset, end, color=APLASIA_COLOUR, label="B-cell aplasia", zorder=0)
+        axes.axvspan(onset, end, color=APLASIA_COLOUR, label=gettext("B-cell aplasia"), zorder=0)
 
 
 def subject_svg(profile: SubjectProfile) -> str:
@@ -37,10 +54,10 @@ def subject_svg(profile: SubjectProfile) -> str:
     days = [day for points in profile.series.values() for day, _ in points] or [0.0]
     last_day = max(days)
     layout = [
-        (panels[0], ("CARPCR",), "CAR transgene (copies/µg)", True),
-        (panels[1], ("CD19",), "CD19+ B cells (cells/µL)", False),
+        (panels[0], ("CARPCR",), gettext("CAR transgene (copies/µg)"), True),
+        (panels[1], ("CD19",), gettext("CD19+ B cells (cells/µL)"), False),
         (panels[2], ("C3", "C4"), "C3 / C4 (g/L)", False),
-        (panels[3], ("DSDNA",), "anti-dsDNA (IU/mL)", False),
+        (panels[3], ("DSDNA",), gettext("anti-dsDNA (IU/mL)"), False),
     ]
     for axes, analytes, label, log in layout:
         _shade_aplasia(axes, profile, last_day)
@@ -54,8 +71,8 @@ def subject_svg(profile: SubjectProfile) -> str:
         axes.axvline(0, color="#888", linewidth=0.8)
         if axes.get_legend_handles_labels()[0]:  # a subject without data yet has nothing to label
             axes.legend(fontsize=7, loc="upper right")
-    panels[0].set_title(f"{profile.usubjid}: PK/PD after infusion")
-    panels[-1].set_xlabel("days from infusion")
+    panels[0].set_title(gettext("{usubjid}: PK/PD after infusion").format(usubjid=profile.usubjid))
+    panels[-1].set_xlabel(gettext("days from infusion"))
     return _svg(figure)
 
 
@@ -83,7 +100,7 @@ def cohort_svg(profiles: Iterable[tuple[str, list[tuple[float, float]]]]) -> str
         if by_site:
             site = _site_of(usubjid)
             colour, style = palette[sites.index(site) % len(palette)], "-"
-            label = f"site {site}" if site not in labelled else "_nolegend_"
+            label = gettext("site {site}").format(site=site) if site not in labelled else "_nolegend_"
             labelled.add(site)
         else:
             colour, style = palette[n % len(palette)], ("-", "--")[n // len(palette) % 2]
@@ -93,8 +110,8 @@ def cohort_svg(profiles: Iterable[tuple[str, list[tuple[float, float]]]]) -> str
         axes.set_yscale("log")
         columns = 1 if by_site or len(profiles) <= 20 else 2
         axes.legend(fontsize=6, ncol=columns, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False,
-                    title="site" if by_site else f"USUBJID {STUDY_ID}-…", title_fontsize=7)  # fmt: skip
-    axes.set_xlabel("time after infusion (days)")
-    axes.set_ylabel("CAR transgene by qPCR (copies/µg)")
-    axes.set_title(f"Cohort overlay: CAR transgene, {len(profiles)} subject(s)")
+                    title=gettext("site") if by_site else f"USUBJID {STUDY_ID}-…", title_fontsize=7)  # fmt: skip
+    axes.set_xlabel(gettext("time after infusion (days)"))
+    axes.set_ylabel(gettext("CAR transgene by qPCR (copies/µg)"))
+    axes.set_title(gettext("Cohort overlay: CAR transgene, {count} subject(s)").format(count=len(profiles)))
     return _svg(figure)

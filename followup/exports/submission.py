@@ -20,6 +20,7 @@ from pathlib import Path
 
 from django.utils import timezone
 
+from edc.rules import N_
 from followup import odm
 from followup.exports import sdtm_metadata, start_export
 from followup.exports.datasets import SUPP_COLUMNS
@@ -63,9 +64,10 @@ def _write_odm(package: Package, path: Path) -> int:
 
 # The package's files after the XPTs, in order: (file name, what it is for, its writer). A writer gets the package
 # (its user, channel and XPT files) and the path to write; it returns nothing, or the number of records written.
+# What a file is for is a label: the package's README.txt says it in English, the submission page in the reader's.
 PACKAGE_FILES: tuple[tuple[str, str, Callable[[Package, Path], int | None]], ...] = (
-    ("define.xml", "Define-XML 2.1: the datasets, their variables, keys, origins and code lists", _write_define),
-    ("casebook.odm.xml", "CDISC ODM 1.3.2: the casebook with its audit trail and signatures", _write_odm),
+    ("define.xml", N_("Define-XML 2.1: the datasets, their variables, keys, origins and code lists"), _write_define),
+    ("casebook.odm.xml", N_("CDISC ODM 1.3.2: the casebook with its audit trail and signatures"), _write_odm),
 )
 
 

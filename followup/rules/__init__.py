@@ -20,9 +20,11 @@ The names below are the ones callers use as `rules.X`; anything else is imported
 """
 
 from followup.rules.astct import (
+    AE_OUTCOME_LABELS,
     AE_OUTCOMES,
     CEREBRAL_OEDEMA_CODES,
     CONSCIOUSNESS_CODES,
+    FINDING_LABELS,
     HYPOTENSION_CODES,
     HYPOXIA_CODES,
     ICE_SCORE_MAX,
@@ -36,7 +38,9 @@ from followup.rules.astct import (
 )
 from followup.rules.infections import (
     INFECTION_FIELDS,
+    INFECTION_SITE_LABELS,
     INFECTION_SITES,
+    PATHOGEN_CLASS_LABELS,
     PATHOGEN_CLASSES,
     VIRAL_REACTIVATIONS,
     check_infection_fields,
@@ -118,6 +122,8 @@ __all__ = [
     "MOTOR_FINDINGS_CODES",
     "SEIZURE_CODES",
     "AE_OUTCOMES",
+    "AE_OUTCOME_LABELS",
+    "FINDING_LABELS",
     "CrsTreatment",
     "astct_grade",
     "crs_fever_masked",
@@ -126,7 +132,9 @@ __all__ = [
     # infections
     "INFECTION_FIELDS",
     "INFECTION_SITES",
+    "INFECTION_SITE_LABELS",
     "PATHOGEN_CLASSES",
+    "PATHOGEN_CLASS_LABELS",
     "VIRAL_REACTIVATIONS",
     "check_infection_fields",
     "treatment_errors",

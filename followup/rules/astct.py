@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from edc.rules import as_decimal
+from edc.rules import N_, Label, as_decimal
 
 # Code → the CRS grade that finding alone implies (ASTCT consensus, Lee et al. 2019).
 HYPOTENSION_GRADES = {
@@ -65,6 +65,21 @@ SEIZURE_CODES = tuple(SEIZURE_GRADES)
 MOTOR_FINDINGS_CODES = tuple(MOTOR_FINDINGS_GRADES)
 CEREBRAL_OEDEMA_CODES = tuple(CEREBRAL_OEDEMA_GRADES)
 ICE_SCORE_MAX = 10
+
+# What the pages call each finding's and outcome's code (translated where shown; the code is what is stored).
+FINDING_LABELS: dict[str, Label] = {
+    "NONE": N_("none"), "NO_VASOPRESSOR": N_("no vasopressor"), "ONE_VASOPRESSOR": N_("one vasopressor"),
+    "MULTIPLE_VASOPRESSORS": N_("multiple vasopressors"), "LOW_FLOW": N_("low flow"), "HIGH_FLOW": N_("high flow"),
+    "POSITIVE_PRESSURE": N_("positive pressure"), "AWAKE": N_("awake"),
+    "AWAKENS_SPONTANEOUSLY": N_("awakens spontaneously"), "AWAKENS_TO_VOICE": N_("awakens to voice"),
+    "AWAKENS_TO_TOUCH": N_("awakens to touch"), "UNAROUSABLE": N_("unarousable"),
+    "FOCAL_OR_GENERALISED_RESOLVING": N_("focal or generalised resolving"), "PROLONGED": N_("prolonged"),
+    "DEEP_FOCAL_WEAKNESS": N_("deep focal weakness"), "FOCAL_LOCAL": N_("focal local"), "DIFFUSE": N_("diffuse"),
+}  # fmt: skip
+AE_OUTCOME_LABELS: dict[str, Label] = {
+    "RECOVERED": N_("recovered"), "RECOVERING": N_("recovering"), "NOT_RECOVERED": N_("not recovered"),
+    "RECOVERED_WITH_SEQUELAE": N_("recovered with sequelae"), "FATAL": N_("fatal"), "UNKNOWN": N_("unknown"),
+}  # fmt: skip
 
 
 def _grade_of(field: str, code: str, grades: dict[str, int]) -> int:

@@ -5,6 +5,8 @@ Pure: no ORM, no request, no clock.
 
 from __future__ import annotations
 
+from edc.rules import N_, Label, Message
+
 INFECTION = "INFECTION"
 VIRAL = "VIRAL"
 PATHOGEN_CLASSES = ("BACTERIAL", VIRAL, "FUNGAL", "OTHER", "UNKNOWN")
@@ -12,6 +14,15 @@ INFECTION_SITES = (
     "BLOODSTREAM", "RESPIRATORY_UPPER", "RESPIRATORY_LOWER", "URINARY", "GASTROINTESTINAL", "SKIN_SOFT_TISSUE",
     "CNS", "OTHER",
 )  # fmt: skip
+PATHOGEN_CLASS_LABELS: dict[str, Label] = {
+    "BACTERIAL": N_("Bacterial"), VIRAL: N_("Viral"), "FUNGAL": N_("Fungal"), "OTHER": N_("Other"),
+    "UNKNOWN": N_("Unknown"),
+}  # fmt: skip
+INFECTION_SITE_LABELS: dict[str, Label] = {
+    "BLOODSTREAM": N_("Bloodstream"), "RESPIRATORY_UPPER": N_("Upper respiratory"),
+    "RESPIRATORY_LOWER": N_("Lower respiratory"), "URINARY": N_("Urinary"), "GASTROINTESTINAL": N_("Gastrointestinal"),
+    "SKIN_SOFT_TISSUE": N_("Skin and soft tissue"), "CNS": N_("CNS"), "OTHER": N_("Other"),
+}  # fmt: skip
 VIRAL_REACTIVATIONS = ("HBV", "CMV", "EBV", "VZV")
 INFECTION_FIELDS = ("pathogen_class", "organism", "infection_site", "opportunistic", "viral_reactivation")
 
@@ -24,15 +35,22 @@ def check_infection_fields(category: str, values: dict) -> dict[str, str]:
     """Errors by field: the infection fields belong to infections only, a viral reactivation to a virus only."""
     if category != INFECTION:
         return {
-            name: f"only an INFECTION event has {name.replace('_', ' ')}; this event's category is {category}"
+            name: Message(
+                "only an INFECTION event has {field}; this event's category is {category}",
+                field=name.replace("_", " "),
+                category=category,
+            )
             for name in INFECTION_FIELDS
             if _given(values.get(name))
         }
     reactivation, pathogen = values.get("viral_reactivation"), values.get("pathogen_class")
     if _given(reactivation) and pathogen != VIRAL:
         return {
-            "viral_reactivation": f"a viral reactivation ({reactivation}) needs pathogen class VIRAL, not "
-            f"{pathogen or 'none'}"
+            "viral_reactivation": Message(
+                "a viral reactivation ({reactivation}) needs pathogen class VIRAL, not {pathogen}",
+                reactivation=reactivation,
+                pathogen=pathogen or "none",
+            )
         }
     return {}
 
@@ -43,11 +61,18 @@ def treatment_errors(indication: str, event_category: str) -> dict[str, str]:
     if indication not in ("CRS", "ICANS", INFECTION):
         shown = indication or "none"
         return {
-            "medication": f"only a medication given for CRS, ICANS or an infection treats an adverse event; this "
-            f"one's indication is {shown}"
+            "medication": Message(
+                "only a medication given for CRS, ICANS or an infection treats an adverse event; "
+                "this one's indication is {indication}",
+                indication=shown,
+            )
         }
     if indication != event_category:
         return {
-            "adverse_event": f"a medication given for {indication} treats a {indication} event, not {event_category}"
+            "adverse_event": Message(
+                "a medication given for {indication} treats a {indication} event, not {category}",
+                indication=indication,
+                category=event_category,
+            )
         }
     return {}

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import NamedTuple
 
-from edc.rules import site_date
+from edc.rules import N_, Message, site_date
 
 PCR_NEGATIVE_CONFIRMED = "PCR_NEGATIVE_CONFIRMED"
 PCR_REEMERGENCE = "PCR_REEMERGENCE"
@@ -193,15 +193,17 @@ class ContraceptionRequirement(NamedTuple):
 
     @property
     def text(self) -> str:
-        return CONTRACEPTION_TEXTS[self.status].format(until=self.until.isoformat() if self.until else "")
+        return Message(CONTRACEPTION_TEXTS[self.status], until=self.until.isoformat() if self.until else "")
 
 
 CONTRACEPTION_TEXTS = {
-    "NOT_APPLICABLE": "Contraception not applicable (woman not of childbearing potential)",
-    "REQUIRED_AT_LEAST_UNTIL": "Contraception required until at least {until} and until qPCR negativity is confirmed",
-    "REQUIRED_UNTIL_PCR_NEGATIVE": "Contraception required until qPCR negativity is confirmed",
-    "REQUIRED_UNTIL": "Contraception required until {until}",
-    "ENDED": "Contraception no longer required since {until}",
+    "NOT_APPLICABLE": N_("Contraception not applicable (woman not of childbearing potential)"),
+    "REQUIRED_AT_LEAST_UNTIL": N_(
+        "Contraception required until at least {until} and until qPCR negativity is confirmed"
+    ),
+    "REQUIRED_UNTIL_PCR_NEGATIVE": N_("Contraception required until qPCR negativity is confirmed"),
+    "REQUIRED_UNTIL": N_("Contraception required until {until}"),
+    "ENDED": N_("Contraception no longer required since {until}"),
 }
 
 

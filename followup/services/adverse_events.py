@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from edc import rules as edc_rules
+from edc.rules import Message
 from edc.services import save_crf, system_user
 from followup import rules
 from followup.models import AdverseEvent, AdverseEventTreatment, PrednisoneDose
@@ -18,7 +19,8 @@ def validate_adverse_event(event: AdverseEvent, now: dt.datetime):
     }
     warnings = {}
     if event.resolution_date and event.onset_date and event.resolution_date < event.onset_date:
-        errors["resolution_date"] = f"{event.resolution_date} is before the onset on {event.onset_date}"
+        errors["resolution_date"] = Message("{resolution} is before the onset on {onset}",
+                                            resolution=event.resolution_date, onset=event.onset_date)  # fmt: skip
     infection = {name: getattr(event, name) for name in rules.INFECTION_FIELDS}
     errors.update(rules.check_infection_fields(event.category, infection))
     if event.category in (AdverseEvent.Category.CRS, AdverseEvent.Category.ICANS):
@@ -33,7 +35,8 @@ def validate_adverse_event(event: AdverseEvent, now: dt.datetime):
     else:
         event.astct_grade = None
         if event.ctcae_grade is None:
-            errors["ctcae_grade"] = f"a CTCAE grade (1–5) is required for a {event.category} event"
+            errors["ctcae_grade"] = Message("a CTCAE grade (1–5) is required for a {category} event",
+                                            category=event.category)  # fmt: skip
     return errors, warnings
 
 
@@ -45,17 +48,18 @@ def validate_treatment(link: AdverseEventTreatment, now: dt.datetime):
     errors = {}
     for name, row in (("medication", medication), ("adverse_event", event)):
         if row.subject_id != link.subject_id:
-            errors[name] = f"{row} belongs to another subject than {link.subject}"
+            errors[name] = Message("{record} belongs to another subject than {subject}", record=str(row),
+                                   subject=str(link.subject))  # fmt: skip
     if errors:
         return errors, {}
     errors = rules.treatment_errors(medication.indication, event.category)
     others = AdverseEventTreatment.objects.filter(medication_id=medication.pk, voided=False).exclude(pk=link.pk)
     other = others.select_related("adverse_event").first()
     if other is not None and not errors:
-        errors["medication"] = (
-            f"{medication.drug} is already recorded as treating {other.adverse_event.term} "
-            f"(onset {other.adverse_event.onset_date}); void that link first"
-        )
+        errors["medication"] = Message(
+            "{drug} is already recorded as treating {term} (onset {onset}); void that link first",
+            drug=medication.drug, term=other.adverse_event.term, onset=other.adverse_event.onset_date,
+        )  # fmt: skip
     return errors, {}
 
 

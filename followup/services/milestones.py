@@ -10,12 +10,14 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from edc import roles
 from edc import rules as edc_rules
 from edc.models import LabResult, Subject, Visit
+from edc.rules import N_, Message
 from edc.services import system_user
 from followup import rules
 from followup.models import Milestone
@@ -206,7 +208,8 @@ def _revocation_time(revoked_on: dt.date | None) -> dt.datetime | None:
 
 
 def _notify_new(raised: list[Milestone]) -> None:
-    """One e-mail per site listing its newly raised milestones, sent after the scan commits."""
+    """One e-mail per site and language listing its newly raised milestones, sent after the scan commits: each
+    recipient reads it in their own language (`edc.UserPreference`, else the site's default, English)."""
     if not raised:
         return
     by_site = defaultdict(list)
@@ -214,24 +217,44 @@ def _notify_new(raised: list[Milestone]) -> None:
     for milestone in raised:
         by_site[subjects[milestone.subject_id].site].append((subjects[milestone.subject_id], milestone))
     for site, items in by_site.items():
-        recipients = list(
-            site.users.filter(groups__name__in=roles.DATA_ENTRY, is_active=True)
-            .exclude(email="")
-            .values_list("email", flat=True)
-            .distinct()
-        )
-        if not recipients:
-            continue
-        lines = [f"{subject.subject_id}: {m.kind} on {m.date} {m.detail}".rstrip() for subject, m in items]
-        transaction.on_commit(
-            lambda site=site, lines=lines, recipients=recipients: send_mail(
-                f"[Meta10-19 EDC] {len(lines)} new milestone(s) at site {site.code}",
-                "\n".join(lines),
-                settings.DEFAULT_FROM_EMAIL,
-                recipients,
-            ),
-            robust=True,
-        )
+        for language, recipients in _recipients_by_language(site).items():
+            with translation.override(language):
+                subject_line, body = _milestone_mail(site, items)
+            transaction.on_commit(
+                lambda subject_line=subject_line, body=body, recipients=recipients: send_mail(
+                    subject_line, body, settings.DEFAULT_FROM_EMAIL, recipients
+                ),
+                robust=True,
+            )
+
+
+def _recipients_by_language(site) -> dict[str, list[str]]:
+    """The site staff's e-mail addresses grouped by the language each chose (one query)."""
+    staff = (
+        site.users.filter(groups__name__in=roles.DATA_ENTRY, is_active=True)
+        .exclude(email="")
+        .values_list("email", "edc_preference__language")
+        .distinct()
+    )
+    grouped = defaultdict(list)
+    for email, language in staff:
+        if email not in grouped[language or settings.LANGUAGE_CODE]:
+            grouped[language or settings.LANGUAGE_CODE].append(email)
+    return dict(grouped)
+
+
+def _milestone_mail(site, items) -> tuple[str, str]:
+    """(subject, body) in the active language. The milestone's code stays in each line (a stored code, what the API
+    and exports call it), and so does its detail (stored English)."""
+    subject_line = gettext("[Meta10-19 EDC] {count} new milestone(s) at site {site}").format(
+        count=len(items), site=site.code
+    )
+    line = gettext("{subject}: {kind} on {date} {detail}")
+    lines = [
+        line.format(subject=subject.subject_id, kind=m.kind, date=m.date, detail=m.detail).rstrip()
+        for subject, m in items
+    ]
+    return subject_line, "\n".join(lines)
 
 
 def subject_status(subject: Subject, today: dt.date) -> dict:
@@ -239,7 +262,7 @@ def subject_status(subject: Subject, today: dt.date) -> dict:
     milestones = list(subject.milestones.select_related("visit").order_by("date", "kind"))
     d0 = Visit.objects.filter(subject=subject, code="D0", voided=False, visit_datetime__isnull=False).first()
     if d0 is None:
-        return {"milestones": milestones, "contraception": None, "pcr": "no infusion recorded"}
+        return {"milestones": milestones, "contraception": None, "pcr": N_("no infusion recorded")}
     confirmed = next(
         (m for m in milestones if m.kind == Milestone.Kind.PCR_NEGATIVE_CONFIRMED and m.revoked_at is None), None
     )
@@ -247,5 +270,6 @@ def subject_status(subject: Subject, today: dt.date) -> dict:
     requirement = rules.contraception_required_until(
         month_12, confirmed.date if confirmed else None, subject.sex, subject.childbearing_potential, today
     )
-    pcr = f"confirmed negative on {confirmed.date}" if confirmed else "not yet confirmed negative"
+    pcr = (Message("confirmed negative on {date}", date=confirmed.date) if confirmed
+           else N_("not yet confirmed negative"))  # fmt: skip
     return {"milestones": milestones, "contraception": requirement.text, "pcr": pcr}

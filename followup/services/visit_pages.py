@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
+from django.utils.translation import gettext
 
 from edc import rules as edc_rules
 from edc.models import LabResult, Subject, Visit
@@ -90,7 +91,7 @@ def record_visit_crf(visit: Visit, entries: dict, *, user, reason: str = "") -> 
             if stored is None and not any(values[field] not in (None, "", False) for field in line.result_fields):
                 continue  # a test left empty is no result, whatever range the form proposed beside it
             if visit.visit_datetime is None:
-                errors.setdefault("visit_datetime", ["a visit with results needs its date and time"])
+                errors.setdefault("visit_datetime", [gettext("a visit with results needs its date and time")])
                 continue
             result = stored or LabResult(
                 subject_id=visit.subject_id, visit=visit, analyte=line.analyte, sample_datetime=visit.visit_datetime
