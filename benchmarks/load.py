@@ -2,7 +2,9 @@
 
     .venv/bin/python benchmarks/load.py [--seconds 60] [--clients 50] [--warmup-seconds 5] [--workers 3]
 
-A PostgreSQL database of its own (`meta1019_bench_load`), loaded once with `seed_demo` and reused. gunicorn runs
+A PostgreSQL database of its own (`meta1019_bench_load`), loaded once with `seed_demo` and reused as the template
+of each run's copy (`meta1019_bench_load_run`, dropped after): the POSTs and the exports' logs of one run do not
+reach the next, which starts from the same rows (the exported subjects' casebooks stay their size). gunicorn runs
 `-c config/gunicorn.conf.py config.wsgi:application` on a free loopback port, DEBUG off, access log discarded;
 each demo user gets an API token (`Authorization: Token …`). benchmarks/locustfile.py's clients (no wait between
 requests) mix list pages (subjects, visits, lab results, queries), detail GETs, lab-result POSTs (copies of stored
@@ -96,14 +98,44 @@ def lab_result_bodies() -> list[dict]:
     return bodies
 
 
+def run_database_url() -> str:
+    """A fresh copy of the seeded database for one run (a template copy: PostgreSQL copies the files)."""
+    from django.db import connection
+
+    connection.close()  # a template must have no other session
+    seeded_url = os.environ["DATABASE_URL"]
+    run_url = f"{seeded_url}_run"
+    drop_database(run_url)
+    with admin_connection(run_url) as admin:
+        admin.execute(f'CREATE DATABASE "{database_name(run_url)}" TEMPLATE "{database_name(seeded_url)}"')
+    return run_url
+
+
+def drop_database(url: str) -> None:
+    with admin_connection(url) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{database_name(url)}" WITH (FORCE)')
+
+
+def database_name(url: str) -> str:
+    return url.rsplit("/", 1)[1]
+
+
+def admin_connection(url: str):
+    """A connection to the server's `postgres` database, where databases are created and dropped."""
+    import psycopg
+
+    return psycopg.connect(f"{url.rsplit('/', 1)[0]}/postgres", autocommit=True)
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
 
 
-def start_gunicorn(port: int, workers: int) -> subprocess.Popen:
-    env = {**os.environ, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": str(workers), "DEBUG": "0"}
+def start_gunicorn(port: int, workers: int, database_url: str) -> subprocess.Popen:
+    env = {**os.environ, "DATABASE_URL": database_url, "GUNICORN_BIND": f"127.0.0.1:{port}", "DEBUG": "0"}
+    env["GUNICORN_WORKERS"] = str(workers)
     command = [BIN / "gunicorn", "-c", "config/gunicorn.conf.py", "config.wsgi:application"]
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -184,8 +216,8 @@ def main():
     parser.add_argument("--workers", type=int, default=3)
     args = parser.parse_args()
     plan = seeded_plan()
-    port = free_port()
-    server = start_gunicorn(port, args.workers)
+    database_url, port = run_database_url(), free_port()
+    server = start_gunicorn(port, args.workers, database_url)
     try:
         with tempfile.NamedTemporaryFile("w", suffix=".json") as plan_file:
             json.dump(plan, plan_file)
@@ -198,6 +230,7 @@ def main():
     finally:
         server.terminate()
         server.wait(timeout=30)
+        drop_database(database_url)
     report({**figures(results, cpu_before, cpu_after, args.seconds), "loadavg_before": loadavg_before}, args)
 
 
