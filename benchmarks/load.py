@@ -231,7 +231,10 @@ def main():
         server.terminate()
         server.wait(timeout=30)
         drop_database(database_url)
-    report({**figures(results, cpu_before, cpu_after, args.seconds), "loadavg_before": loadavg_before}, args)
+    result = {**figures(results, cpu_before, cpu_after, args.seconds), "loadavg_before": loadavg_before}
+    report(result, args)
+    if result["server_errors"]:
+        sys.exit("server errors (5xx or no answer): there must be none")
 
 
 def report(result: dict, args) -> None:
