@@ -7,12 +7,12 @@ of each run's copy (`meta1019_bench_load_run`, dropped after): the POSTs and the
 reach the next, which starts from the same rows (the exported subjects' casebooks stay their size). gunicorn runs
 `-c config/gunicorn.conf.py config.wsgi:application` on a free loopback port, DEBUG off, access log discarded;
 each demo user gets an API token (`Authorization: Token …`). benchmarks/locustfile.py's clients (no wait between
-requests) mix list pages (subjects, visits, lab results, queries), detail GETs, lab-result POSTs (copies of stored
-results, to visits no lock covers) and one-subject exports (pkpd CSV, ODM casebook). After a warm-up run (every
-worker past its first requests), the measured run's figures: requests, errors by status (5xx must be 0), p50/p99
-latency, and the server CPU per request: the (user + system) time that gunicorn's master and workers spent during
-the run, over its requests. Each run adds its POSTs' results to the database. Target (issue #18): ≤ 5 ms CPU per
-request, p99 < 300 ms.
+requests) mix, in the weights 4 : 3 : 2 : 1, list pages (subjects, visits, lab results, queries), detail GETs,
+lab-result POSTs (copies of stored results, to visits no lock covers) and one-subject exports (pkpd CSV, ODM
+casebook). After a warm-up run (every worker past its first requests), the measured run's figures: requests, errors
+by status, p50/p99 latency, and the server CPU per request: the (user + system) time that gunicorn's master and
+workers spent during the run, over its requests. The exit status is 1 on any 5xx (or request left unanswered).
+Target (issue #18): ≤ 5 ms CPU per request, p99 < 300 ms.
 """
 
 import argparse
