@@ -12,6 +12,7 @@ synchronous generators over a database cursor. Exports too large for one request
 Every value may be overridden from the environment (GUNICORN_*) or the command line.
 """
 
+import gc
 import os
 import sys
 
@@ -36,6 +37,12 @@ def _mark_unfinished_exports() -> None:
     exports = sys.modules.get("followup.exports")  # not imported: no export was served by this worker
     if exports is not None:
         exports.mark_unfinished_incomplete()
+
+
+def post_worker_init(worker):
+    # The application is loaded and lives as long as the worker: frozen, its objects (modules, models, settings)
+    # are no longer walked by each full pass of the cyclic collector over the requests' garbage (issue #18).
+    gc.freeze()
 
 
 def worker_abort(worker):

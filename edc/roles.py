@@ -25,11 +25,9 @@ SYSTEM_USERNAME = "edc-system"
 def roles_of(user) -> frozenset[str]:
     if not user or not user.is_authenticated:
         return frozenset()
-    cached = getattr(user, "_edc_roles", None)
-    if cached is None:
-        cached = frozenset(user.groups.values_list("name", flat=True))
-        user._edc_roles = cached
-    return cached
+    if getattr(user, "_edc_roles", None) is None:
+        _load_roles_and_sites(user)
+    return user._edc_roles
 
 
 def has_any_role(user, roles) -> bool:
@@ -44,11 +42,21 @@ def may_request(user, method: str, read_roles, write_roles) -> bool:
 
 
 def site_ids_of(user) -> list[int]:
-    cached = getattr(user, "_edc_site_ids", None)
-    if cached is None:
-        cached = list(user.edc_sites.values_list("pk", flat=True))
-        user._edc_site_ids = cached
-    return cached
+    if getattr(user, "_edc_site_ids", None) is None:
+        _load_roles_and_sites(user)
+    return user._edc_site_ids
+
+
+def _load_roles_and_sites(user) -> None:
+    """The user's groups and sites in one query, kept on the user for the request: every API request needs both
+    (the role check, then the site scope). One row per (group, site) pair; None where the user has neither."""
+    pairs = user._meta.default_manager.filter(pk=user.pk).values_list("groups__name", "edc_sites__pk")
+    names, site_ids = set(), set()
+    for name, site_id in pairs:
+        names.add(name)
+        site_ids.add(site_id)
+    user._edc_roles = frozenset(names - {None})
+    user._edc_site_ids = sorted(site_ids - {None})
 
 
 def scope(queryset: QuerySet, user) -> QuerySet:

@@ -2,6 +2,7 @@
 loopback serving an export longer than its timeout, then a worker stopped mid-export: the client can tell the
 body is cut short and the export log says INCOMPLETE."""
 
+import gc
 import hashlib
 import http.client
 import json
@@ -37,6 +38,15 @@ def test_the_config_serves_streams_on_threads():
     assert config["worker_class"] == "gthread" and config["threads"] > 1
     assert config["graceful_timeout"] >= 60  # a deploy lets streams in flight finish
     assert callable(config["worker_abort"]) and callable(config["worker_exit"])
+
+
+def test_a_worker_freezes_the_loaded_application_out_of_the_collectors_passes():
+    config = runpy.run_path(str(ROOT / CONFIG))
+    try:
+        config["post_worker_init"](None)
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
 
 
 # --- A real gunicorn ------------------------------------------------------------------------------------------------

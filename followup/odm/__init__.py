@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from lxml import etree
 
 from edc import roles
@@ -120,7 +120,7 @@ def odm_chunks(scope: Scope, counter: _Counter | None = None) -> Iterator[bytes]
         root = {"FileType": "Transactional", "FileOID": f"EDC.{now:%Y%m%dT%H%M%S}", "Granularity": granularity,
                 "CreationDateTime": now.isoformat(), "ODMVersion": "1.3.2", "SourceSystem": SOURCE_SYSTEM}  # fmt: skip
         with xml.element(tag("ODM"), root, nsmap={None: NS}):
-            xml.write(study_element())
+            _write_study(xml, sink)
             xml.write(admin_data_element(sites, users, now.date().isoformat()))
             xml.write(reference_data_element(sites))
             writer = ClinicalWriter(usernames)
@@ -134,6 +134,24 @@ def odm_chunks(scope: Scope, counter: _Counter | None = None) -> Iterator[bytes]
                         counter.add()
                         yield sink.drain()
     yield sink.drain()
+
+
+# The Study element as written, by language: it is made from the models alone (forms, items, code lists, units,
+# events) and its texts are their verbose names and choice labels, so it changes only with the active language.
+_STUDY_XML: dict[str, bytes] = {}
+
+
+def _write_study(xml, sink: _Sink) -> None:
+    """The Study element, built and serialized on the first export in each language, then written as it was."""
+    xml.flush()
+    language = translation.get_language()
+    if language in _STUDY_XML:
+        sink.write(_STUDY_XML[language])
+        return
+    written_before = len(sink.chunks)
+    xml.write(study_element())
+    xml.flush()
+    _STUDY_XML[language] = b"".join(sink.chunks[written_before:])
 
 
 def write_odm(output, request: OdmRequest, *, channel: str = "command", progress=None) -> int:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from django.db.models import F
@@ -77,6 +78,12 @@ def subject_batches(scope: Scope) -> Iterator[list[Subject]]:
         last = batch[-1].subject_id
 
 
+@cache
+def _history_manager(model):
+    """The manager of the model's history table: `Model.history` builds a new manager class at each reading."""
+    return model.history.model._default_manager
+
+
 @dataclass
 class Row:
     form: Form
@@ -108,7 +115,8 @@ class ClinicalWriter:
         rows: dict[int, list[Row]] = defaultdict(list)
         for form in forms():
             records = (
-                form.model.history.filter(**{f"{form.subject_path}__in": subject_pks})
+                _history_manager(form.model)
+                .filter(**{f"{form.subject_path}__in": subject_pks})
                 .annotate(odm_subject=F(form.subject_path))
                 .order_by("id", "history_id")
             )

@@ -16,7 +16,7 @@ import json
 import re
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import cache
+from functools import cache, cached_property
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth import get_user_model
@@ -81,7 +81,7 @@ class Item:
     field: models.Field
     oid: str
 
-    @property
+    @cached_property  # read for every value of every history record written
     def is_user(self) -> bool:
         return self.field.is_relation and self.field.related_model is get_user_model()
 

@@ -223,6 +223,18 @@ def test_anonymous_is_refused(client, subject):
     assert client.get("/api/v1/subjects/").status_code in (401, 403)
 
 
+def test_a_lab_result_reads_its_subject_with_the_site_once(staff_api, subject):
+    """The subject is looked up with its site: the rules that read the site's time zone load nothing more."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        assert create_lab(staff_api, subject).status_code == 201
+    site_reads = [q["sql"] for q in captured if 'FROM "edc_site" WHERE' in q["sql"]]
+    assert site_reads == []
+    assert len(captured) == 8  # 10 before: the site read with the subject, the roles with the sites
+
+
 @pytest.mark.parametrize("route", ["subjects", "lab-results", "visits", "queries"])
 def test_list_query_count_is_independent_of_rows(route, staff_api, staff, site, django_assert_num_queries):
     def build(n):

@@ -4,12 +4,14 @@ subjects, the import round trip, the roles of the route and of the commands."""
 
 import datetime as dt
 import io
+import re
 from decimal import Decimal
 from pathlib import Path
 
 import defineutils.validate
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import translation
 from lxml import etree
 
 from edc import roles
@@ -138,6 +140,24 @@ def test_items_carry_type_length_digits_question_code_list_and_unit(cohort):
     )
     day = xpath(tree, "//o:CodeList[@OID='CL.INFUSION.LYMPHODEPLETIONDOSE.DAY']")[0]
     assert day.get("DataType") == "integer"
+
+
+def _without_file_time(casebook: bytes) -> bytes:
+    return re.sub(rb'(FileOID|CreationDateTime)="[^"]*"', b"", casebook)
+
+
+def test_the_study_metadata_written_once_per_language_is_written_again_as_built(cohort, monkeypatch):
+    """The Study element is serialized on a language's first export and reused: every export reads as if built."""
+    monkeypatch.setattr(odm, "_STUDY_XML", {})
+    casebooks = {}
+    for language in ("en", "zh-hans", "en", "zh-hans"):
+        with translation.override(language):
+            casebook = _without_file_time(b"".join(odm.odm_chunks(clinical.Scope())))
+        assert casebooks.setdefault(language, casebook) == casebook
+    assert set(odm._STUDY_XML) == {"en", "zh-hans"}
+    assert casebooks["en"] != casebooks["zh-hans"]  # the labels are the language's
+    monkeypatch.setattr(odm, "_STUDY_XML", {})
+    assert _without_file_time(b"".join(odm.odm_chunks(clinical.Scope()))) == casebooks["en"]
 
 
 def _row_groups(tree, group_oid: str, pk: int):
