@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from edc import i18n as edc_i18n
 from edc import roles
@@ -23,6 +24,7 @@ from edc.rules import site_date
 from edc.services import save_crf, sign
 from screening import rules
 from screening.models import Consent, EligibilityDecision, Medication, ScreeningExam, SledaiAssessment, SleHistory
+from screening.rules.check import missing_reason
 
 # Later apps tell the eligibility engine when apheresis started (screening may not import them): the
 # infusion app registers, from its `hooks` module, a function returning the subject's apheresis start or None.
@@ -346,25 +348,31 @@ def path_in_words(path: str) -> str:
     if route == "lab_results":
         code, _, limit = rest.partition(".")
         analyte = edc_i18n.translated(edc_rules.ANALYTE_NAMES.get(code, code))
-        return f"{analyte} result's upper limit of normal" if limit == "uln" else f"{analyte} result"
+        said = (
+            gettext("%(analyte)s result's upper limit of normal") if limit == "uln" else gettext("%(analyte)s result")
+        )
+        return said % {"analyte": analyte}
     name, _, index = route.partition("[")
     model = PATH_MODELS.get(name)
     if model is None:
         return path
     if name == "medications" and not rest:
-        return "medication log"
+        return gettext("medication log")
     crf = str(model._meta.verbose_name)
     if index:
-        crf = f"{crf} {int(index.rstrip(']')) + 1} of the log"
-    return f"{model._meta.get_field(rest).verbose_name} ({crf})" if rest else crf
+        crf = gettext("%(crf)s %(number)d of the log") % {"crf": crf, "number": int(index.rstrip("]")) + 1}
+    if not rest:
+        return crf
+    return gettext("%(field)s (%(crf)s)") % {"field": model._meta.get_field(rest).verbose_name, "crf": crf}
 
 
 def reason_in_words(result: rules.CriterionResult) -> str:
     """The criterion's reason with its missing inputs named as the CRFs name them (no field paths)."""
     if not result.missing:
         return result.reason
-    known = result.reason.removeprefix(f"missing {', '.join(result.missing)}")
-    return f"missing {', '.join(path_in_words(path) for path in result.missing)}{known}"
+    # `Check` says a missing criterion's reason as its inputs, then what it found already (its "known").
+    known = result.reason.values.get("known") if isinstance(result.reason, edc_rules.Message) else None
+    return missing_reason(", ".join(path_in_words(path) for path in result.missing), [known] if known else [])
 
 
 # --- The investigator's confirmation ------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 
+from edc.rules import N_, Message
 from screening.rules.calculations import canonical_drug
 from screening.rules.codes import (
     CORTICOSTEROID,
@@ -74,14 +75,15 @@ def check_exam_fields(values: dict) -> dict[str, str]:
 
 def procedures_before_consent(consent_date: dt.date, procedures: Iterable[tuple[str, dt.date]]) -> list[str]:
     """The screening procedures dated before the consent, each as 'what on date'."""
-    return [f"{what} on {day}" for what, day in sorted(procedures, key=lambda p: p[1]) if day < consent_date]
+    return [Message("{what} on {day}", what=what, day=day) for what, day in sorted(procedures, key=lambda p: p[1])
+            if day < consent_date]  # fmt: skip
 
 
 def screening_procedures(inputs: EligibilityInputs) -> list[tuple[str, dt.date]]:
     """The dated screening procedures of the inputs (lab samples, the exam, the SLEDAI assessment)."""
-    procedures = [(f"{lab.analyte} sample", lab.sample_date) for lab in inputs.lab_results]
+    procedures = [(Message("{analyte} sample", analyte=lab.analyte), lab.sample_date) for lab in inputs.lab_results]
     if inputs.screening_exam and inputs.screening_exam.exam_date:
-        procedures.append(("screening exam", inputs.screening_exam.exam_date))
+        procedures.append((N_("screening exam"), inputs.screening_exam.exam_date))
     if inputs.sledai:
-        procedures.append(("SELENA-SLEDAI assessment", inputs.sledai.assessment_date))
+        procedures.append((N_("SELENA-SLEDAI assessment"), inputs.sledai.assessment_date))
     return procedures

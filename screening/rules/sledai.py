@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 
-from edc.rules import D, Limit
+from edc.rules import N_, D, Label, Limit, Message
 from screening.rules.calculations import num, prednisone_equivalent
 from screening.rules.inputs import LabFacts
 
@@ -31,30 +31,39 @@ SLEDAI_WEIGHTS: dict[str, int] = {
 SEROLOGICAL_DESCRIPTORS = ("LOW_COMPLEMENT", "DNA_BINDING")
 
 # The descriptors as the SELENA-SLEDAI form prints them, by organ (DOMAIN.md §4 lists the same codes by weight).
-SLEDAI_ORGANS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
-    ("Central nervous system", (
-        ("SEIZURE", "Seizure"), ("PSYCHOSIS", "Psychosis"), ("ORGANIC_BRAIN", "Organic brain syndrome"),
-        ("VISUAL", "Visual disturbance"), ("CRANIAL_NERVE", "Cranial nerve disorder"),
-        ("LUPUS_HEADACHE", "Lupus headache"), ("CVA", "Cerebrovascular accident"),
+SLEDAI_ORGANS: tuple[tuple[Label, tuple[tuple[str, Label], ...]], ...] = (
+    (N_("Central nervous system"), (
+        ("SEIZURE", N_("Seizure")), ("PSYCHOSIS", N_("Psychosis")), ("ORGANIC_BRAIN", N_("Organic brain syndrome")),
+        ("VISUAL", N_("Visual disturbance")), ("CRANIAL_NERVE", N_("Cranial nerve disorder")),
+        ("LUPUS_HEADACHE", N_("Lupus headache")), ("CVA", N_("Cerebrovascular accident")),
     )),
-    ("Vascular", (("VASCULITIS", "Vasculitis"),)),
-    ("Musculoskeletal", (("ARTHRITIS", "Arthritis"), ("MYOSITIS", "Myositis"))),
-    ("Renal", (
-        ("URINARY_CASTS", "Urinary casts"), ("HEMATURIA", "Haematuria"), ("PROTEINURIA", "Proteinuria"),
-        ("PYURIA", "Pyuria"),
+    (N_("Vascular"), (("VASCULITIS", N_("Vasculitis")),)),
+    (N_("Musculoskeletal"), (("ARTHRITIS", N_("Arthritis")), ("MYOSITIS", N_("Myositis")))),
+    (N_("Renal"), (
+        ("URINARY_CASTS", N_("Urinary casts")), ("HEMATURIA", N_("Haematuria")), ("PROTEINURIA", N_("Proteinuria")),
+        ("PYURIA", N_("Pyuria")),
     )),
-    ("Mucocutaneous", (("RASH", "Rash"), ("ALOPECIA", "Alopecia"), ("MUCOSAL_ULCERS", "Mucosal ulcers"))),
-    ("Serosal", (("PLEURISY", "Pleurisy"), ("PERICARDITIS", "Pericarditis"))),
-    ("Immunological", (("LOW_COMPLEMENT", "Low complement"), ("DNA_BINDING", "Increased DNA binding"))),
-    ("Constitutional", (("FEVER", "Fever"),)),
-    ("Haematological", (("THROMBOCYTOPENIA", "Thrombocytopenia"), ("LEUKOPENIA", "Leukopenia"))),
+    (N_("Mucocutaneous"), (
+        ("RASH", N_("Rash")), ("ALOPECIA", N_("Alopecia")), ("MUCOSAL_ULCERS", N_("Mucosal ulcers")),
+    )),
+    (N_("Serosal"), (("PLEURISY", N_("Pleurisy")), ("PERICARDITIS", N_("Pericarditis")))),
+    (N_("Immunological"), (("LOW_COMPLEMENT", N_("Low complement")), ("DNA_BINDING", N_("Increased DNA binding")))),
+    (N_("Constitutional"), (("FEVER", N_("Fever")),)),
+    (N_("Haematological"), (("THROMBOCYTOPENIA", N_("Thrombocytopenia")), ("LEUKOPENIA", N_("Leukopenia")))),
 )  # fmt: skip
 
 
-def descriptor_choices() -> list[tuple[str, list[tuple[str, str]]]]:
-    """Grouped choices for a form: organ → [(code, "Seizure (8)")], the weight beside each name."""
+def descriptor_choices() -> list[tuple[Label, list[tuple[str, Message]]]]:
+    """Grouped choices for a form: organ → [(code, "Seizure (8)")], the weight beside each name (the organ and the
+    name translated where the form shows them)."""
     return [
-        (organ, [(code, f"{label} ({SLEDAI_WEIGHTS[code]})") for code, label in descriptors])
+        (
+            organ,
+            [
+                (code, Message("{label} ({weight})", label=label, weight=SLEDAI_WEIGHTS[code]))
+                for code, label in descriptors
+            ],
+        )
         for organ, descriptors in SLEDAI_ORGANS
     ]
 
