@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.translation import gettext
+from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
 from edc import i18n, roles, rules, services
@@ -241,12 +241,13 @@ PANEL_CACHE_SECONDS = 24 * 3600
 
 
 def cached_panels(request, subject: Subject, version: services.DataVersion) -> list[tuple[str, str]]:
-    """The registered panels' HTML, rendered once per version of the subject's data, site day and reader's roles
-    (panels read only the subject's rows and today at its site; what they offer, such as "Confirm eligibility",
-    depends on the reader's roles, never on the reader otherwise)."""
+    """The registered panels' HTML, rendered once per version of the subject's data, site day, reader's roles and
+    language (panels read only the subject's rows and today at its site; what they offer, such as "Confirm
+    eligibility", depends on the reader's roles, never on the reader otherwise; their words are the reader's
+    language's)."""
     # Today at the site and at the server (a panel may count days in either).
     today = f"{dashboard.site_today(subject.site.timezone)}|{timezone.localdate()}"
-    reader = ",".join(sorted(roles.roles_of(request.user)))
+    reader = f"{','.join(sorted(roles.roles_of(request.user)))}|{get_language()}"
     digest = hashlib.sha256(f"{version.key}|{subject.site.timezone}|{today}|{reader}".encode()).hexdigest()[:32]
 
     def render_all():
