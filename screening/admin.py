@@ -23,7 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import lazy
 from django.utils.html import format_html_join
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from edc import admin as edc_admin
@@ -280,13 +280,12 @@ def confirm_eligibility_view(request, subject):
 def _refusal_on_form(form, error: ValidationError, evaluation: rules.Evaluation) -> None:
     if "criteria" in error.message_dict:  # the API's message names codes; the page shows the criteria in words
         missing = len(evaluation.missing_criteria)
-        refusal = ngettext(
-            "%(count)d criterion is missing data (marked ? below); enter it on the screening CRFs first. "
-            "Nothing was signed.",
-            "%(count)d criteria are missing data (marked ? below); enter it on the screening CRFs first. "
-            "Nothing was signed.",
-            missing,
-        )
+        # One message for each English number (the catalogue holds no plural forms; Chinese has one).
+        one = gettext("%(count)d criterion is missing data (marked ? below); enter it on the screening CRFs first. "
+                      "Nothing was signed.")  # fmt: skip
+        more = gettext("%(count)d criteria are missing data (marked ? below); enter it on the screening CRFs first. "
+                       "Nothing was signed.")  # fmt: skip
+        refusal = one if missing == 1 else more
         form.add_error(None, refusal % {"count": missing})
         return
     edc_admin.add_errors(form, error)

@@ -52,6 +52,7 @@ CRITERION_TITLES = {
     "INC_PANCREAS": N_("pancreas: lipase and amylase"),
     "INC_COAG": N_("coagulation: PT, fibrinogen, APTT"),
     "INC_PULMONARY": N_("lungs: dyspnoea grade 1 or less, SaO2 above 91 %"),
+    # xgettext:no-python-format ("45 % or" is no %-placeholder)
     "INC_CARDIAC": N_("heart: LVEF 45 % or more"),
     "EXC_NEPHRITIS": N_("no severe lupus nephritis"),
     "EXC_CRISIS": N_("no lupus crisis"),
