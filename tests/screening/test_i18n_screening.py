@@ -8,12 +8,14 @@ import re
 
 import pytest
 from django.apps import apps
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone, translation
 
 from edc import i18n
 from edc.models import CrfModel
-from infusion.models import Apheresis, ProductLot
+from infusion.models import Apheresis, LymphodepletionDose, ProductLot
+from infusion.services import record_lymphodepletion_dose
 from screening import rules
 from screening.admin import CODE_LISTS
 from screening.models import CODE_LABELS, EligibilityDecision, Medication
@@ -163,3 +165,23 @@ def test_the_treatment_screens_and_timeline_are_in_chinese(client, staff, subjec
     page = client.get(reverse("admin:edc_subject_change", args=[subject.pk]), **CHINESE).content.decode()
     for words in ("步骤", "关键数据", f"单采，产品 {lot.apheresis.product_id}", "清淋预处理第 -5 天", "已给药"):
         assert words in page, words
+
+
+def test_a_refused_lot_and_a_refused_dose_are_said_in_the_readers_language(staff, subject):
+    day0 = timezone.localdate(timezone.now(), infusion_factories.SHANGHAI) - dt.timedelta(days=20)
+    infusion_factories.enrol(subject, staff)
+    apheresis = infusion_factories.make_apheresis(subject, staff, day0)
+    with translation.override("zh-hans"), pytest.raises(ValidationError) as refused:
+        infusion_factories.make_lot(apheresis, staff, day0, sterility_pass=None)
+    lot_number = f"L-{apheresis.product_id}"
+    assert refused.value.message_dict["sterility_pass"] == [f"批次 {lot_number} 无菌检查合格前不得放行"]
+    with translation.override("en"), pytest.raises(ValidationError) as refused:
+        infusion_factories.make_lot(apheresis, staff, day0, sterility_pass=None)
+    assert refused.value.message_dict["sterility_pass"] == [
+        f"lot {lot_number} cannot be released before its sterility test passes"
+    ]
+    dose = LymphodepletionDose(**infusion_factories.dose_values(subject, -4, day0))
+    infusion_factories.make_doses(subject, staff, day0)
+    with translation.override("zh-hans"), pytest.raises(ValidationError) as refused:
+        record_lymphodepletion_dose(dose, user=staff)
+    assert "第 -4 天已有记录" in refused.value.message_dict["day"][0]
