@@ -315,15 +315,18 @@ def suggest_sledai_descriptors(
     for lab in sorted(window, key=lambda lab: lab.sample_datetime):
         value, when = lab.value, lab.sample_date.isoformat()
         if lab.analyte in ("C3", "C4") and lab.lln is not None and value < lab.lln:
-            suggest("LOW_COMPLEMENT", f"{lab.analyte} {num(value)} g/L < LLN {num(lab.lln)} on {when}")
+            suggest("LOW_COMPLEMENT", Message("{analyte} {value} g/L < LLN {lln} on {when}", analyte=lab.analyte,
+                                              value=num(value), lln=num(lab.lln), when=when))  # fmt: skip
         elif lab.analyte == "DSDNA" and lab.uln is not None and value > lab.uln:
-            suggest("DNA_BINDING", f"anti-dsDNA {num(value)} IU/mL > ULN {num(lab.uln)} on {when}")
+            suggest("DNA_BINDING", Message("anti-dsDNA {value} IU/mL > ULN {uln} on {when}", value=num(value),
+                                           uln=num(lab.uln), when=when))  # fmt: skip
         elif lab.analyte == "PLAT" and value < 100:
-            suggest("THROMBOCYTOPENIA", f"platelets {num(value)} × 10^9/L < 100 on {when}")
+            suggest("THROMBOCYTOPENIA", Message("platelets {value} × 10^9/L < 100 on {when}", value=num(value),
+                                                when=when))  # fmt: skip
         elif lab.analyte == "WBC" and value < 3:
-            suggest("LEUKOPENIA", f"white cells {num(value)} × 10^9/L < 3 on {when}")
+            suggest("LEUKOPENIA", Message("white cells {value} × 10^9/L < 3 on {when}", value=num(value), when=when))
         elif lab.analyte == "PROT24" and value > D("0.5"):
-            suggest("PROTEINURIA", f"proteinuria {num(value)} g/24h > 0.5 on {when}")
+            suggest("PROTEINURIA", Message("proteinuria {value} g/24h > 0.5 on {when}", value=num(value), when=when))
     if max_temperature_c is not None and max_temperature_c > 38:
-        suggest("FEVER", f"temperature {num(max_temperature_c, 1)} °C > 38")
+        suggest("FEVER", Message("temperature {value} °C > 38", value=num(max_temperature_c, 1)))
     return [Suggestion(code, reason) for code, reason in found.items()]

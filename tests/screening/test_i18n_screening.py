@@ -100,8 +100,8 @@ def test_a_reason_is_said_part_by_part_and_stays_english_as_a_string():
     assert type(crisis.as_dict()["reason"]) is str  # stored as plain English
 
 
-PANEL_CHINESE = ["在所有筛选操作前签署知情同意书", "缺少知情同意日期（知情同意）", "标准", "原因", "不完整",
-                 "确认入选资格", "LVEF（%）（筛选期检查）", "肌酐 结果"]  # fmt: skip
+PANEL_CHINESE = ["入选资格", "治疗时间线", "在所有筛选操作前签署知情同意书", "缺少知情同意日期（知情同意）", "标准",
+                 "原因", "不完整", "确认入选资格", "LVEF（%）（筛选期检查）", "肌酐 结果"]  # fmt: skip
 PANEL_ENGLISH = ["Informed consent signed before every screening procedure", "missing consent date (consent)",
                  "Evaluated for screening date", "incomplete", "Confirm eligibility"]  # fmt: skip
 
