@@ -241,12 +241,12 @@ PANEL_CACHE_SECONDS = 24 * 3600
 
 
 def cached_panels(request, subject: Subject, version: services.DataVersion) -> list[tuple[str, str]]:
-    """The registered panels' HTML, rendered once per version of the subject's data, site day, reader's roles and
-    language (panels read only the subject's rows and today at its site; what they offer, such as "Confirm
-    eligibility", depends on the reader's roles, never on the reader otherwise; their words are the reader's
-    language's)."""
+    """The registered panels' HTML, rendered once per version of the subject's data, site day and reader's roles
+    (panels read only the subject's rows and today at its site; what they offer, such as "Confirm eligibility",
+    depends on the reader's roles, never on the reader otherwise)."""
     # Today at the site and at the server (a panel may count days in either).
     today = f"{dashboard.site_today(subject.site.timezone)}|{timezone.localdate()}"
+    # The reader's roles and language: the panels' offers and words depend on nothing else of the reader.
     reader = f"{','.join(sorted(roles.roles_of(request.user)))}|{get_language()}"
     digest = hashlib.sha256(f"{version.key}|{subject.site.timezone}|{today}|{reader}".encode()).hexdigest()[:32]
 
