@@ -180,8 +180,13 @@ def inc_serology(inputs: EligibilityInputs, on: dt.date) -> CriterionResult:
     return check.result()
 
 
-# The SELENA-SLEDAI activity bands in the reasons' words.
-ACTIVITY_WORDS = {"NONE": N_("none"), "MILD": N_("mild"), "MODERATE": N_("moderate"), "HIGH": N_("high")}
+# The score in words, by its activity band (the band's word inside each: the catalogue's "high" is a lab flag's).
+SLEDAI_SHOWN = {
+    "NONE": N_("SELENA-SLEDAI {total} on {date} (clinical {clinical}, serological {serological}, none)"),
+    "MILD": N_("SELENA-SLEDAI {total} on {date} (clinical {clinical}, serological {serological}, mild)"),
+    "MODERATE": N_("SELENA-SLEDAI {total} on {date} (clinical {clinical}, serological {serological}, moderate)"),
+    "HIGH": N_("SELENA-SLEDAI {total} on {date} (clinical {clinical}, serological {serological}, high)"),
+}
 
 
 def inc_sledai(inputs: EligibilityInputs, on: dt.date) -> CriterionResult:
@@ -190,11 +195,8 @@ def inc_sledai(inputs: EligibilityInputs, on: dt.date) -> CriterionResult:
         check.need("sledai.descriptors")
         return check.result()
     score = sledai_score(inputs.sledai.descriptors)
-    shown = Message(
-        "SELENA-SLEDAI {total} on {date} (clinical {clinical}, serological {serological}, {activity})",
-        total=score.total, date=inputs.sledai.assessment_date, clinical=score.clinical, serological=score.serological,
-        activity=ACTIVITY_WORDS[score.activity],
-    )  # fmt: skip
+    shown = Message(SLEDAI_SHOWN[score.activity], total=score.total, date=inputs.sledai.assessment_date,
+                    clinical=score.clinical, serological=score.serological)  # fmt: skip
     check.judge(score.total >= 8, Message("{shown}: total {total} {sign} 8", shown=shown, total=score.total,
                                           sign="≥" if score.total >= 8 else "<"))  # fmt: skip
     if score.serological:
