@@ -23,6 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import lazy
 from django.utils.html import format_html_join
+from django.utils.text import capfirst
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -74,7 +75,7 @@ class CodeListMixin:
                 choices=CODE_LISTS[db_field.name],
                 widget=forms.CheckboxSelectMultiple,
                 required=False,
-                label=db_field.verbose_name.capitalize(),
+                label=capfirst(db_field.verbose_name),
                 help_text=db_field.help_text,
             )
         return super().formfield_for_dbfield(db_field, request, **kwargs)
@@ -354,6 +355,10 @@ class MedicationAdmin(DoseAsTypedMixin, ScreeningCrfAdmin):
         return treated.get(medication.pk, gettext("— (linked on the adverse event's page)"))
 
 
+# The SELENA-SLEDAI activity band by its code (the code itself in English, as the screens have always shown it).
+ACTIVITY_BANDS = {"NONE": _("NONE"), "MILD": _("MILD"), "MODERATE": _("MODERATE"), "HIGH": _("HIGH")}
+
+
 @admin.register(SledaiAssessment)
 class SledaiAssessmentAdmin(ScreeningCrfAdmin):
     list_display = ("subject", "assessment_date", "visit", "total", "clinical", "serological", "activity", "pga")
@@ -362,6 +367,10 @@ class SledaiAssessmentAdmin(ScreeningCrfAdmin):
     readonly_fields = (*edc_admin.CrfAdmin.readonly_fields, "total", "clinical", "serological", "activity",
                        "lab_suggestions")  # fmt: skip
     date_hierarchy = "assessment_date"
+
+    @admin.display(description=_("activity"))
+    def activity(self, assessment):
+        return ACTIVITY_BANDS[assessment.activity]
 
     @admin.display(description=_("suggested from labs (10 days before)"))
     def lab_suggestions(self, assessment):
