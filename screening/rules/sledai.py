@@ -175,24 +175,28 @@ def selena_flare(previous: Assessment | None, current: Assessment) -> Outcome:
         return Outcome(None, (), ("previous assessment",))
     rise = current.total - previous.total
     if previous.total <= SEVERE_FLARE_TOTAL_ABOVE < current.total:
-        return Outcome(SEVERE_FLARE, (f"SLEDAI rose from {previous.total} to {current.total} (> 12)",))
+        return Outcome(SEVERE_FLARE, (Message("SLEDAI rose from {previous} to {current} (> 12)",
+                                              previous=previous.total, current=current.total),))  # fmt: skip
     pga_known = previous.pga is not None and current.pga is not None
     if pga_known and previous.pga <= SEVERE_FLARE_PGA_ABOVE < current.pga:
-        return Outcome(SEVERE_FLARE, (f"PGA rose from {num(previous.pga, 1)} to {num(current.pga, 1)} (> 2.5)",))
+        rose = Message("PGA rose from {previous} to {current} (> 2.5)", previous=num(previous.pga, 1),
+                       current=num(current.pga, 1))  # fmt: skip
+        return Outcome(SEVERE_FLARE, (rose,))
     if rise >= FLARE_TOTAL_RISE and not pga_known:
         # Mild or moderate at least; a PGA rise could still make it severe.
-        return Outcome(None, (f"SLEDAI rose by {rise}",), _missing_pga(previous, current))
+        return Outcome(None, (Message("SLEDAI rose by {rise}", rise=rise),), _missing_pga(previous, current))
     if not pga_known:
         return Outcome(None, (), _missing_pga(previous, current))
     pga_rise = current.pga - previous.pga
     reasons = []
     if rise >= FLARE_TOTAL_RISE:
-        reasons.append(f"SLEDAI rose by {rise} (≥ 3)")
+        reasons.append(Message("SLEDAI rose by {rise} (≥ 3)", rise=rise))
     if pga_rise >= FLARE_PGA_RISE:
-        reasons.append(f"PGA rose by {num(pga_rise, 1)} (≥ 1.0)")
+        reasons.append(Message("PGA rose by {rise} (≥ 1.0)", rise=num(pga_rise, 1)))
     if reasons:
         return Outcome(MILD_MODERATE_FLARE, tuple(reasons))
-    return Outcome(NO_FLARE, (f"SLEDAI change {rise:+d}, PGA change {num(pga_rise, 1)}",))
+    return Outcome(NO_FLARE, (Message("SLEDAI change {rise}, PGA change {pga}", rise=f"{rise:+d}",
+                                      pga=num(pga_rise, 1)),))  # fmt: skip
 
 
 def _missing_pga(previous: Assessment, current: Assessment) -> tuple[str, ...]:
@@ -204,9 +208,9 @@ def doris_remission(current: Assessment) -> Outcome:
     ≤ 5 mg/day."""
     return _all_of(
         [
-            _bound("clinical SLEDAI", current.clinical, "=", 0),
-            _bound("PGA", current.pga, "<", DORIS_PGA_BELOW),
-            _bound("prednisone dose", current.prednisone, "≤", DORIS_PREDNISONE_MAX, " mg/day"),
+            _bound(N_("clinical SLEDAI"), current.clinical, "=", 0),
+            _bound(N_("PGA"), current.pga, "<", DORIS_PGA_BELOW),
+            _bound(N_("prednisone dose"), current.prednisone, "≤", DORIS_PREDNISONE_MAX, " mg/day"),
         ]
     )
 
@@ -217,11 +221,11 @@ def treatment_free_doris(doris: Outcome, categories_on_date: Iterable[str]) -> O
     running = sorted(set(categories_on_date) & DISEASE_MODIFYING_CATEGORIES)
     treatment = (
         not running,
-        f"{', '.join(c.lower() for c in running)} in the medication log" if running else "no steroid, "
-        "immunosuppressant or biologic",
+        Message("{categories} in the medication log", categories=", ".join(c.lower() for c in running)) if running
+        else N_("no steroid, immunosuppressant or biologic"),
         "medication log",
     )  # fmt: skip
-    return _all_of([(doris.value, "DORIS" if doris.value else "not in DORIS", "DORIS"), treatment])
+    return _all_of([(doris.value, N_("DORIS") if doris.value else N_("not in DORIS"), "DORIS"), treatment])
 
 
 def lldas(previous: Assessment | None, current: Assessment) -> Outcome:
@@ -232,12 +236,14 @@ def lldas(previous: Assessment | None, current: Assessment) -> Outcome:
     new = None if previous is None else sorted(current.descriptors - previous.descriptors)
     return _all_of(
         [
-            _bound("SLEDAI", current.total, "≤", LLDAS_SLEDAI_MAX),
-            (not major, f"major-organ activity: {_codes(major)}" if major else "no major-organ activity", "SLEDAI"),
-            (None if new is None else not new, f"new activity: {_codes(new)}" if new else "no new activity",
+            _bound(N_("SLEDAI"), current.total, "≤", LLDAS_SLEDAI_MAX),
+            (not major, Message("major-organ activity: {codes}", codes=_codes(major)) if major
+             else N_("no major-organ activity"), "SLEDAI"),
+            (None if new is None else not new, Message("new activity: {codes}", codes=_codes(new)) if new
+             else N_("no new activity"),
              "previous assessment"),
-            _bound("PGA", current.pga, "≤", LLDAS_PGA_MAX),
-            _bound("prednisone dose", current.prednisone, "≤", LLDAS_PREDNISONE_MAX, " mg/day"),
+            _bound(N_("PGA"), current.pga, "≤", LLDAS_PGA_MAX),
+            _bound(N_("prednisone dose"), current.prednisone, "≤", LLDAS_PREDNISONE_MAX, " mg/day"),
         ]
     )  # fmt: skip
 
@@ -282,7 +288,9 @@ def _bound(name: str, value, op: str, bound, unit: str = "") -> tuple[bool | Non
         return None, "", name
     compare, holds_word, fails_word = _COMPARISONS[op]
     holds = compare(value, bound)
-    return holds, f"{name} {num(value)}{unit} {holds_word if holds else fails_word} {num(bound)}", name
+    reason = Message("{name} {value}{unit} {sign} {bound}", name=name, value=num(value), unit=unit,
+                     sign=holds_word if holds else fails_word, bound=num(bound))  # fmt: skip
+    return holds, reason, name
 
 
 # --- Lab-backed suggestions -----------------------------------------------------------------------

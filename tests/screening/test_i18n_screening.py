@@ -5,6 +5,7 @@ what is stored (the decision's criteria) stays English."""
 
 import datetime as dt
 import re
+from decimal import Decimal
 
 import pytest
 from django.apps import apps
@@ -19,6 +20,7 @@ from infusion.services import record_lymphodepletion_dose
 from screening import rules
 from screening.admin import CODE_LISTS
 from screening.models import CODE_LABELS, EligibilityDecision, Medication
+from screening.rules.sledai import Assessment, doris_remission
 from screening.services import confirm_eligibility
 from tests import factories as edc_factories
 from tests.infusion import factories as infusion_factories
@@ -185,3 +187,12 @@ def test_a_refused_lot_and_a_refused_dose_are_said_in_the_readers_language(staff
     with translation.override("zh-hans"), pytest.raises(ValidationError) as refused:
         record_lymphodepletion_dose(dose, user=staff)
     assert "第 -4 天已有记录" in refused.value.message_dict["day"][0]
+
+
+def test_the_sledai_outcome_reasons_are_said_in_chinese_and_stay_english():
+    doris = doris_remission(Assessment(12, 8, frozenset({"RASH"}), Decimal("0.8"), Decimal("10")))
+    assert doris.reasons == ("clinical SLEDAI 8 ≠ 0", "PGA 0.8 ≥ 0.5", "prednisone dose 10 mg/day > 5")
+    with translation.override("zh-hans"):
+        assert [i18n.translated(reason) for reason in doris.reasons] == [
+            "临床 SLEDAI 8 ≠ 0", "PGA 0.8 ≥ 0.5", "泼尼松剂量 10 mg/day > 5",
+        ]  # fmt: skip
