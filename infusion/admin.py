@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo
 from django.contrib import admin
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from edc.admin import CrfAdmin, change_url
 from infusion import services
@@ -46,11 +48,11 @@ class ProductLotAdmin(TreatmentAdmin):
     list_select_related = ("apheresis__subject",)
     record = services.record_product_lot
 
-    @admin.display(description="product ID", ordering="apheresis__product_id")
+    @admin.display(description=_("product ID"), ordering="apheresis__product_id")
     def product_id(self, lot):
         return lot.apheresis.product_id
 
-    @admin.display(description="subject", ordering="apheresis__subject__subject_id")
+    @admin.display(description=_("subject"), ordering="apheresis__subject__subject_id")
     def subject_id(self, lot):
         return lot.apheresis.subject.subject_id
 
@@ -99,32 +101,47 @@ def timeline_steps(subject) -> list[TimelineStep]:
     tz = ZoneInfo(subject.site.timezone)
     steps = [
         TimelineStep(
-            f"Apheresis, product {a.product_id}",
+            gettext("Apheresis, product %(product)s") % {"product": a.product_id},
             f"{_local(a.start_datetime, tz)} → {_local(a.end_datetime, tz)}",
-            f"{a.processed_volume_l} L processed; CD3+ {a.cd3_cells if a.cd3_cells is not None else '—'}",
-            "collected",
+            gettext("%(volume)s L processed; CD3+ %(cells)s")
+            % {"volume": a.processed_volume_l, "cells": a.cd3_cells if a.cd3_cells is not None else "—"},
+            gettext("collected"),
             change_url(a),
         )
         for a in treatment.aphereses
     ]
     steps += [
         TimelineStep(
-            f"Lot {lot.lot_number} (product {lot.apheresis.product_id})",
-            f"made {lot.manufactured_date}" + (f", released {lot.release_date}" if lot.release_date else ""),
-            f"viability {lot.viability_pct or '—'} %, CAR+ {lot.car_positive_pct or '—'} %, "
-            f"sterility {_passed(lot.sterility_pass)}, endotoxin {_passed(lot.endotoxin_pass)}",
-            "released" if lot.released else "not released",
+            gettext("Lot %(lot)s (product %(product)s)") % {"lot": lot.lot_number, "product": lot.apheresis.product_id},
+            _made(lot),
+            gettext("viability %(viability)s %%, CAR+ %(car)s %%, sterility %(sterility)s, endotoxin %(endotoxin)s")
+            % {
+                "viability": lot.viability_pct or "—",
+                "car": lot.car_positive_pct or "—",
+                "sterility": _passed(lot.sterility_pass),
+                "endotoxin": _passed(lot.endotoxin_pass),
+            },
+            gettext("released") if lot.released else gettext("not released"),
             change_url(lot),
         )
         for lot in treatment.lots
     ]
     steps += [
         TimelineStep(
-            f"Lymphodepletion day {dose.day}",
+            gettext("Lymphodepletion day %(day)s") % {"day": dose.day},
             str(dose.date),
-            f"BSA {dose.bsa_m2} m²; fludarabine {dose.fludarabine_mg} mg ({dose.fludarabine_mg_per_m2} mg/m²), "
-            f"cyclophosphamide {dose.cyclophosphamide_mg} mg ({dose.cyclophosphamide_mg_per_m2} mg/m²)",
-            "given",
+            gettext(
+                "BSA %(bsa)s m²; fludarabine %(flu)s mg (%(flu_m2)s mg/m²), "
+                "cyclophosphamide %(cy)s mg (%(cy_m2)s mg/m²)"
+            )
+            % {
+                "bsa": dose.bsa_m2,
+                "flu": dose.fludarabine_mg,
+                "flu_m2": dose.fludarabine_mg_per_m2,
+                "cy": dose.cyclophosphamide_mg,
+                "cy_m2": dose.cyclophosphamide_mg_per_m2,
+            },
+            gettext("given"),
             change_url(dose),
         )
         for dose in treatment.doses
@@ -133,11 +150,15 @@ def timeline_steps(subject) -> list[TimelineStep]:
         infusion = treatment.infusion
         steps.append(
             TimelineStep(
-                f"Infusion (day 0), lot {infusion.lot.lot_number}",
+                gettext("Infusion (day 0), lot %(lot)s") % {"lot": infusion.lot.lot_number},
                 _local(infusion.infusion_start, tz),
-                f"{_cells(infusion.dose_car_cells_per_kg)} CAR+ cells/kg × {infusion.weight_kg} kg; "
-                f"total {_cells(infusion.total_car_cells)} CAR+ cells",
-                "infused",
+                gettext("%(dose)s CAR+ cells/kg × %(weight)s kg; total %(total)s CAR+ cells")
+                % {
+                    "dose": _cells(infusion.dose_car_cells_per_kg),
+                    "weight": infusion.weight_kg,
+                    "total": _cells(infusion.total_car_cells),
+                },
+                gettext("infused"),
                 change_url(infusion),
             )
         )
@@ -149,8 +170,17 @@ def _cells(count) -> str:
     return f"{mantissa} × 10^{int(exponent)}"
 
 
+def _made(lot) -> str:
+    if lot.release_date:
+        return gettext("made %(made)s, released %(released)s") % {
+            "made": lot.manufactured_date,
+            "released": lot.release_date,
+        }
+    return gettext("made %(made)s") % {"made": lot.manufactured_date}
+
+
 def _passed(value: bool | None) -> str:
-    return {True: "pass", False: "FAIL", None: "pending"}[value]
+    return {True: gettext("pass"), False: gettext("FAIL"), None: gettext("pending")}[value]
 
 
 def treatment_timeline(request, subject) -> str:

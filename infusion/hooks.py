@@ -2,6 +2,8 @@
 eligibility counts back from, the treatment timeline on the subject page, and the deviations proposed when the
 infusion is not on day 0."""
 
+from django.utils.translation import gettext_lazy as _
+
 from edc.admin import register_subject_panel
 from edc.services import register_save_listener, register_validator
 from infusion import admin, services
@@ -16,5 +18,5 @@ register_validator(Infusion, services.validate_infusion)
 register_save_listener(services.recheck_fludarabine_after_save)
 
 register_apheresis_start_provider(services.apheresis_start)
-register_subject_panel("Treatment timeline", admin.treatment_timeline)
+register_subject_panel(_("Treatment timeline"), admin.treatment_timeline)
 register_save_listener(services.propose_for_treatment_order)

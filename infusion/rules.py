@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
-from edc.rules import D, Limit, age_in_years, as_typed
+from edc.rules import N_, D, Limit, Message, age_in_years, as_typed
 from screening.rules import cockcroft_gault
 
 WEIGHT_KG = Limit(D(25), D(300), D(35), D(150), "kg")
@@ -76,7 +76,8 @@ def check_lymphodepletion_dose(
     errors: dict[str, str] = {}
     warnings: dict[str, str] = {}
     if day not in LYMPHODEPLETION_DAYS:
-        errors["day"] = f"must be one of {', '.join(map(str, LYMPHODEPLETION_DAYS))}; got {day}"
+        errors["day"] = Message("must be one of {days}; got {day}", days=", ".join(map(str, LYMPHODEPLETION_DAYS)),
+                                day=day)  # fmt: skip
     usable = (
         height_cm is not None
         and weight_kg is not None
@@ -158,30 +159,33 @@ def total_car_cells_warning(dose_per_kg: Decimal, weight_kg: Decimal, total: Dec
 def consecutive_day_errors(day: int, date: dt.date, others: dict[int, dt.date]) -> dict[str, str]:
     """Lymphodepletion days are consecutive: day −4 is the calendar day after day −5, and so on."""
     if day in others:
-        return {"day": f"day {day} is already recorded ({others[day].isoformat()})"}
+        return {"day": Message("day {day} is already recorded ({date})", day=day, date=others[day].isoformat())}
     for other_day, other_date in sorted(others.items()):
         expected = other_date + dt.timedelta(days=day - other_day)
         if date != expected:
-            return {
-                "date": (
-                    f"day {day} must fall on {expected.isoformat()}, {abs(day - other_day)} day(s) "
-                    f"{'after' if day > other_day else 'before'} day {other_day} ({other_date.isoformat()}); "
-                    f"got {date.isoformat()}"
-                )
-            }
+            after = N_("day {day} must fall on {expected}, {days} day(s) after day {other} ({other_date}); got {date}")
+            before = N_(
+                "day {day} must fall on {expected}, {days} day(s) before day {other} ({other_date}); got {date}"
+            )
+            template = after if day > other_day else before
+            said = Message(template, day=day, expected=expected.isoformat(), days=abs(day - other_day),
+                           other=other_day, other_date=other_date.isoformat(), date=date.isoformat())  # fmt: skip
+            return {"date": said}
     return {}
 
 
 def not_before(field: str, value: dt.date | dt.datetime | None, earliest, what: str) -> dict[str, str]:
     if value is None or earliest is None or value >= earliest:
         return {}
-    return {field: f"{_iso(value)} is before {what} ({_iso(earliest)})"}
+    return {field: Message("{value} is before {what} ({earliest})", value=_iso(value), what=what,
+                           earliest=_iso(earliest))}  # fmt: skip
 
 
 def strictly_after(field: str, value, earliest, what: str) -> dict[str, str]:
     if value is None or earliest is None or value > earliest:
         return {}
-    return {field: f"{_iso(value)} must be after {what} ({_iso(earliest)})"}
+    return {field: Message("{value} must be after {what} ({earliest})", value=_iso(value), what=what,
+                           earliest=_iso(earliest))}  # fmt: skip
 
 
 def _iso(value) -> str:
@@ -193,15 +197,11 @@ def infusion_timing_errors(
 ) -> dict[str, str]:
     """Day 0 comes after the last lymphodepletion day (−3), which must be recorded first."""
     if last_lymphodepletion_date is None:
-        return {
-            "infusion_start": (
-                f"subject {subject_id} has no lymphodepletion day {LAST_LYMPHODEPLETION_DAY} recorded; "
-                "record lymphodepletion before the infusion"
-            )
-        }
-    return strictly_after(
-        "infusion_start", infusion_date, last_lymphodepletion_date, f"lymphodepletion day {LAST_LYMPHODEPLETION_DAY}"
-    )
+        return {"infusion_start": Message(
+            "subject {subject} has no lymphodepletion day {day} recorded; record lymphodepletion before the infusion",
+            subject=subject_id, day=LAST_LYMPHODEPLETION_DAY)}  # fmt: skip
+    last_day = Message("lymphodepletion day {day}", day=LAST_LYMPHODEPLETION_DAY)
+    return strictly_after("infusion_start", infusion_date, last_lymphodepletion_date, last_day)
 
 
 def infusion_schedule_deviation(infusion_date: dt.date, last_lymphodepletion_date: dt.date | None) -> str | None:
@@ -227,16 +227,11 @@ def chain_of_identity_errors(
 ) -> dict[str, str]:
     """The lot infused must be made from this subject's apheresis product and be released."""
     if lot_subject_id != subject_id:
-        return {
-            "lot": (
-                f"lot {lot_number} was made from product {product_id} of subject {lot_subject_id}, not of {subject_id}"
-            )
-        }
+        said = Message("lot {lot} was made from product {product} of subject {owner}, not of {subject}",
+                       lot=lot_number, product=product_id, owner=lot_subject_id, subject=subject_id)  # fmt: skip
+        return {"lot": said}
     if not released:
-        return {
-            "lot": (
-                f"lot {lot_number} (product {product_id} of subject {lot_subject_id}) is not released; "
-                "only a released lot may be infused"
-            )
-        }
+        return {"lot": Message(
+            "lot {lot} (product {product} of subject {owner}) is not released; only a released lot may be infused",
+            lot=lot_number, product=product_id, owner=lot_subject_id)}  # fmt: skip
     return {}

@@ -15,10 +15,12 @@ from zoneinfo import ZoneInfo
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from edc import roles
 from edc import rules as edc_rules
 from edc.models import Deviation, LabResult, Subject, Visit
+from edc.rules import Message
 from edc.services import Proposal, recheck_auto_queries, save_crf, schedule_follow_up, sync_proposal, system_user
 from infusion import rules
 from infusion.models import Apheresis, Infusion, LymphodepletionDose, ProductLot
@@ -90,14 +92,18 @@ def validate_apheresis(apheresis: Apheresis, now: dt.datetime):
         **edc_rules.not_in_future("end_datetime", apheresis.end_datetime, local_now),
     }
     errors.update(
-        rules.strictly_after("end_datetime", apheresis.end_datetime, apheresis.start_datetime, "the apheresis start")
+        rules.strictly_after(
+            "end_datetime", apheresis.end_datetime, apheresis.start_datetime, edc_rules.N_("the apheresis start")
+        )  # fmt: skip
     )
     if apheresis.pk is None and subject.status != ENROLLED:
-        errors["subject"] = (
-            f"subject {subject.subject_id} is {subject.status}; apheresis is recorded only for an ENROLLED subject"
-        )
+        errors["subject"] = Message(
+            "subject {subject} is {status}; apheresis is recorded only for an ENROLLED subject",
+            subject=subject.subject_id, status=subject.status,
+        )  # fmt: skip
     if apheresis.voided and ProductLot.objects.filter(apheresis_id=apheresis.pk, voided=False).exists():
-        errors["voided"] = f"lots were made from product {apheresis.product_id}; void them first"
+        errors["voided"] = Message("lots were made from product {product}; void them first",
+                                   product=apheresis.product_id)  # fmt: skip
     return errors, {}
 
 
@@ -114,12 +120,14 @@ def validate_product_lot(lot: ProductLot, now: dt.datetime):
             "manufactured_date",
             lot.manufactured_date,
             site_date(apheresis.start_datetime, subject),
-            f"the collection of product {apheresis.product_id}",
+            Message("the collection of product {product}", product=apheresis.product_id),
         )
     )
-    errors.update(rules.not_before("release_date", lot.release_date, lot.manufactured_date, "the manufacturing date"))
+    manufactured = edc_rules.N_("the manufacturing date")
+    errors.update(rules.not_before("release_date", lot.release_date, lot.manufactured_date, manufactured))
     if apheresis.voided:
-        errors["apheresis"] = f"product {apheresis.product_id} is voided; a lot is made from a valid product"
+        errors["apheresis"] = Message("product {product} is voided; a lot is made from a valid product",
+                                      product=apheresis.product_id)  # fmt: skip
     errors.update(_release_errors(lot))
     errors.update(_infused_lot_errors(lot))
     return errors, {}
@@ -128,15 +136,18 @@ def validate_product_lot(lot: ProductLot, now: dt.datetime):
 def _release_errors(lot: ProductLot) -> dict[str, str]:
     if not lot.released:
         if lot.release_date:
-            return {"release_date": f"lot {lot.lot_number} is not released; a release date needs `released`"}
+            return {"release_date": Message("lot {lot} is not released; a release date needs `released`",
+                                            lot=lot.lot_number)}  # fmt: skip
         return {}
     errors = {}
     if lot.release_date is None:
-        errors["release_date"] = f"lot {lot.lot_number} is released; its release date is required"
+        errors["release_date"] = Message("lot {lot} is released; its release date is required", lot=lot.lot_number)
     if lot.sterility_pass is not True:
-        errors["sterility_pass"] = f"lot {lot.lot_number} cannot be released before its sterility test passes"
+        errors["sterility_pass"] = Message("lot {lot} cannot be released before its sterility test passes",
+                                           lot=lot.lot_number)  # fmt: skip
     if lot.endotoxin_pass is not True:
-        errors["endotoxin_pass"] = f"lot {lot.lot_number} cannot be released before its endotoxin test passes"
+        errors["endotoxin_pass"] = Message("lot {lot} cannot be released before its endotoxin test passes",
+                                           lot=lot.lot_number)  # fmt: skip
     return errors
 
 
@@ -147,14 +158,15 @@ def _infused_lot_errors(lot: ProductLot) -> dict[str, str]:
     infusion = Infusion.objects.filter(lot_id=lot.pk, voided=False).select_related("subject").first()
     if infusion is None:
         return {}
-    infused = f"lot {lot.lot_number} was infused into subject {infusion.subject.subject_id}"
+    infused = Message("lot {lot} was infused into subject {subject}", lot=lot.lot_number,
+                      subject=infusion.subject.subject_id)  # fmt: skip
     errors = {}
     if ProductLot.objects.filter(pk=lot.pk).values_list("apheresis_id", flat=True).get() != lot.apheresis_id:
-        errors["apheresis"] = f"{infused}; the product it was made from cannot change"
+        errors["apheresis"] = Message("{infused}; the product it was made from cannot change", infused=infused)
     if not lot.released:
-        errors["released"] = f"{infused}; it cannot be unreleased"
+        errors["released"] = Message("{infused}; it cannot be unreleased", infused=infused)
     if lot.voided:
-        errors["voided"] = f"{infused}; void the infusion first"
+        errors["voided"] = Message("{infused}; void the infusion first", infused=infused)
     return errors
 
 
@@ -253,14 +265,13 @@ def _lymphodepletion_order_errors(dose: LymphodepletionDose, subject: Subject) -
     """After apheresis, on consecutive days, before the infusion."""
     apheresis = latest_apheresis(subject.pk)
     if apheresis is None:
-        return {
-            "date": f"subject {subject.subject_id} has no apheresis recorded; lymphodepletion comes after apheresis"
-        }
+        return {"date": Message("subject {subject} has no apheresis recorded; lymphodepletion comes after apheresis",
+                                subject=subject.subject_id)}  # fmt: skip
     errors = rules.not_before(
         "date",
         dose.date,
         site_date(apheresis.end_datetime, subject),
-        f"the end of apheresis of product {apheresis.product_id}",
+        Message("the end of apheresis of product {product}", product=apheresis.product_id),
     )
     if dose.day in rules.LYMPHODEPLETION_DAYS:
         others = lymphodepletion_dates(subject.pk, exclude_pk=dose.pk)
@@ -269,7 +280,8 @@ def _lymphodepletion_order_errors(dose: LymphodepletionDose, subject: Subject) -
     if infusion is not None:
         infused_on = site_date(infusion.infusion_start, subject)
         if dose.date >= infused_on:
-            errors["date"] = f"{dose.date.isoformat()} is not before the infusion on {infused_on.isoformat()}"
+            errors["date"] = Message("{date} is not before the infusion on {infused_on}", date=dose.date.isoformat(),
+                                     infused_on=infused_on.isoformat())  # fmt: skip
     return errors
 
 
@@ -287,7 +299,12 @@ def validate_infusion(infusion: Infusion, now: dt.datetime):
         if infusion.lot_id and "lot" not in errors:
             release_date = infusion.lot.release_date
             errors.update(
-                rules.not_before("infusion_start", infusion_date, release_date, f"the release of {infusion.lot}")
+                rules.not_before(
+                    "infusion_start",
+                    infusion_date,
+                    release_date,
+                    Message("the release of {lot}", lot=str(infusion.lot)),
+                )  # fmt: skip
             )
     warnings = {}
     if None not in (infusion.dose_car_cells_per_kg, infusion.weight_kg, infusion.total_car_cells):
@@ -302,14 +319,14 @@ def validate_infusion(infusion: Infusion, now: dt.datetime):
 def _one_infusion_errors(infusion: Infusion, subject: Subject) -> dict[str, str]:
     other = infusion_of(subject.pk, exclude_pk=infusion.pk)
     if other is not None:
-        return {
-            "subject": (
-                f"subject {subject.subject_id} already received lot {other.lot.lot_number} on "
-                f"{site_date(other.infusion_start, subject).isoformat()}; at most one infusion per subject"
-            )
-        }
+        return {"subject": Message(
+            "subject {subject} already received lot {lot} on {date}; at most one infusion per subject",
+            subject=subject.subject_id, lot=other.lot.lot_number,
+            date=site_date(other.infusion_start, subject).isoformat(),
+        )}  # fmt: skip
     if infusion.pk is None and subject.status != ENROLLED:
-        return {"subject": f"subject {subject.subject_id} is {subject.status}; only an ENROLLED subject is infused"}
+        return {"subject": Message("subject {subject} is {status}; only an ENROLLED subject is infused",
+                                   subject=subject.subject_id, status=subject.status)}  # fmt: skip
     return {}
 
 
@@ -318,7 +335,7 @@ def _lot_errors(infusion: Infusion, subject: Subject) -> dict[str, str]:
         return {}
     lot = ProductLot.objects.select_related("apheresis__subject").get(pk=infusion.lot_id)
     if lot.voided or lot.apheresis.voided:
-        return {"lot": f"{lot} (product {lot.apheresis.product_id}) is voided"}
+        return {"lot": Message("{lot} (product {product}) is voided", lot=str(lot), product=lot.apheresis.product_id)}
     return rules.chain_of_identity_errors(
         lot_number=lot.lot_number,
         product_id=lot.apheresis.product_id,
@@ -370,7 +387,9 @@ def record_lymphodepletion_dose(
                     user=user, reason=reason or "lymphodepletion dose recorded",
                 )  # fmt: skip
     except IntegrityError as error:  # only reachable without the subject lock
-        raise ValidationError({"day": [f"day {dose.day} is already recorded for {dose.subject}"]}) from error
+        already = gettext("day %(day)s is already recorded for %(subject)s") % {"day": dose.day,
+                                                                                 "subject": dose.subject}  # fmt: skip
+        raise ValidationError({"day": [already]}) from error
     return dose
 
 
@@ -402,9 +421,8 @@ def record_infusion(infusion: Infusion, *, user, reason: str = "", expected_vers
             elif site_date(stored_start, subject) != infusion_date:
                 _replan_follow_up(subject, infusion_date, user=user, reason=why)
     except IntegrityError as error:  # the unique constraint, should two requests slip past the lock
-        raise ValidationError(
-            {"subject": [f"subject {infusion.subject} already has an infusion; at most one infusion per subject"]}
-        ) from error
+        already = gettext("subject %(subject)s already has an infusion; at most one infusion per subject")
+        raise ValidationError({"subject": [already % {"subject": infusion.subject}]}) from error
     return infusion
 
 

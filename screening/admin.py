@@ -21,7 +21,11 @@ from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import lazy
 from django.utils.html import format_html_join
+from django.utils.text import capfirst
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from edc import admin as edc_admin
 from edc import i18n, roles
@@ -41,13 +45,25 @@ from screening.models import (
     code_choices,
 )
 
+# The rules' words built once at import, said in the language of each request that shows them.
+translated_lazily = lazy(i18n.translated, str)
+
+
+def descriptor_choices() -> list[tuple[str, list[tuple[str, str]]]]:
+    """The SELENA-SLEDAI descriptors by organ, with their weights, in the reader's language."""
+    return [
+        (translated_lazily(organ), [(code, translated_lazily(label)) for code, label in descriptors])
+        for organ, descriptors in rules.descriptor_choices()
+    ]
+
+
 CODE_LISTS = {
     "slicc_criteria": code_choices(rules.SLICC_CODES),
-    "descriptors": rules.descriptor_choices(),  # by organ, with their weights
+    "descriptors": descriptor_choices(),
     "lupus_crises": code_choices(rules.LUPUS_CRISES),
 }
 STACKED = "admin/edit_inline/stacked.html"
-CHANGE_FIELDSET = ("Reason for change", {"fields": ("change_reason", "opened_version")})
+CHANGE_FIELDSET = (_("Reason for change"), {"fields": ("change_reason", "opened_version")})
 
 
 class CodeListMixin:
@@ -59,7 +75,7 @@ class CodeListMixin:
                 choices=CODE_LISTS[db_field.name],
                 widget=forms.CheckboxSelectMultiple,
                 required=False,
-                label=db_field.verbose_name.capitalize(),
+                label=capfirst(db_field.verbose_name),
                 help_text=db_field.help_text,
             )
         return super().formfield_for_dbfield(db_field, request, **kwargs)
@@ -115,7 +131,7 @@ class MedicationInline(DoseAsTypedMixin, ScreeningInline):
         self.treated = services.treated_events(obj.pk) if obj is not None else {}
         return super().get_formset(request, obj, **kwargs)
 
-    @admin.display(description="adverse event treated")
+    @admin.display(description=_("adverse event treated"))
     def treats(self, medication):
         return self.treated.get(medication.pk, "—")
 
@@ -126,7 +142,7 @@ class SledaiInline(ScreeningInline):
 
     model = SledaiAssessment
     template = STACKED
-    verbose_name_plural = "SELENA-SLEDAI assessments before the infusion"
+    verbose_name_plural = _("SELENA-SLEDAI assessments before the infusion")
     # The visit is chosen on the assessment's own page: a select per row would cost a query per row here.
     fields = ("assessment_date", "descriptors", "pga", "total", "clinical", "serological", "version")
     readonly_fields = ("total", "clinical", "serological", "version")
@@ -137,20 +153,20 @@ class SledaiInline(ScreeningInline):
 
 
 EXAM_FIELDSETS = (
-    ("Examination", {"fields": ("subject", "exam_date", "weight_kg", "height_cm")}),
-    ("Pulmonary and cardiac (INC_PULMONARY, INC_CARDIAC)", {
+    (_("Examination"), {"fields": ("subject", "exam_date", "weight_kg", "height_cm")}),
+    (_("Pulmonary and cardiac (INC_PULMONARY, INC_CARDIAC)"), {
         "fields": ("dyspnoea_grade", "sao2_room_air_pct", "lvef_pct", "lvef_method")}),
-    ("CD19 and blood count (INC_CD19, INC_CBC)", {
+    (_("CD19 and blood count (INC_CD19, INC_CBC)"), {
         "fields": ("cd19_positive", "bridging_chemotherapy", "transfusion_or_growth_factor_7d")}),
-    ("Liver and kidney (INC_HEPATIC, EXC_NEPHRITIS)", {
+    (_("Liver and kidney (INC_HEPATIC, EXC_NEPHRITIS)"), {
         "fields": ("gilbert_syndrome", "bone_or_liver_metastasis", "haemodialysis", "high_dose_steroid_14d_in_8w",
                    "active_nephritis_prohibited_drug")}),
-    ("Exclusions", {
+    (_("Exclusions"), {
         "fields": ("lupus_crises", "non_lupus_cns_disease", "other_autoimmune_systemic", "transplant_history")}),
-    ("Contraception (INC_CONTRACEPTION)", {"fields": ("contraception_agreed",)}),
-    ("Investigator's judgement (EXC_INVESTIGATOR)", {
+    (_("Contraception (INC_CONTRACEPTION)"), {"fields": ("contraception_agreed",)}),
+    (_("Investigator's judgement (EXC_INVESTIGATOR)"), {
         "fields": ("investigator_exclusion", "investigator_exclusion_reason")}),
-    ("Record", {"fields": ("voided", "void_reason", "version", "created", "modified")}),
+    (_("Record"), {"fields": ("voided", "void_reason", "version", "created", "modified")}),
 )  # fmt: skip
 
 
@@ -164,9 +180,9 @@ class ScreeningExamInline(ScreeningInline):
 
 
 OUTCOME_MARKS = {
-    rules.MET: ("✔", "#2e7d32", "met"),
-    rules.NOT_MET: ("✘", "#c62828", "not met"),
-    rules.MISSING: ("?", "#757575", "missing"),
+    rules.MET: ("✔", "#2e7d32", _("met")),
+    rules.NOT_MET: ("✘", "#c62828", _("not met")),
+    rules.MISSING: ("?", "#757575", _("missing")),
 }
 
 
@@ -186,8 +202,8 @@ class CriterionRow:
 
 def criterion_rows(evaluation: rules.Evaluation) -> list[CriterionRow]:
     return [
-        CriterionRow(c.code, rules.CRITERION_TITLES.get(c.code, ""), c.outcome, *OUTCOME_MARKS[c.outcome],
-                     services.reason_in_words(c))
+        CriterionRow(c.code, i18n.translated(rules.CRITERION_TITLES.get(c.code, "")), c.outcome,
+                     *OUTCOME_MARKS[c.outcome], i18n.translated(services.reason_in_words(c)))
         for c in evaluation.criteria
     ]  # fmt: skip
 
@@ -222,13 +238,17 @@ def _decision_signed(decision: EligibilityDecision | None, subject: Subject) -> 
 
 
 class ConfirmEligibilityForm(forms.Form):
-    password = forms.CharField(widget=forms.PasswordInput, help_text="Your password, asked again for every signature.")
+    password = forms.CharField(
+        label=_("Password"),
+        widget=forms.PasswordInput,
+        help_text=_("Your password, asked again for every signature."),
+    )
     # The criteria the page showed: signing is refused when the data changed since (the investigator signs what
     # was shown, not what someone entered meanwhile).
     shown = forms.CharField(widget=forms.HiddenInput)
 
 
-CRITERIA_CHANGED = "The criteria changed since this page was opened; check them again below before you sign."
+CRITERIA_CHANGED = _("The criteria changed since this page was opened; check them again below before you sign.")
 
 
 def snapshot_key(evaluation: rules.Evaluation) -> str:
@@ -251,7 +271,8 @@ def confirm_eligibility_view(request, subject):
             except ValidationError as error:
                 _refusal_on_form(form, error, evaluation)
             else:
-                messages.success(request, f"Eligibility of {subject} confirmed: {subject.get_status_display()}.")
+                confirmed = gettext("Eligibility of %(subject)s confirmed: %(status)s.")
+                messages.success(request, confirmed % {"subject": subject, "status": subject.get_status_display()})
                 return redirect(reverse("admin:edc_subject_change", args=[subject.pk]))
     return TemplateResponse(request, "admin/screening/confirm_eligibility.html",
                             _confirm_context(request, subject, evaluation, form))  # fmt: skip
@@ -260,24 +281,35 @@ def confirm_eligibility_view(request, subject):
 def _refusal_on_form(form, error: ValidationError, evaluation: rules.Evaluation) -> None:
     if "criteria" in error.message_dict:  # the API's message names codes; the page shows the criteria in words
         missing = len(evaluation.missing_criteria)
-        form.add_error(None, f"{missing} criteri{'on is' if missing == 1 else 'a are'} missing data (marked ? below); "
-                             "enter it on the screening CRFs first. Nothing was signed.")  # fmt: skip
+        # One message for each English number (the catalogue holds no plural forms; Chinese has one).
+        one = gettext("%(count)d criterion is missing data (marked ? below); enter it on the screening CRFs first. "
+                      "Nothing was signed.")  # fmt: skip
+        more = gettext("%(count)d criteria are missing data (marked ? below); enter it on the screening CRFs first. "
+                       "Nothing was signed.")  # fmt: skip
+        refusal = one if missing == 1 else more
+        form.add_error(None, refusal % {"count": missing})
         return
     edc_admin.add_errors(form, error)
+
+
+# The evaluation's outcome in words (eligible True/False, None while criteria miss inputs).
+OUTCOME_WORDS = {True: edc_rules.N_("eligible"), False: edc_rules.N_("not eligible"), None: edc_rules.N_("incomplete")}
 
 
 def _confirm_context(request, subject, evaluation, form) -> dict:
     decision = EligibilityDecision.objects.filter(subject=subject, voided=False).first()
     zone = edc_admin.site_zone(subject)
-    outcome = {True: "eligible", False: "not eligible"}.get(evaluation.eligible, "incomplete")
-    what = f"the eligibility of {subject} ({outcome}, screening date {evaluation.evaluation_date:%Y-%m-%d})"
+    outcome = OUTCOME_WORDS[evaluation.eligible]
+    what = edc_rules.Message("the eligibility of {subject} ({outcome}, screening date {date})", subject=str(subject),
+                             outcome=outcome, date=f"{evaluation.evaluation_date:%Y-%m-%d}")  # fmt: skip
     signed_at = f"{timezone.localtime(timezone=zone):%Y-%m-%d %H:%M} ({zone.key})"
     signer = edc_services.printed_name(request.user)
     attestation = i18n.translated(edc_rules.attestation_text(edc_rules.ELIGIBILITY_CONFIRMED, what=what,
                                                              signed_at=signed_at, printed_name=signer))  # fmt: skip
-    return {**admin.site.each_context(request), "title": f"Confirm the eligibility of {subject}", "form": form,
+    title = gettext("Confirm the eligibility of %(subject)s") % {"subject": subject}
+    return {**admin.site.each_context(request), "title": title, "form": form,
             "subject": subject, "evaluation": evaluation, "rows": criterion_rows(evaluation), "decision": decision,
-            "outcome": outcome, "attestation": attestation, "opts": Subject._meta,
+            "outcome": i18n.translated(outcome), "attestation": attestation, "opts": Subject._meta,
             "may_confirm": decision is None and subject.status == Subject.Status.SCREENING}  # fmt: skip
 
 
@@ -296,7 +328,7 @@ class SleHistoryAdmin(ScreeningCrfAdmin):
     list_display = ("subject", "diagnosis_date", "active_on_regimen_since", "slicc_classified", "voided")
     list_filter = ("biopsy_lupus_nephritis", "voided", "subject__site")
 
-    @admin.display(description="SLICC 2012", boolean=True)
+    @admin.display(description=_("SLICC 2012"), boolean=True)
     def slicc_classified(self, history):
         return rules.slicc_classification(history.slicc_criteria, history.biopsy_lupus_nephritis)[0]
 
@@ -311,16 +343,20 @@ class MedicationAdmin(DoseAsTypedMixin, ScreeningCrfAdmin):
               "dose_stable_since", "stop_date", "treats", "voided", "void_reason", "version", "created", "modified",
               "change_reason", "opened_version")  # fmt: skip
 
-    @admin.display(description="dose (mg/day)", ordering="dose_mg_per_day")
+    @admin.display(description=_("dose (mg/day)"), ordering="dose_mg_per_day")
     def dose_shown(self, medication):
         return "—" if medication.dose_mg_per_day is None else as_typed(medication.dose_mg_per_day)
 
-    @admin.display(description="adverse event treated")
+    @admin.display(description=_("adverse event treated"))
     def treats(self, medication):
         if not medication.pk:
             return "—"
         treated = services.treated_events(medication.subject_id)
-        return treated.get(medication.pk, "— (linked on the adverse event's page)")
+        return treated.get(medication.pk, gettext("— (linked on the adverse event's page)"))
+
+
+# The SELENA-SLEDAI activity band by its code (the code itself in English, as the screens have always shown it).
+ACTIVITY_BANDS = {"NONE": _("NONE"), "MILD": _("MILD"), "MODERATE": _("MODERATE"), "HIGH": _("HIGH")}
 
 
 @admin.register(SledaiAssessment)
@@ -332,12 +368,17 @@ class SledaiAssessmentAdmin(ScreeningCrfAdmin):
                        "lab_suggestions")  # fmt: skip
     date_hierarchy = "assessment_date"
 
-    @admin.display(description="suggested from labs (10 days before)")
+    @admin.display(description=_("activity"))
+    def activity(self, assessment):
+        return ACTIVITY_BANDS[assessment.activity]
+
+    @admin.display(description=_("suggested from labs (10 days before)"))
     def lab_suggestions(self, assessment):
         if not assessment.pk:
             return "—"
         found = services.sledai_suggestions(assessment.subject, assessment.assessment_date)
-        return format_html_join("", "<div><b>{}</b>: {}</div>", ((s.descriptor, s.reason) for s in found)) or "none"
+        shown = ((s.descriptor, i18n.translated(s.reason)) for s in found)
+        return format_html_join("", "<div><b>{}</b>: {}</div>", shown) or gettext("none")
 
 
 @admin.register(ScreeningExam)
@@ -365,8 +406,8 @@ class EligibilityDecisionAdmin(edc_admin.CrfAdmin):
 
 # The screening CRFs that eligibility is evaluated from; a subject with all of them recorded is ready for the
 # investigator's confirmation (the eligibility panel on the subject page shows each criterion).
-SCREENING_CRFS = (("consent", Consent), ("SLE history", SleHistory), ("screening exam", ScreeningExam),
-                  ("SELENA-SLEDAI", SledaiAssessment))  # fmt: skip
+SCREENING_CRFS = ((_("consent"), Consent), (_("SLE history"), SleHistory), (_("screening exam"), ScreeningExam),
+                  (_("SELENA-SLEDAI"), SledaiAssessment))  # fmt: skip
 
 
 def eligibility_to_confirm(request) -> WorkList:
@@ -375,10 +416,11 @@ def eligibility_to_confirm(request) -> WorkList:
     live = {"subject": OuterRef("pk"), "voided": False}
     subjects = (
         roles.scope(Subject.objects.filter(status=Subject.Status.SCREENING, voided=False), request.user)
-        .filter(*(Exists(model.objects.filter(**live)) for _, model in SCREENING_CRFS))
+        .filter(*(Exists(model.objects.filter(**live)) for _name, model in SCREENING_CRFS))
         .exclude(Exists(EligibilityDecision.objects.filter(**live)))
         .order_by("subject_id")
     )
+    recorded = gettext("%(crfs)s recorded") % {"crfs": ", ".join(str(name) for name, _model in SCREENING_CRFS)}
     items = [WorkItem(str(s), "eligibility", reverse("admin:edc_subject_eligibility", args=[s.pk]),
-                      f"{', '.join(name for name, _ in SCREENING_CRFS)} recorded") for s in subjects[:15]]  # fmt: skip
+                      recorded) for s in subjects[:15]]  # fmt: skip
     return WorkList(items, subjects.count())

@@ -20,7 +20,7 @@ register_validator(LabResult, services.validate_lab_after_consent)
 register_subject_inlines(
     admin.ConsentInline, admin.SleHistoryInline, admin.MedicationInline, admin.SledaiInline, admin.ScreeningExamInline
 )
-register_subject_panel("Eligibility", admin.eligibility_panel)
+register_subject_panel(_("Eligibility"), admin.eligibility_panel)
 # The investigator's "Confirm eligibility" (edc/subject/<pk>/eligibility/), the same service as the API's.
 signers = roles.SIGNERS
 register_subject_page("eligibility", admin.confirm_eligibility_view, read_roles=signers, write_roles=signers)

@@ -14,15 +14,17 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from edc import i18n as edc_i18n
 from edc import roles
 from edc import rules as edc_rules
 from edc.models import LabResult, Signature, Subject
-from edc.rules import site_date
+from edc.rules import N_, Message, site_date
 from edc.services import save_crf, sign
 from screening import rules
 from screening.models import Consent, EligibilityDecision, Medication, ScreeningExam, SledaiAssessment, SleHistory
+from screening.rules.check import joined, missing_reason
 
 # Later apps tell the eligibility engine when apheresis started (screening may not import them): the
 # infusion app registers, from its `hooks` module, a function returning the subject's apheresis start or None.
@@ -52,7 +54,7 @@ def treated_events(subject_pk: int) -> dict[int, str]:
     return events
 
 
-ALREADY_RECORDED = "a {what} is already recorded for {subject}; edit it or void it first"
+ALREADY_RECORDED = N_("a {what} is already recorded for {subject}; edit it or void it first")
 
 
 def apheresis_start_of(subject: Subject) -> dt.datetime | None:
@@ -71,7 +73,7 @@ def _one_per_subject(instance, what: str) -> dict[str, str]:
         return {}
     others = type(instance).objects.filter(subject_id=instance.subject_id, voided=False).exclude(pk=instance.pk)
     if others.exists():
-        return {"subject": ALREADY_RECORDED.format(what=what, subject=instance.subject)}
+        return {"subject": Message(ALREADY_RECORDED, what=what, subject=str(instance.subject))}
     return {}
 
 
@@ -89,20 +91,25 @@ def _after_consent(instance, field: str, day: dt.date | None, what: str) -> dict
         return {}
     consented = _consent_date_of(instance.subject)
     if consented and day < consented:
-        return {field: f"{what} on {day} is before the informed consent of {consented}; consent comes first"}
+        return {field: Message("{what} on {day} is before the informed consent of {consented}; consent comes first",
+                               what=what, day=day, consented=consented)}  # fmt: skip
     return {}
 
 
 def recorded_procedures(subject_id, timezone_name: str) -> list[tuple[str, dt.date]]:
     """Every dated screening procedure stored for a subject (exam, SELENA-SLEDAI, lab samples)."""
     procedures = [
-        ("screening exam", day)
+        (N_("screening exam"), day)
         for day in ScreeningExam.objects.filter(subject_id=subject_id, voided=False).values_list("exam_date", flat=True)
     ]
     sledai_dates = SledaiAssessment.objects.filter(subject_id=subject_id, voided=False)
-    procedures += [("SELENA-SLEDAI assessment", day) for day in sledai_dates.values_list("assessment_date", flat=True)]
+    procedures += [
+        (N_("SELENA-SLEDAI assessment"), day) for day in sledai_dates.values_list("assessment_date", flat=True)
+    ]
     labs = LabResult.objects.filter(subject_id=subject_id, voided=False).values_list("analyte", "sample_datetime")
-    procedures += [(f"{analyte} sample", site_date(moment, timezone_name)) for analyte, moment in labs]
+    procedures += [
+        (Message("{analyte} sample", analyte=analyte), site_date(moment, timezone_name)) for analyte, moment in labs
+    ]
     return procedures
 
 
@@ -110,7 +117,7 @@ def validate_consent(consent: Consent, now: dt.datetime):
     consent.subject.__dict__.pop("_consent_date", None)  # the consent being saved replaces what was read
     errors = edc_rules.not_in_future("consent_date", consent.consent_date, now)
     errors.update(rules.check_consent_fields(consent.consent_date, consent.subject.date_of_birth))
-    errors.update(_one_per_subject(consent, "consent"))
+    errors.update(_one_per_subject(consent, N_("consent")))
     if consent.consent_date and not consent.voided:
         earlier = rules.procedures_before_consent(
             consent.consent_date, recorded_procedures(consent.subject_id, consent.subject.site.timezone)
@@ -118,8 +125,12 @@ def validate_consent(consent: Consent, now: dt.datetime):
         if earlier:
             errors.setdefault(
                 "consent_date",
-                f"consent on {consent.consent_date} is after screening procedures already recorded: "
-                f"{', '.join(earlier)}; consent must come first",
+                Message(
+                    "consent on {date} is after screening procedures already recorded: {procedures}; consent must "
+                    "come first",
+                    date=consent.consent_date,
+                    procedures=joined(earlier, ", "),
+                ),  # fmt: skip
             )
     return errors, {}
 
@@ -128,7 +139,7 @@ def validate_history(history: SleHistory, now: dt.datetime):
     errors = rules.check_history_fields(history.slicc_criteria)
     for field in ("diagnosis_date", "active_on_regimen_since"):
         errors.update(edc_rules.not_in_future(field, getattr(history, field), now))
-    errors.update(_one_per_subject(history, "SLE history"))
+    errors.update(_one_per_subject(history, N_("SLE history")))
     return errors, {}
 
 
@@ -147,8 +158,10 @@ def validate_sledai(assessment: SledaiAssessment, now: dt.datetime):
     errors = rules.check_sledai_fields(assessment.descriptors)
     errors.update(edc_rules.not_in_future("assessment_date", assessment.assessment_date, now))
     if assessment.visit_id and assessment.visit.subject_id != assessment.subject_id:
-        errors["visit"] = f"visit {assessment.visit} belongs to another subject than {assessment.subject}"
-    errors.update(_after_consent(assessment, "assessment_date", assessment.assessment_date, "the assessment"))
+        errors["visit"] = Message("visit {visit} belongs to another subject than {subject}",
+                                  visit=str(assessment.visit), subject=str(assessment.subject))  # fmt: skip
+    assessed = assessment.assessment_date
+    errors.update(_after_consent(assessment, "assessment_date", assessed, N_("the assessment")))
     if "descriptors" not in errors:
         assessment.descriptors = sorted(set(assessment.descriptors), key=list(rules.SLEDAI_WEIGHTS).index)
         score = rules.sledai_score(assessment.descriptors)
@@ -159,8 +172,8 @@ def validate_sledai(assessment: SledaiAssessment, now: dt.datetime):
 def validate_exam(exam: ScreeningExam, now: dt.datetime):
     errors = rules.check_exam_fields({name: getattr(exam, name) for name in rules.EXAM_FIELDS})
     errors.update(edc_rules.not_in_future("exam_date", exam.exam_date, now))
-    errors.update(_one_per_subject(exam, "screening exam"))
-    errors.update(_after_consent(exam, "exam_date", exam.exam_date, "the screening exam"))
+    errors.update(_one_per_subject(exam, N_("screening exam")))
+    errors.update(_after_consent(exam, "exam_date", exam.exam_date, N_("the screening exam")))
     return errors, {}
 
 
@@ -168,7 +181,7 @@ def validate_lab_after_consent(result: LabResult, now: dt.datetime):
     if not result.sample_datetime or not result.subject_id:
         return {}, {}
     day = site_date(result.sample_datetime, result.subject.site.timezone)
-    return _after_consent(result, "sample_datetime", day, f"the {result.analyte} sample"), {}
+    return _after_consent(result, "sample_datetime", day, Message("the {analyte} sample", analyte=result.analyte)), {}
 
 
 def sledai_suggestions(subject: Subject, assessment_date: dt.date) -> list[rules.Suggestion]:
@@ -346,25 +359,31 @@ def path_in_words(path: str) -> str:
     if route == "lab_results":
         code, _, limit = rest.partition(".")
         analyte = edc_i18n.translated(edc_rules.ANALYTE_NAMES.get(code, code))
-        return f"{analyte} result's upper limit of normal" if limit == "uln" else f"{analyte} result"
+        said = (
+            gettext("%(analyte)s result's upper limit of normal") if limit == "uln" else gettext("%(analyte)s result")
+        )
+        return said % {"analyte": analyte}
     name, _, index = route.partition("[")
     model = PATH_MODELS.get(name)
     if model is None:
         return path
     if name == "medications" and not rest:
-        return "medication log"
+        return gettext("medication log")
     crf = str(model._meta.verbose_name)
     if index:
-        crf = f"{crf} {int(index.rstrip(']')) + 1} of the log"
-    return f"{model._meta.get_field(rest).verbose_name} ({crf})" if rest else crf
+        crf = gettext("%(crf)s %(number)d of the log") % {"crf": crf, "number": int(index.rstrip("]")) + 1}
+    if not rest:
+        return crf
+    return gettext("%(field)s (%(crf)s)") % {"field": model._meta.get_field(rest).verbose_name, "crf": crf}
 
 
 def reason_in_words(result: rules.CriterionResult) -> str:
     """The criterion's reason with its missing inputs named as the CRFs name them (no field paths)."""
     if not result.missing:
         return result.reason
-    known = result.reason.removeprefix(f"missing {', '.join(result.missing)}")
-    return f"missing {', '.join(path_in_words(path) for path in result.missing)}{known}"
+    # `Check` says a missing criterion's reason as its inputs, then what it found already (its "known").
+    known = result.reason.values.get("known") if isinstance(result.reason, edc_rules.Message) else None
+    return missing_reason(", ".join(path_in_words(path) for path in result.missing), [known] if known else [])
 
 
 # --- The investigator's confirmation ------------------------------------------------------------------
@@ -379,7 +398,8 @@ def confirm_eligibility(
     if not roles.has_any_role(user, roles.SIGNERS):
         raise PermissionDenied("only an investigator confirms eligibility")
     if subject.status != Subject.Status.SCREENING:
-        raise ValidationError({"status": [f"{subject} is {subject.status}; only a subject in SCREENING is confirmed"]})
+        refusal = gettext("%(subject)s is %(status)s; only a subject in SCREENING is confirmed")
+        raise ValidationError({"status": [refusal % {"subject": subject, "status": subject.status}]})
     result = evaluate_subject(subject, evaluation_date)
     if result.missing_criteria:
         raise ValidationError(

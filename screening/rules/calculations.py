@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from fractions import Fraction
 
-from edc.rules import D, ana_titre
+from edc.rules import D, Message, ana_titre
 from screening.rules.codes import PREDNISONE_EQUIVALENTS, SLICC_CLINICAL, SLICC_IMMUNOLOGICAL
 from screening.rules.inputs import LabFacts
 
@@ -101,23 +101,24 @@ def slicc_classification(criteria: Iterable[str], biopsy_lupus_nephritis: bool) 
     `DIRECT_COOMBS` counts only when `HAEMOLYTIC_ANAEMIA` is not also recorded (Petri 2012, DOMAIN.md §3).
     """
     codes = set(criteria)
-    not_counted = ""
-    if {"DIRECT_COOMBS", "HAEMOLYTIC_ANAEMIA"} <= codes:
+    coombs_not_counted = {"DIRECT_COOMBS", "HAEMOLYTIC_ANAEMIA"} <= codes
+    if coombs_not_counted:
         codes.discard("DIRECT_COOMBS")
-        not_counted = "; DIRECT_COOMBS not counted beside HAEMOLYTIC_ANAEMIA"
     clinical = len(codes & set(SLICC_CLINICAL))
     immunological = len(codes & set(SLICC_IMMUNOLOGICAL))
-    counted = (
-        f"{clinical + immunological} SLICC criteria ({clinical} clinical, {immunological} immunological){not_counted}"
-    )
+    counted = Message("{total} SLICC criteria ({clinical} clinical, {immunological} immunological)",
+                      total=clinical + immunological, clinical=clinical, immunological=immunological)  # fmt: skip
+    if coombs_not_counted:
+        counted = Message("{counted}; DIRECT_COOMBS not counted beside HAEMOLYTIC_ANAEMIA", counted=counted)
     antibodies = sorted(codes & {"ANA", "ANTI_DSDNA"})
     if biopsy_lupus_nephritis and antibodies:
-        return True, f"biopsy-proven lupus nephritis with {' and '.join(antibodies)}; {counted}"
+        return True, Message("biopsy-proven lupus nephritis with {antibodies}; {counted}",
+                             antibodies=" and ".join(antibodies), counted=counted)  # fmt: skip
     if clinical + immunological >= 4 and clinical >= 1 and immunological >= 1:
-        return True, f"{counted}: ≥ 4 with ≥ 1 clinical and ≥ 1 immunological"
-    return (
-        False,
-        f"{counted}: needs ≥ 4 with ≥ 1 clinical and ≥ 1 immunological, or biopsy nephritis with ANA/anti-dsDNA",
+        return True, Message("{counted}: ≥ 4 with ≥ 1 clinical and ≥ 1 immunological", counted=counted)
+    return False, Message(
+        "{counted}: needs ≥ 4 with ≥ 1 clinical and ≥ 1 immunological, or biopsy nephritis with ANA/anti-dsDNA",
+        counted=counted,
     )
 
 

@@ -12,10 +12,20 @@ import datetime as dt
 from collections.abc import Iterable
 from decimal import Decimal
 
+from edc.rules import Message
 from screening.rules.calculations import num
 from screening.rules.inputs import CriterionResult, ExamFacts, LabFacts
 
 MET, NOT_MET, MISSING = "MET", "NOT_MET", "MISSING"
+
+
+def joined(texts: list[str], separator: str = "; ") -> str:
+    """Texts joined as one `Message` whose parts are each said in the reader's language where it is shown (the
+    English is the texts joined by `separator`)."""
+    if len(texts) <= 1:
+        return texts[0] if texts else ""
+    template = separator.join(f"{{part{i}}}" for i in range(len(texts)))
+    return Message(template, **{f"part{i}": text for i, text in enumerate(texts)})
 
 
 class Check:
@@ -36,11 +46,18 @@ class Check:
 
     def result(self) -> CriterionResult:
         if self.failed:
-            return CriterionResult(self.code, NOT_MET, "; ".join(self.failed))
+            return CriterionResult(self.code, NOT_MET, joined(self.failed))
         if self.missing:
-            known = f"; {'; '.join(self.passed)}" if self.passed else ""
-            return CriterionResult(self.code, MISSING, f"missing {', '.join(self.missing)}{known}", tuple(self.missing))
-        return CriterionResult(self.code, MET, "; ".join(self.passed))
+            return CriterionResult(self.code, MISSING, missing_reason(", ".join(self.missing), self.passed),
+                                   tuple(self.missing))  # fmt: skip
+        return CriterionResult(self.code, MET, joined(self.passed))
+
+
+def missing_reason(inputs: str, known: list[str]) -> str:
+    """What a criterion lacks (`inputs`, named as paths or in words), then what it found already."""
+    if known:
+        return Message("missing {inputs}; {known}", inputs=inputs, known=joined(known))
+    return Message("missing {inputs}", inputs=inputs)
 
 
 def latest_lab(labs: Iterable[LabFacts], analyte: str, on: dt.date) -> LabFacts | None:
@@ -70,7 +87,11 @@ def times_uln(lab: LabFacts, factor: Decimal, unit: str, *, strict: bool = False
     ok = lab.value < limit if strict else lab.value <= limit
     sign = ("<" if strict else "≤") if ok else ("≥" if strict else ">")
     ratio = lab.value / lab.uln
-    text = f"{lab.analyte} {num(lab.value)} {unit} = {num(ratio)} × ULN {num(lab.uln)} {sign} {num(factor)} × ULN"
+    text = Message(
+        "{analyte} {value} {unit} = {ratio} × ULN {uln} {sign} {factor} × ULN",
+        analyte=lab.analyte, value=num(lab.value), unit=unit, ratio=num(ratio), uln=num(lab.uln), sign=sign,
+        factor=num(factor),
+    )  # fmt: skip
     return ok, text
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from edc.rules import D, Limit
+from edc.rules import N_, D, Limit
 
 SLICC_CLINICAL = (
     "ACUTE_CUTANEOUS", "CHRONIC_CUTANEOUS", "ORAL_ULCERS", "ALOPECIA", "SYNOVITIS", "SEROSITIS", "RENAL",
@@ -25,41 +25,42 @@ LUPUS_CRISES = (
 
 # The crises in the words of DOMAIN.md §3, as the eligibility reasons name them.
 LUPUS_CRISIS_WORDS = {
-    "CNS_LUPUS": "active CNS lupus",
-    "HAEMOLYTIC_ANAEMIA": "severe haemolytic anaemia",
-    "THROMBOCYTOPENIC_PURPURA": "severe thrombocytopenic purpura",
-    "AGRANULOCYTOSIS": "severe agranulocytosis",
-    "MYOCARDIAL": "severe myocardial damage",
-    "PNEUMONITIS_OR_HAEMORRHAGE": "severe lupus pneumonitis or pulmonary haemorrhage",
-    "HEPATITIS": "severe lupus hepatitis",
-    "VASCULITIS": "severe vasculitis",
+    "CNS_LUPUS": N_("active CNS lupus"),
+    "HAEMOLYTIC_ANAEMIA": N_("severe haemolytic anaemia"),
+    "THROMBOCYTOPENIC_PURPURA": N_("severe thrombocytopenic purpura"),
+    "AGRANULOCYTOSIS": N_("severe agranulocytosis"),
+    "MYOCARDIAL": N_("severe myocardial damage"),
+    "PNEUMONITIS_OR_HAEMORRHAGE": N_("severe lupus pneumonitis or pulmonary haemorrhage"),
+    "HEPATITIS": N_("severe lupus hepatitis"),
+    "VASCULITIS": N_("severe vasculitis"),
 }
 
 # Each eligibility criterion in words (DOMAIN.md §3), shown beside its code wherever a criterion is listed.
 CRITERION_TITLES = {
-    "INC_CONSENT": "informed consent signed before every screening procedure",
-    "INC_AGE": "18 years or older at consent",
-    "INC_SLICC": "SLE classified by the 2012 SLICC criteria",
-    "INC_HISTORY": "SLE diagnosed 6 months or more, active 2 months or more on a stable regimen",
-    "INC_REGIMEN": "on a standard regimen (immunomodulator or immunosuppressant, oral corticosteroid)",
-    "INC_SEROLOGY": "ANA, anti-dsDNA or anti-Smith positive",
-    "INC_SLEDAI": "SELENA-SLEDAI 8 or more (clinical part 6 or more)",
-    "INC_CONTRACEPTION": "agrees to effective contraception",
-    "INC_CD19": "CD19 positive by flow cytometry",
-    "INC_CBC": "blood count: lymphocytes, platelets, haemoglobin",
-    "INC_RENAL": "kidney function: creatinine or creatinine clearance",
-    "INC_HEPATIC": "liver function: ALT, AST, ALP, bilirubin",
-    "INC_PANCREAS": "pancreas: lipase and amylase",
-    "INC_COAG": "coagulation: PT, fibrinogen, APTT",
-    "INC_PULMONARY": "lungs: dyspnoea grade 1 or less, SaO2 above 91 %",
-    "INC_CARDIAC": "heart: LVEF 45 % or more",
-    "EXC_NEPHRITIS": "no severe lupus nephritis",
-    "EXC_CRISIS": "no lupus crisis",
-    "EXC_CNS": "no CNS disease not caused by lupus",
-    "EXC_AUTOIMMUNE": "no other autoimmune disease needing systemic treatment",
-    "EXC_TRANSPLANT": "no organ or stem cell transplant",
-    "EXC_IGA": "serum IgA 10 mg/dL or more",
-    "EXC_INVESTIGATOR": "not judged unsuitable by the investigator",
+    "INC_CONSENT": N_("informed consent signed before every screening procedure"),
+    "INC_AGE": N_("18 years or older at consent"),
+    "INC_SLICC": N_("SLE classified by the 2012 SLICC criteria"),
+    "INC_HISTORY": N_("SLE diagnosed 6 months or more, active 2 months or more on a stable regimen"),
+    "INC_REGIMEN": N_("on a standard regimen (immunomodulator or immunosuppressant, oral corticosteroid)"),
+    "INC_SEROLOGY": N_("ANA, anti-dsDNA or anti-Smith positive"),
+    "INC_SLEDAI": N_("SELENA-SLEDAI 8 or more (clinical part 6 or more)"),
+    "INC_CONTRACEPTION": N_("agrees to effective contraception"),
+    "INC_CD19": N_("CD19 positive by flow cytometry"),
+    "INC_CBC": N_("blood count: lymphocytes, platelets, haemoglobin"),
+    "INC_RENAL": N_("kidney function: creatinine or creatinine clearance"),
+    "INC_HEPATIC": N_("liver function: ALT, AST, ALP, bilirubin"),
+    "INC_PANCREAS": N_("pancreas: lipase and amylase"),
+    "INC_COAG": N_("coagulation: PT, fibrinogen, APTT"),
+    "INC_PULMONARY": N_("lungs: dyspnoea grade 1 or less, SaO2 above 91 %"),
+    # xgettext:no-python-format ("45 % or" is no %-placeholder)
+    "INC_CARDIAC": N_("heart: LVEF 45 % or more"),
+    "EXC_NEPHRITIS": N_("no severe lupus nephritis"),
+    "EXC_CRISIS": N_("no lupus crisis"),
+    "EXC_CNS": N_("no CNS disease not caused by lupus"),
+    "EXC_AUTOIMMUNE": N_("no other autoimmune disease needing systemic treatment"),
+    "EXC_TRANSPLANT": N_("no organ or stem cell transplant"),
+    "EXC_IGA": N_("serum IgA 10 mg/dL or more"),
+    "EXC_INVESTIGATOR": N_("not judged unsuitable by the investigator"),
 }
 
 CORTICOSTEROID, IMMUNOMODULATOR, IMMUNOSUPPRESSANT, OTHER = (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from edc.rules import D
+from edc.rules import N_, D, Message
 from screening.rules.calculations import (
     HIGH_DOSE_WINDOW_DAYS,
     creatinine_mg_dl,
@@ -15,6 +15,7 @@ from screening.rules.calculations import (
 from screening.rules.check import (
     Check,
     exam_flag,
+    joined,
     latest_lab,
     usable_lab,
 )
@@ -27,24 +28,26 @@ def exc_nephritis(inputs: EligibilityInputs, on: dt.date) -> CriterionResult:
     protein = usable_lab(check, latest_lab(inputs.lab_results, "PROT24", on), "PROT24")
     if protein is not None:
         ok = protein.value <= 6
-        check.judge(ok, f"proteinuria {num(protein.value)} g/24h {'≤' if ok else '>'} 6")
+        check.judge(ok, Message("proteinuria {value} g/24h {sign} 6", value=num(protein.value),
+                                sign="≤" if ok else ">"))  # fmt: skip
     creatinine = usable_lab(check, latest_lab(inputs.lab_results, "CREAT", on), "CREAT")
     if creatinine is not None:
         ok = creatinine.value <= 221
-        shown = f"creatinine {num(creatinine.value)} µmol/L ({num(creatinine_mg_dl(creatinine.value))} mg/dL)"
-        check.judge(ok, f"{shown} {'≤' if ok else '>'} 221 µmol/L (2.5 mg/dL)")
+        shown = Message("creatinine {value} µmol/L ({mg_dl} mg/dL)", value=num(creatinine.value),
+                        mg_dl=num(creatinine_mg_dl(creatinine.value)))  # fmt: skip
+        check.judge(ok, Message("{shown} {sign} 221 µmol/L (2.5 mg/dL)", shown=shown, sign="≤" if ok else ">"))
     exam = inputs.screening_exam
     for flag, present, absent in (
-        ("haemodialysis", "on haemodialysis", "no haemodialysis"),
+        ("haemodialysis", N_("on haemodialysis"), N_("no haemodialysis")),
         (
             "active_nephritis_prohibited_drug",
-            "active nephritis treated with a drug the protocol prohibits (investigator)",
-            "no active nephritis treated with a prohibited drug (investigator)",
+            N_("active nephritis treated with a drug the protocol prohibits (investigator)"),
+            N_("no active nephritis treated with a prohibited drug (investigator)"),
         ),
         (
             "high_dose_steroid_14d_in_8w",
-            "prednisone-equivalent ≥ 100 mg/day for ≥ 14 days within 8 weeks (investigator)",
-            "no prednisone-equivalent ≥ 100 mg/day for ≥ 14 days within 8 weeks (investigator)",
+            N_("prednisone-equivalent ≥ 100 mg/day for ≥ 14 days within 8 weeks (investigator)"),
+            N_("no prednisone-equivalent ≥ 100 mg/day for ≥ 14 days within 8 weeks (investigator)"),
         ),
     ):
         value = exam_flag(check, exam, flag)
@@ -69,11 +72,10 @@ def _high_dose_steroid_in_log(check: Check, inputs: EligibilityInputs, on: dt.da
         courses.append((m.drug, m.dose_mg_per_day, m.start_date, m.dose_stable_since, m.stop_date))
     days = high_dose_steroid_days(courses, on)
     ok = days < 14
-    check.judge(
-        ok,
-        f"medication log: prednisone-equivalent ≥ 100 mg/day on {days} days {'<' if ok else '≥'} 14 days "
-        f"of the 8 weeks {window_start} – {on - dt.timedelta(days=1)}",
-    )
+    check.judge(ok, Message(
+        "medication log: prednisone-equivalent ≥ 100 mg/day on {days} days {sign} 14 days of the 8 weeks "
+        "{start} – {end}", days=days, sign="<" if ok else "≥", start=window_start, end=on - dt.timedelta(days=1),
+    ))  # fmt: skip
 
 
 def exc_crisis(inputs: EligibilityInputs, on: dt.date) -> CriterionResult:
@@ -82,8 +84,8 @@ def exc_crisis(inputs: EligibilityInputs, on: dt.date) -> CriterionResult:
         check.need("screening_exam.lupus_crises")
         return check.result()
     crises = inputs.screening_exam.lupus_crises
-    named = ", ".join(LUPUS_CRISIS_WORDS.get(crisis, crisis) for crisis in crises)
-    check.judge(not crises, f"lupus crisis: {named}" if crises else "no lupus crisis")
+    named = joined([LUPUS_CRISIS_WORDS.get(crisis, crisis) for crisis in crises], ", ")
+    check.judge(not crises, Message("lupus crisis: {named}", named=named) if crises else N_("no lupus crisis"))
     return check.result()
 
 
@@ -100,16 +102,16 @@ def _exclusion_flag(code: str, flag: str, applies: str, does_not: str):
 
 
 exc_cns = _exclusion_flag(
-    "EXC_CNS", "non_lupus_cns_disease", "clinically significant CNS disease not caused by lupus",
-    "no CNS disease other than lupus",
+    "EXC_CNS", "non_lupus_cns_disease", N_("clinically significant CNS disease not caused by lupus"),
+    N_("no CNS disease other than lupus"),
 )  # fmt: skip
 exc_autoimmune = _exclusion_flag(
-    "EXC_AUTOIMMUNE", "other_autoimmune_systemic", "another autoimmune disease needs systemic treatment",
-    "no other autoimmune disease needing systemic treatment",
+    "EXC_AUTOIMMUNE", "other_autoimmune_systemic", N_("another autoimmune disease needs systemic treatment"),
+    N_("no other autoimmune disease needing systemic treatment"),
 )  # fmt: skip
 exc_transplant = _exclusion_flag(
-    "EXC_TRANSPLANT", "transplant_history", "major organ or haematopoietic stem cell transplant",
-    "no organ or stem cell transplant",
+    "EXC_TRANSPLANT", "transplant_history", N_("major organ or haematopoietic stem cell transplant"),
+    N_("no organ or stem cell transplant"),
 )  # fmt: skip
 
 
@@ -118,7 +120,8 @@ def exc_iga(inputs: EligibilityInputs, on: dt.date) -> CriterionResult:
     iga = usable_lab(check, latest_lab(inputs.lab_results, "IGA", on), "IGA")
     if iga is not None:
         ok = iga.value >= D("0.1")
-        check.judge(ok, f"IgA {num(iga.value, 3)} g/L ({num(iga.value * 100)} mg/dL) {'≥' if ok else '<'} 10 mg/dL")
+        check.judge(ok, Message("IgA {value} g/L ({mg_dl} mg/dL) {sign} 10 mg/dL", value=num(iga.value, 3),
+                                mg_dl=num(iga.value * 100), sign="≥" if ok else "<"))  # fmt: skip
     return check.result()
 
 
@@ -127,5 +130,6 @@ def exc_investigator(inputs: EligibilityInputs, on: dt.date) -> CriterionResult:
     excluded = exam_flag(check, inputs.screening_exam, "investigator_exclusion")
     if excluded is not None:
         reason = inputs.screening_exam.investigator_exclusion_reason
-        check.judge(not excluded, f"investigator judges unsuitable: {reason}" if excluded else "judged suitable")
+        unsuitable = Message("investigator judges unsuitable: {reason}", reason=reason)
+        check.judge(not excluded, unsuitable if excluded else N_("judged suitable"))
     return check.result()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 
+from edc.rules import N_, Message
 from screening.rules.calculations import canonical_drug
 from screening.rules.codes import (
     CORTICOSTEROID,
@@ -25,16 +26,18 @@ from screening.rules.sledai import SLEDAI_WEIGHTS
 
 def check_codes(field_name: str, codes, allowed: Sequence[str], what: str) -> dict[str, str]:
     if not isinstance(codes, list) or not all(isinstance(code, str) for code in codes):
-        return {field_name: f"must be a list of {what} codes"}
+        return {field_name: Message("must be a list of {what} codes", what=what)}
     unknown = [code for code in codes if code not in allowed]
     if unknown:
-        return {field_name: f"unknown {what} code(s) {', '.join(unknown)}; expected one of {', '.join(allowed)}"}
+        return {field_name: Message("unknown {what} code(s) {unknown}; expected one of {allowed}", what=what,
+                                    unknown=", ".join(unknown), allowed=", ".join(allowed))}  # fmt: skip
     return {}
 
 
 def check_consent_fields(consent_date: dt.date | None, date_of_birth: dt.date | None) -> dict[str, str]:
     if consent_date and date_of_birth and consent_date < date_of_birth:
-        return {"consent_date": f"{consent_date} is before the date of birth {date_of_birth} (hard limit)"}
+        return {"consent_date": Message("{consent} is before the date of birth {born} (hard limit)",
+                                        consent=consent_date, born=date_of_birth)}  # fmt: skip
     return {}
 
 
@@ -47,41 +50,43 @@ def check_medication_fields(
 ) -> dict[str, str]:
     errors = {}
     if category not in MEDICATION_CATEGORIES:
-        errors["category"] = f"unknown category {category!r}; expected one of {', '.join(MEDICATION_CATEGORIES)}"
+        errors["category"] = Message("unknown category {category}; expected one of {allowed}", category=repr(category),
+                                     allowed=", ".join(MEDICATION_CATEGORIES))  # fmt: skip
     elif category == CORTICOSTEROID and canonical_drug(drug) not in PREDNISONE_EQUIVALENTS:
-        errors["drug"] = (
-            f"{drug!r} has no prednisone equivalent; a corticosteroid is one of {', '.join(PREDNISONE_EQUIVALENTS)}"
-        )
+        errors["drug"] = Message("{drug} has no prednisone equivalent; a corticosteroid is one of {allowed}",
+                                 drug=repr(drug), allowed=", ".join(PREDNISONE_EQUIVALENTS))  # fmt: skip
     if start_date and stop_date and stop_date < start_date:
-        errors["stop_date"] = f"{stop_date} is before the start date {start_date}"
+        errors["stop_date"] = Message("{date} is before the start date {start}", date=stop_date, start=start_date)
     if start_date and dose_stable_since and dose_stable_since < start_date:
-        errors["dose_stable_since"] = f"{dose_stable_since} is before the start date {start_date}"
+        errors["dose_stable_since"] = Message("{date} is before the start date {start}", date=dose_stable_since,
+                                              start=start_date)  # fmt: skip
     return errors
 
 
 def check_sledai_fields(descriptors) -> dict[str, str]:
-    return check_codes("descriptors", descriptors, tuple(SLEDAI_WEIGHTS), "SELENA-SLEDAI descriptor")
+    return check_codes("descriptors", descriptors, tuple(SLEDAI_WEIGHTS), N_("SELENA-SLEDAI descriptor"))
 
 
 def check_exam_fields(values: dict) -> dict[str, str]:
-    errors = check_codes("lupus_crises", values.get("lupus_crises", []), LUPUS_CRISES, "lupus crisis")
+    errors = check_codes("lupus_crises", values.get("lupus_crises", []), LUPUS_CRISES, N_("lupus crisis"))
     if values.get("investigator_exclusion") and not (values.get("investigator_exclusion_reason") or "").strip():
-        errors["investigator_exclusion_reason"] = "a reason is required when the investigator excludes the subject"
+        errors["investigator_exclusion_reason"] = N_("a reason is required when the investigator excludes the subject")
     if values.get("lvef_pct") is not None and not values.get("lvef_method"):
-        errors["lvef_method"] = "say how LVEF was measured (ECHO or MUGA)"
+        errors["lvef_method"] = N_("say how LVEF was measured (ECHO or MUGA)")
     return errors
 
 
 def procedures_before_consent(consent_date: dt.date, procedures: Iterable[tuple[str, dt.date]]) -> list[str]:
     """The screening procedures dated before the consent, each as 'what on date'."""
-    return [f"{what} on {day}" for what, day in sorted(procedures, key=lambda p: p[1]) if day < consent_date]
+    return [Message("{what} on {day}", what=what, day=day) for what, day in sorted(procedures, key=lambda p: p[1])
+            if day < consent_date]  # fmt: skip
 
 
 def screening_procedures(inputs: EligibilityInputs) -> list[tuple[str, dt.date]]:
     """The dated screening procedures of the inputs (lab samples, the exam, the SLEDAI assessment)."""
-    procedures = [(f"{lab.analyte} sample", lab.sample_date) for lab in inputs.lab_results]
+    procedures = [(Message("{analyte} sample", analyte=lab.analyte), lab.sample_date) for lab in inputs.lab_results]
     if inputs.screening_exam and inputs.screening_exam.exam_date:
-        procedures.append(("screening exam", inputs.screening_exam.exam_date))
+        procedures.append((N_("screening exam"), inputs.screening_exam.exam_date))
     if inputs.sledai:
-        procedures.append(("SELENA-SLEDAI assessment", inputs.sledai.assessment_date))
+        procedures.append((N_("SELENA-SLEDAI assessment"), inputs.sledai.assessment_date))
     return procedures

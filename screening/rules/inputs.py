@@ -8,7 +8,7 @@ criterion's outcome, and `EXAM_FIELDS`, the screening exam's fields by name.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from decimal import Decimal
 
 
@@ -110,4 +110,5 @@ class CriterionResult:
     missing: tuple[str, ...] = ()
 
     def as_dict(self) -> dict:
-        return {**asdict(self), "missing": list(self.missing)}
+        """Stored and sent as plain English (the reason's parts are kept only for the screens' translation)."""
+        return {"code": self.code, "outcome": self.outcome, "reason": str(self.reason), "missing": list(self.missing)}

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 
-from edc.rules import D, Limit
+from edc.rules import N_, D, Label, Limit, Message
 from screening.rules.calculations import num, prednisone_equivalent
 from screening.rules.inputs import LabFacts
 
@@ -31,30 +31,39 @@ SLEDAI_WEIGHTS: dict[str, int] = {
 SEROLOGICAL_DESCRIPTORS = ("LOW_COMPLEMENT", "DNA_BINDING")
 
 # The descriptors as the SELENA-SLEDAI form prints them, by organ (DOMAIN.md §4 lists the same codes by weight).
-SLEDAI_ORGANS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
-    ("Central nervous system", (
-        ("SEIZURE", "Seizure"), ("PSYCHOSIS", "Psychosis"), ("ORGANIC_BRAIN", "Organic brain syndrome"),
-        ("VISUAL", "Visual disturbance"), ("CRANIAL_NERVE", "Cranial nerve disorder"),
-        ("LUPUS_HEADACHE", "Lupus headache"), ("CVA", "Cerebrovascular accident"),
+SLEDAI_ORGANS: tuple[tuple[Label, tuple[tuple[str, Label], ...]], ...] = (
+    (N_("Central nervous system"), (
+        ("SEIZURE", N_("Seizure")), ("PSYCHOSIS", N_("Psychosis")), ("ORGANIC_BRAIN", N_("Organic brain syndrome")),
+        ("VISUAL", N_("Visual disturbance")), ("CRANIAL_NERVE", N_("Cranial nerve disorder")),
+        ("LUPUS_HEADACHE", N_("Lupus headache")), ("CVA", N_("Cerebrovascular accident")),
     )),
-    ("Vascular", (("VASCULITIS", "Vasculitis"),)),
-    ("Musculoskeletal", (("ARTHRITIS", "Arthritis"), ("MYOSITIS", "Myositis"))),
-    ("Renal", (
-        ("URINARY_CASTS", "Urinary casts"), ("HEMATURIA", "Haematuria"), ("PROTEINURIA", "Proteinuria"),
-        ("PYURIA", "Pyuria"),
+    (N_("Vascular"), (("VASCULITIS", N_("Vasculitis")),)),
+    (N_("Musculoskeletal"), (("ARTHRITIS", N_("Arthritis")), ("MYOSITIS", N_("Myositis")))),
+    (N_("Renal"), (
+        ("URINARY_CASTS", N_("Urinary casts")), ("HEMATURIA", N_("Haematuria")), ("PROTEINURIA", N_("Proteinuria")),
+        ("PYURIA", N_("Pyuria")),
     )),
-    ("Mucocutaneous", (("RASH", "Rash"), ("ALOPECIA", "Alopecia"), ("MUCOSAL_ULCERS", "Mucosal ulcers"))),
-    ("Serosal", (("PLEURISY", "Pleurisy"), ("PERICARDITIS", "Pericarditis"))),
-    ("Immunological", (("LOW_COMPLEMENT", "Low complement"), ("DNA_BINDING", "Increased DNA binding"))),
-    ("Constitutional", (("FEVER", "Fever"),)),
-    ("Haematological", (("THROMBOCYTOPENIA", "Thrombocytopenia"), ("LEUKOPENIA", "Leukopenia"))),
+    (N_("Mucocutaneous"), (
+        ("RASH", N_("Rash")), ("ALOPECIA", N_("Alopecia")), ("MUCOSAL_ULCERS", N_("Mucosal ulcers")),
+    )),
+    (N_("Serosal"), (("PLEURISY", N_("Pleurisy")), ("PERICARDITIS", N_("Pericarditis")))),
+    (N_("Immunological"), (("LOW_COMPLEMENT", N_("Low complement")), ("DNA_BINDING", N_("Increased DNA binding")))),
+    (N_("Constitutional"), (("FEVER", N_("Fever")),)),
+    (N_("Haematological"), (("THROMBOCYTOPENIA", N_("Thrombocytopenia")), ("LEUKOPENIA", N_("Leukopenia")))),
 )  # fmt: skip
 
 
-def descriptor_choices() -> list[tuple[str, list[tuple[str, str]]]]:
-    """Grouped choices for a form: organ → [(code, "Seizure (8)")], the weight beside each name."""
+def descriptor_choices() -> list[tuple[Label, list[tuple[str, Message]]]]:
+    """Grouped choices for a form: organ → [(code, "Seizure (8)")], the weight beside each name (the organ and the
+    name translated where the form shows them)."""
     return [
-        (organ, [(code, f"{label} ({SLEDAI_WEIGHTS[code]})") for code, label in descriptors])
+        (
+            organ,
+            [
+                (code, Message("{label} ({weight})", label=label, weight=SLEDAI_WEIGHTS[code]))
+                for code, label in descriptors
+            ],
+        )
         for organ, descriptors in SLEDAI_ORGANS
     ]
 
@@ -166,24 +175,28 @@ def selena_flare(previous: Assessment | None, current: Assessment) -> Outcome:
         return Outcome(None, (), ("previous assessment",))
     rise = current.total - previous.total
     if previous.total <= SEVERE_FLARE_TOTAL_ABOVE < current.total:
-        return Outcome(SEVERE_FLARE, (f"SLEDAI rose from {previous.total} to {current.total} (> 12)",))
+        return Outcome(SEVERE_FLARE, (Message("SLEDAI rose from {previous} to {current} (> 12)",
+                                              previous=previous.total, current=current.total),))  # fmt: skip
     pga_known = previous.pga is not None and current.pga is not None
     if pga_known and previous.pga <= SEVERE_FLARE_PGA_ABOVE < current.pga:
-        return Outcome(SEVERE_FLARE, (f"PGA rose from {num(previous.pga, 1)} to {num(current.pga, 1)} (> 2.5)",))
+        rose = Message("PGA rose from {previous} to {current} (> 2.5)", previous=num(previous.pga, 1),
+                       current=num(current.pga, 1))  # fmt: skip
+        return Outcome(SEVERE_FLARE, (rose,))
     if rise >= FLARE_TOTAL_RISE and not pga_known:
         # Mild or moderate at least; a PGA rise could still make it severe.
-        return Outcome(None, (f"SLEDAI rose by {rise}",), _missing_pga(previous, current))
+        return Outcome(None, (Message("SLEDAI rose by {rise}", rise=rise),), _missing_pga(previous, current))
     if not pga_known:
         return Outcome(None, (), _missing_pga(previous, current))
     pga_rise = current.pga - previous.pga
     reasons = []
     if rise >= FLARE_TOTAL_RISE:
-        reasons.append(f"SLEDAI rose by {rise} (≥ 3)")
+        reasons.append(Message("SLEDAI rose by {rise} (≥ 3)", rise=rise))
     if pga_rise >= FLARE_PGA_RISE:
-        reasons.append(f"PGA rose by {num(pga_rise, 1)} (≥ 1.0)")
+        reasons.append(Message("PGA rose by {rise} (≥ 1.0)", rise=num(pga_rise, 1)))
     if reasons:
         return Outcome(MILD_MODERATE_FLARE, tuple(reasons))
-    return Outcome(NO_FLARE, (f"SLEDAI change {rise:+d}, PGA change {num(pga_rise, 1)}",))
+    return Outcome(NO_FLARE, (Message("SLEDAI change {rise}, PGA change {pga}", rise=f"{rise:+d}",
+                                      pga=num(pga_rise, 1)),))  # fmt: skip
 
 
 def _missing_pga(previous: Assessment, current: Assessment) -> tuple[str, ...]:
@@ -195,9 +208,9 @@ def doris_remission(current: Assessment) -> Outcome:
     ≤ 5 mg/day."""
     return _all_of(
         [
-            _bound("clinical SLEDAI", current.clinical, "=", 0),
-            _bound("PGA", current.pga, "<", DORIS_PGA_BELOW),
-            _bound("prednisone dose", current.prednisone, "≤", DORIS_PREDNISONE_MAX, " mg/day"),
+            _bound(N_("clinical SLEDAI"), current.clinical, "=", 0),
+            _bound(N_("PGA"), current.pga, "<", DORIS_PGA_BELOW),
+            _bound(N_("prednisone dose"), current.prednisone, "≤", DORIS_PREDNISONE_MAX, " mg/day"),
         ]
     )
 
@@ -208,11 +221,11 @@ def treatment_free_doris(doris: Outcome, categories_on_date: Iterable[str]) -> O
     running = sorted(set(categories_on_date) & DISEASE_MODIFYING_CATEGORIES)
     treatment = (
         not running,
-        f"{', '.join(c.lower() for c in running)} in the medication log" if running else "no steroid, "
-        "immunosuppressant or biologic",
+        Message("{categories} in the medication log", categories=", ".join(c.lower() for c in running)) if running
+        else N_("no steroid, immunosuppressant or biologic"),
         "medication log",
     )  # fmt: skip
-    return _all_of([(doris.value, "DORIS" if doris.value else "not in DORIS", "DORIS"), treatment])
+    return _all_of([(doris.value, N_("DORIS") if doris.value else N_("not in DORIS"), "DORIS"), treatment])
 
 
 def lldas(previous: Assessment | None, current: Assessment) -> Outcome:
@@ -223,12 +236,14 @@ def lldas(previous: Assessment | None, current: Assessment) -> Outcome:
     new = None if previous is None else sorted(current.descriptors - previous.descriptors)
     return _all_of(
         [
-            _bound("SLEDAI", current.total, "≤", LLDAS_SLEDAI_MAX),
-            (not major, f"major-organ activity: {_codes(major)}" if major else "no major-organ activity", "SLEDAI"),
-            (None if new is None else not new, f"new activity: {_codes(new)}" if new else "no new activity",
+            _bound(N_("SLEDAI"), current.total, "≤", LLDAS_SLEDAI_MAX),
+            (not major, Message("major-organ activity: {codes}", codes=_codes(major)) if major
+             else N_("no major-organ activity"), "SLEDAI"),
+            (None if new is None else not new, Message("new activity: {codes}", codes=_codes(new)) if new
+             else N_("no new activity"),
              "previous assessment"),
-            _bound("PGA", current.pga, "≤", LLDAS_PGA_MAX),
-            _bound("prednisone dose", current.prednisone, "≤", LLDAS_PREDNISONE_MAX, " mg/day"),
+            _bound(N_("PGA"), current.pga, "≤", LLDAS_PGA_MAX),
+            _bound(N_("prednisone dose"), current.prednisone, "≤", LLDAS_PREDNISONE_MAX, " mg/day"),
         ]
     )  # fmt: skip
 
@@ -273,7 +288,9 @@ def _bound(name: str, value, op: str, bound, unit: str = "") -> tuple[bool | Non
         return None, "", name
     compare, holds_word, fails_word = _COMPARISONS[op]
     holds = compare(value, bound)
-    return holds, f"{name} {num(value)}{unit} {holds_word if holds else fails_word} {num(bound)}", name
+    reason = Message("{name} {value}{unit} {sign} {bound}", name=name, value=num(value), unit=unit,
+                     sign=holds_word if holds else fails_word, bound=num(bound))  # fmt: skip
+    return holds, reason, name
 
 
 # --- Lab-backed suggestions -----------------------------------------------------------------------
@@ -306,15 +323,18 @@ def suggest_sledai_descriptors(
     for lab in sorted(window, key=lambda lab: lab.sample_datetime):
         value, when = lab.value, lab.sample_date.isoformat()
         if lab.analyte in ("C3", "C4") and lab.lln is not None and value < lab.lln:
-            suggest("LOW_COMPLEMENT", f"{lab.analyte} {num(value)} g/L < LLN {num(lab.lln)} on {when}")
+            suggest("LOW_COMPLEMENT", Message("{analyte} {value} g/L < LLN {lln} on {when}", analyte=lab.analyte,
+                                              value=num(value), lln=num(lab.lln), when=when))  # fmt: skip
         elif lab.analyte == "DSDNA" and lab.uln is not None and value > lab.uln:
-            suggest("DNA_BINDING", f"anti-dsDNA {num(value)} IU/mL > ULN {num(lab.uln)} on {when}")
+            suggest("DNA_BINDING", Message("anti-dsDNA {value} IU/mL > ULN {uln} on {when}", value=num(value),
+                                           uln=num(lab.uln), when=when))  # fmt: skip
         elif lab.analyte == "PLAT" and value < 100:
-            suggest("THROMBOCYTOPENIA", f"platelets {num(value)} × 10^9/L < 100 on {when}")
+            suggest("THROMBOCYTOPENIA", Message("platelets {value} × 10^9/L < 100 on {when}", value=num(value),
+                                                when=when))  # fmt: skip
         elif lab.analyte == "WBC" and value < 3:
-            suggest("LEUKOPENIA", f"white cells {num(value)} × 10^9/L < 3 on {when}")
+            suggest("LEUKOPENIA", Message("white cells {value} × 10^9/L < 3 on {when}", value=num(value), when=when))
         elif lab.analyte == "PROT24" and value > D("0.5"):
-            suggest("PROTEINURIA", f"proteinuria {num(value)} g/24h > 0.5 on {when}")
+            suggest("PROTEINURIA", Message("proteinuria {value} g/24h > 0.5 on {when}", value=num(value), when=when))
     if max_temperature_c is not None and max_temperature_c > 38:
-        suggest("FEVER", f"temperature {num(max_temperature_c, 1)} °C > 38")
+        suggest("FEVER", Message("temperature {value} °C > 38", value=num(max_temperature_c, 1)))
     return [Suggestion(code, reason) for code, reason in found.items()]
