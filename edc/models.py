@@ -17,11 +17,11 @@ class AuditedModel(models.Model):
     Writes go through `edc.services.save_crf`, which sets the user and reason that history records.
     """
 
-    version = models.PositiveIntegerField(default=1, editable=False)
-    created = models.DateTimeField(auto_now_add=True)
-    modified = models.DateTimeField(auto_now=True)
-    voided = models.BooleanField(default=False)
-    void_reason = models.TextField(blank=True)
+    version = models.PositiveIntegerField(default=1, editable=False, verbose_name=_("version"))
+    created = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
+    modified = models.DateTimeField(auto_now=True, verbose_name=_("modified"))
+    voided = models.BooleanField(default=False, verbose_name=_("voided"))
+    void_reason = models.TextField(blank=True, verbose_name=_("void reason"))
 
     history = HistoricalRecords(inherit=True, history_change_reason_field=models.TextField(null=True))
 
@@ -47,7 +47,7 @@ class AuditedModel(models.Model):
 
 
 class CrfModel(AuditedModel):
-    subject = models.ForeignKey("edc.Subject", on_delete=models.PROTECT)
+    subject = models.ForeignKey("edc.Subject", on_delete=models.PROTECT, verbose_name=_("subject"))
 
     class Meta:
         abstract = True
