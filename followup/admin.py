@@ -25,7 +25,7 @@ from edc.models import DataQuery, Visit
 from followup import admin_outcomes, rules, services
 from followup.models import AdverseEvent, AdverseEventTreatment, Milestone, PrednisoneDose
 from followup.visit_crf import CRF_LINES, VISIT_CRF, CrfLine
-from screening.rules.sledai import descriptor_choices
+from screening.admin import descriptor_choices  # organs and descriptors in the reader's language
 
 
 class TreatmentInlineForm(CrfInlineForm):

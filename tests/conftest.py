@@ -5,8 +5,10 @@ import socket
 from urllib.parse import urlparse
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.cache import cache
+from django.utils import translation
 from rest_framework.test import APIClient
 
 from edc import roles
@@ -21,6 +23,15 @@ def empty_cache():
     row ids the next test reuses, the token endpoint's throttle counts) is cleared. The lockout's attempts are rows,
     rolled back with the test."""
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def english_first():
+    """Each test starts in the default language: a request in Chinese leaves the thread's language active after it
+    (LocaleMiddleware activates, nothing deactivates), which would leak into the next test's English assertions."""
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 @pytest.fixture

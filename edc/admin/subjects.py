@@ -263,7 +263,7 @@ def cached_panels(request, subject: Subject, version: services.DataVersion) -> l
     digest = hashlib.sha256(f"{version.key}|{subject.site.timezone}|{today}|{reader}".encode()).hexdigest()[:32]
 
     def render_all():
-        return [(title, render(request, subject)) for title, render in subject_panels()]
+        return [(str(title), render(request, subject)) for title, render in subject_panels()]
 
     return cache.get_or_set(f"subject-panels:{subject.pk}:{digest}", render_all, PANEL_CACHE_SECONDS)
 
