@@ -6,6 +6,10 @@ back in (a value that is itself a label or a message translated too; numbers, un
 
 from __future__ import annotations
 
+import re
+from functools import cache
+from string import Formatter
+
 from django.utils.translation import gettext
 
 from edc import rules
@@ -30,3 +34,35 @@ def translated_errors(errors: dict[str, str]) -> dict[str, str]:
 def visit_name(code: str) -> str:
     """What the screens call a visit (`rules.visit_name`), in the reader's language."""
     return translated(rules.visit_name(code))
+
+
+_query_texts: list[str] = list(rules.QUERY_TEXTS)
+
+
+def register_query_texts(*templates: str) -> None:
+    """The templates of the query texts an app's edit checks open (its hooks), said by `translated_query_text`."""
+    _query_texts.extend(templates)
+    _query_patterns.cache_clear()
+
+
+@cache
+def _query_patterns() -> list[tuple[str, re.Pattern]]:
+    """Each template as a pattern whose named groups take back the values it was filled with."""
+    patterns = []
+    for template in _query_texts:
+        parts = (
+            re.escape(text) + (f"(?P<{name}>.+?)" if name else "") for text, name, _, _ in Formatter().parse(template)
+        )
+        patterns.append((template, re.compile("".join(parts))))
+    return patterns
+
+
+def translated_query_text(text: str) -> str:
+    """A stored query text in the reader's language: one the edit checks opened is said again from its template with
+    the values it holds (a value that is a word of the catalogue, such as "late", translated too); one a person
+    typed stays as typed."""
+    for template, pattern in _query_patterns():
+        if match := pattern.fullmatch(text):
+            values = {name: gettext(value) for name, value in match.groupdict().items()}
+            return gettext(template).format(**values)
+    return text

@@ -91,6 +91,16 @@ class Message(str):
         return message
 
 
+# The texts of the queries the edit checks open. A query keeps its text in English (the words of its audit trail);
+# the screens say it in the reader's language by matching it against these (`edc.i18n.translated_query_text`).
+BELOW_EXPECTED = N_("{value} is below the expected {expected}; please confirm")
+ABOVE_EXPECTED = N_("{value} is above the expected {expected}; please confirm")
+BELOW_TENTH_OF_LLN = N_("{value} is below 0.1 × LLN {lln}; please confirm")
+ABOVE_TEN_TIMES_ULN = N_("{value} is above 10 × ULN {uln}; please confirm")
+VISIT_OUT_OF_WINDOW = N_("visit {code} is {days} day(s) {early_or_late} (window {start} … {end}); please confirm")
+QUERY_TEXTS = (BELOW_EXPECTED, ABOVE_EXPECTED, BELOW_TENTH_OF_LLN, ABOVE_TEN_TIMES_ULN, VISIT_OUT_OF_WINDOW)
+
+
 @dataclass(frozen=True)
 class Limit:
     """Hard range refuses a write; soft range stores it and opens a data query."""
@@ -116,12 +126,11 @@ class Limit:
         return None
 
     def soft_warning(self, value: Decimal) -> str | None:
+        typed = f"{as_typed(value)}{_unit(self.unit)}"
         if self.soft_min is not None and value < self.soft_min:
-            expected = as_typed(self.soft_min)
-            return f"{as_typed(value)}{_unit(self.unit)} is below the expected {expected}; please confirm"
+            return Message(BELOW_EXPECTED, value=typed, expected=as_typed(self.soft_min))
         if self.soft_max is not None and value > self.soft_max:
-            expected = as_typed(self.soft_max)
-            return f"{as_typed(value)}{_unit(self.unit)} is above the expected {expected}; please confirm"
+            return Message(ABOVE_EXPECTED, value=typed, expected=as_typed(self.soft_max))
         return None
 
 
@@ -227,9 +236,9 @@ def check_lab_result(
 def _reference_range_warning(value: Decimal, lln, uln, unit: str) -> str | None:
     """Soft limit of any lab value: outside 0.1 × LLN … 10 × ULN."""
     if lln is not None and lln > 0 and value < lln * D("0.1"):
-        return f"{as_typed(value)} {unit} is below 0.1 × LLN {as_typed(lln)}; please confirm"
+        return Message(BELOW_TENTH_OF_LLN, value=f"{as_typed(value)} {unit}", lln=as_typed(lln))
     if uln is not None and uln > 0 and value > uln * 10:
-        return f"{as_typed(value)} {unit} is above 10 × ULN {as_typed(uln)}; please confirm"
+        return Message(ABOVE_TEN_TIMES_ULN, value=f"{as_typed(value)} {unit}", uln=as_typed(uln))
     return None
 
 

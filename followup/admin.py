@@ -210,6 +210,10 @@ class CrfRow:
     query: DataQuery | None  # the open query on the value, if any
     flag: str  # "H" or "L" against the stored result's own reference range
 
+    @property
+    def query_text(self) -> str:
+        return i18n.translated_query_text(self.query.text) if self.query else ""
+
 
 def safety_panel(request, subject):
     """CAR-T safety (DOMAIN.md §9): the numbers as typed, each code spelt out."""

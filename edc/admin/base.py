@@ -378,7 +378,7 @@ class CrfAdmin(ScopedHistoryAdmin):
                         'border-radius:8px">{} {}: {}</span>',
                         gettext("query"),
                         query.get_status_display().lower(),
-                        query.text,
+                        i18n.translated_query_text(query.text),
                     )
                     field.help_text = format_html("{} {}", field.help_text, badge)
         return form

@@ -64,13 +64,13 @@ class DataQueryAdmin(DescribedTargetsMixin, ScopedHistoryAdmin):
     closed, and when, are the services' to set."""
 
     form = QueryForm
-    list_display = ("subject", "about", "text", "status", "raised_by", "age_days", "answer")
+    list_display = ("subject", "about", "query_text", "status", "raised_by", "age_days", "answer")
     list_select_related = ("subject", "raised_by")
     list_filter = ("status", "auto", "subject__site")
     search_fields = ("subject__subject_id", "text")
     fields = (
-        "subject", "about", "text", "status", "auto", "raised_by", "created", "answer", "answered_by", "answered_at",
-        "closed_by", "closed_at",
+        "subject", "about", "query_text", "status", "auto", "raised_by", "created", "answer", "answered_by",
+        "answered_at", "closed_by", "closed_at",
     )  # fmt: skip
     actions = ["close_queries", "reopen_queries"]
     write_roles = roles.CLINICAL_READERS
@@ -114,6 +114,10 @@ class DataQueryAdmin(DescribedTargetsMixin, ScopedHistoryAdmin):
                 request, gettext("Query closed.") if transition == "_close" else gettext("Query re-opened.")
             )
         return redirect(request.path)
+
+    @admin.display(description=_("text"), ordering="text")
+    def query_text(self, query):
+        return i18n.translated_query_text(query.text)
 
     @admin.display(description=_("age (days)"))
     def age_days(self, query):

@@ -100,7 +100,8 @@ def query_list(queries, more_url: str, summary: str = "") -> WorkList:
     for query in shown:
         target = targets[(query.target_model, query.target_id)]
         about = " · ".join(w for w in (target.visit, target.record, target.field_label(query.target_field)) if w)
-        note = gettext("{text} · {days} d old").format(text=query.text, days=(now - query.created).days)
+        text = i18n.translated_query_text(query.text)
+        note = gettext("{text} · {days} d old").format(text=text, days=(now - query.created).days)
         items.append(WorkItem(str(query.subject), about, reverse("admin:edc_dataquery_change", args=[query.pk]), note))
     return WorkList(items, queries.count(), summary, more_url)
 

@@ -93,7 +93,8 @@ def validate_crf(instance: AuditedModel, now: dt.datetime | None = None) -> dict
     if instance.voided and not instance.void_reason.strip():
         errors["void_reason"] = gettext("a reason is required to void a record")
     _refuse(errors)
-    return warnings
+    # Stored as the queries' texts in English, plain strings (the screens translate them: i18n.translated_query_text).
+    return {field: str(text) for field, text in warnings.items()}
 
 
 def _refuse(errors: dict[str, str]) -> None:

@@ -311,7 +311,7 @@ def signing_summary(target: AuditedModel) -> SigningSummary:
     for query in queries:
         queried = described[(query.target_model, query.target_id)]
         field = capfirst(queried.field_label(query.target_field.removesuffix("_id")) or query.target_field)
-        query_lines.append((_record_line(queried), field, query.text))
+        query_lines.append((_record_line(queried), field, i18n.translated_query_text(query.text)))
     verified, rows = _verification_of(target)
     return SigningSummary(
         what=signed_what(target),

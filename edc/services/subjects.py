@@ -92,10 +92,10 @@ def validate_visit(visit: Visit, now: dt.datetime):
     warnings = {}
     window = None if errors else visit.window
     if window and window.status != "IN_WINDOW":
-        warnings["visit_datetime"] = (
-            f"visit {visit.code} is {window.days_outside} day(s) {window.status.lower()} "
-            f"(window {visit.window_start} … {visit.window_end}); please confirm"
-        )
+        warnings["visit_datetime"] = rules.Message(
+            rules.VISIT_OUT_OF_WINDOW, code=visit.code, days=window.days_outside,
+            early_or_late=window.status.lower(), start=visit.window_start, end=visit.window_end,
+        )  # fmt: skip
     return errors, warnings
 
 

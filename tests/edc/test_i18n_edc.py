@@ -4,6 +4,7 @@ was."""
 
 import datetime as dt
 import re
+from decimal import Decimal
 
 import pytest
 from django.apps import apps
@@ -12,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from edc import i18n, rules, services
-from edc.models import AuditedModel, CrfModel, Deviation
+from edc.models import DataQuery, Deviation, LabResult
 
 pytestmark = pytest.mark.django_db
 
@@ -23,9 +24,6 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 SAME_IN_BOTH = {"ALT", "AST", "APTT", "C3", "C4", "LLN", "ULN", "SDV", "English", "简体中文"}
 # Follow-up visit codes are their own names (D7, M3, Y5).
 VISIT_CODE = re.compile(r"^[DMY]\d+$")
-# The audit fields every CRF of every app inherits (and the subject of a CRF): marking them alters the CRFs of
-# the four apps, one migration each, left to the merge of the apps' translations (not this app's migration).
-INHERITED = {field.name for field in AuditedModel._meta.fields} | {field.name for field in CrfModel._meta.fields}
 
 
 def edc_models():
@@ -40,7 +38,7 @@ def words_of_models():
         yield f"{meta.label} verbose_name", meta.verbose_name
         yield f"{meta.label} verbose_name_plural", meta.verbose_name_plural
         for field in [*meta.fields, *meta.many_to_many]:
-            if field.auto_created or field.name in INHERITED:
+            if field.auto_created:
                 continue
             yield f"{meta.label}.{field.name}", field.verbose_name
             if field.help_text:
@@ -132,3 +130,36 @@ def test_a_service_refusal_is_in_the_readers_language(investigator, deviation):
     with translation.override("zh-hans"), pytest.raises(ValidationError) as refused:
         services.dismiss_deviation(deviation, reason=" ", user=investigator)
     assert CJK.search(" ".join(refused.value.messages))
+
+
+@pytest.mark.parametrize(
+    "stored, chinese",
+    [
+        ("55 g/L is below the expected 60; please confirm", "55 g/L 低于预期值 60，请确认"),
+        ("2.311 g/24h is above 10 × ULN 0.15; please confirm", "2.311 g/24h 高于 10 × ULN（0.15），请确认"),
+        (
+            "visit D21 is 1 day(s) late (window 2026-08-14 … 2026-08-18); please confirm",
+            "访视 D21 逾期 1 天（窗口期 2026-08-14 … 2026-08-18），请确认",
+        ),
+        ("Please send the lab report of 12 May.", "Please send the lab report of 12 May."),  # typed by a monitor
+    ],
+)
+def test_a_stored_query_text_is_said_in_the_readers_language(stored, chinese):
+    """Stored in English (its audit trail's words), shown from its template with the values it holds."""
+    with translation.override("zh-hans"):
+        assert i18n.translated_query_text(stored) == chinese
+    assert i18n.translated_query_text(stored) == stored
+
+
+def test_an_edit_checks_query_is_stored_in_english_and_listed_in_chinese(client, subject, staff):
+    with translation.override("zh-hans"):  # a Chinese reader keys it
+        result = services.save_crf(
+            LabResult(subject=subject, analyte="HGB", value=Decimal("55"), unit="g/L", lln=Decimal("115"),
+                      uln=Decimal("150"), sample_datetime=timezone.now() - dt.timedelta(hours=1)),
+            user=staff,
+        )  # fmt: skip
+    query = DataQuery.objects.get(target_model="edc.labresult", target_id=result.pk, auto=True)
+    assert query.text == "55 g/L is below the expected 60; please confirm"
+    client.force_login(staff)
+    page = client.get(reverse("admin:edc_dataquery_changelist"), **CHINESE).content.decode()
+    assert "55 g/L 低于预期值 60，请确认" in page and query.text not in page
