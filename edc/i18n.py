@@ -51,7 +51,7 @@ def _query_patterns() -> list[tuple[str, re.Pattern]]:
     patterns = []
     for template in _query_texts:
         parts = (
-            re.escape(text) + (f"(?P<{name}>.+?)" if name else "") for text, name, _, _ in Formatter().parse(template)
+            re.escape(text) + (f"(?P<{name}>.*?)" if name else "") for text, name, _, _ in Formatter().parse(template)
         )
         patterns.append((template, re.compile("".join(parts))))
     return patterns
@@ -59,10 +59,10 @@ def _query_patterns() -> list[tuple[str, re.Pattern]]:
 
 def translated_query_text(text: str) -> str:
     """A stored query text in the reader's language: one the edit checks opened is said again from its template with
-    the values it holds (a value that is a word of the catalogue, such as "late", translated too); one a person
+    the values it holds, each said the same way (a part such as " (12 % off)", a word such as "late"); one a person
     typed stays as typed."""
     for template, pattern in _query_patterns():
         if match := pattern.fullmatch(text):
-            values = {name: gettext(value) for name, value in match.groupdict().items()}
+            values = {name: translated_query_text(value) for name, value in match.groupdict().items()}
             return gettext(template).format(**values)
-    return text
+    return gettext(text) if text else text  # gettext("") would answer the catalogue's header

@@ -4,13 +4,14 @@ panels, and the home page's links to the cohort overlay and the exports page."""
 
 from django.utils.translation import gettext_lazy as _
 
-from edc import roles
+from edc import i18n, roles
 from edc.admin import register_home_link, register_subject_page, register_subject_panel, register_visit_page
 from edc.services import register_save_listener, register_validator
-from followup import admin, admin_exports, admin_outcomes, exports, recompute, services
+from followup import admin, admin_exports, admin_outcomes, exports, recompute, rules, services
 from followup.models import AdverseEvent, AdverseEventTreatment, PrednisoneDose
 from screening.services import register_treated_events_provider
 
+i18n.register_query_texts(rules.CRS_WITHOUT_FEVER)
 register_validator(AdverseEvent, services.validate_adverse_event)
 register_validator(AdverseEventTreatment, services.validate_treatment)
 register_validator(PrednisoneDose, services.validate_prednisone_dose)

@@ -4,12 +4,14 @@ infusion is not on day 0."""
 
 from django.utils.translation import gettext_lazy as _
 
+from edc import i18n
 from edc.admin import register_subject_panel
 from edc.services import register_save_listener, register_validator
-from infusion import admin, services
+from infusion import admin, rules, services
 from infusion.models import Apheresis, Infusion, LymphodepletionDose, ProductLot
 from screening.services import register_apheresis_start_provider
 
+i18n.register_query_texts(*rules.QUERY_TEXTS)
 register_validator(Apheresis, services.validate_apheresis)
 register_validator(ProductLot, services.validate_product_lot)
 register_validator(LymphodepletionDose, services.validate_lymphodepletion_dose)

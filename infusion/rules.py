@@ -47,19 +47,32 @@ def off_by_more_than_tolerance(given: Decimal, expected: Decimal) -> bool:
     return D(given) != 0 if gap is None else gap > TOLERANCE
 
 
+# The texts of the queries these checks open, said in the reader's language on the screens (infusion.hooks
+# registers them with edc.i18n; stored in English).
+# xgettext:no-python-format ("% o" is no %-placeholder)
+PERCENT_OFF = N_(" ({gap} % off)")
+DOSE_OFF = N_(
+    "{drug} {given} mg differs from the expected {expected} mg ({per_m2} mg/m² × BSA {bsa} m²){off} by more than 10 %;"
+    " please confirm"
+)
+TOTAL_CELLS_OFF = N_(
+    "total {total} CAR+ cells differs from dose × weight = {dose} × {weight} kg = {expected}{off} by more than 10 %;"
+    " please confirm"
+)
+QUERY_TEXTS = (PERCENT_OFF, DOSE_OFF, TOTAL_CELLS_OFF)
+
+
 def _percent(gap: Decimal | None) -> str:
-    return "" if gap is None else f" ({as_typed(round(gap * 100, 1))} % off)"
+    return "" if gap is None else Message(PERCENT_OFF, gap=as_typed(round(gap * 100, 1)))
 
 
 def expected_dose_warning(given_mg: Decimal, mg_per_m2: Decimal, bsa_m2: Decimal, drug: str) -> str | None:
     expected = D(mg_per_m2) * bsa_m2
     if not off_by_more_than_tolerance(given_mg, expected):
         return None
-    return (
-        f"{drug} {as_typed(given_mg)} mg differs from the expected {as_typed(round(expected, 1))} mg "
-        f"({as_typed(mg_per_m2)} mg/m² × BSA {as_typed(bsa_m2)} m²){_percent(relative_gap(given_mg, expected))} "
-        f"by more than 10 %; please confirm"
-    )
+    off = _percent(relative_gap(given_mg, expected))
+    return Message(DOSE_OFF, drug=drug, given=as_typed(given_mg), expected=as_typed(round(expected, 1)),
+                   per_m2=as_typed(mg_per_m2), bsa=as_typed(bsa_m2), off=off)  # fmt: skip
 
 
 def check_lymphodepletion_dose(
@@ -146,11 +159,8 @@ def total_car_cells_warning(dose_per_kg: Decimal, weight_kg: Decimal, total: Dec
     expected = D(dose_per_kg) * D(weight_kg)
     if not off_by_more_than_tolerance(total, expected):
         return None
-    return (
-        f"total {as_typed(total)} CAR+ cells differs from dose × weight = {as_typed(dose_per_kg)} × "
-        f"{as_typed(weight_kg)} kg "
-        f"= {as_typed(expected)}{_percent(relative_gap(total, expected))} by more than 10 %; please confirm"
-    )
+    return Message(TOTAL_CELLS_OFF, total=as_typed(total), dose=as_typed(dose_per_kg), weight=as_typed(weight_kg),
+                   expected=as_typed(expected), off=_percent(relative_gap(total, expected)))  # fmt: skip
 
 
 # --- Order of the pathway's dates ---------------------------------------------------------------

@@ -184,6 +184,13 @@ def icans_grade(
     return FATAL_GRADE if fatal else grade
 
 
+# The text of the query a CRS without fever opens (followup.hooks registers it with edc.i18n; stored in English).
+CRS_WITHOUT_FEVER = N_(
+    "CRS needs fever ≥ 38 °C under ASTCT; was it masked by antipyretics or tocilizumab? please confirm"
+    " (tocilizumab or a corticosteroid for the CRS goes in the medication log, indication CRS)"
+)
+
+
 def astct_grade(category: str, *, fever_masked: bool = False, **fields) -> int | None:
     """The ASTCT grade of an adverse event of category CRS or ICANS; None for any other category.
 

@@ -28,10 +28,7 @@ def validate_adverse_event(event: AdverseEvent, now: dt.datetime):
         masked = fever_masked(event)
         event.astct_grade = rules.astct_grade(event.category, fever_masked=masked, **_astct_fields(event))
         if event.category == AdverseEvent.Category.CRS and event.astct_grade == 0 and not masked:
-            warnings["max_temperature_c"] = (
-                "CRS needs fever ≥ 38 °C under ASTCT; was it masked by antipyretics or tocilizumab? please confirm"
-                " (tocilizumab or a corticosteroid for the CRS goes in the medication log, indication CRS)"
-            )
+            warnings["max_temperature_c"] = rules.CRS_WITHOUT_FEVER
     else:
         event.astct_grade = None
         if event.ctcae_grade is None:

@@ -141,6 +141,11 @@ def test_a_service_refusal_is_in_the_readers_language(investigator, deviation):
             "visit D21 is 1 day(s) late (window 2026-08-14 … 2026-08-18); please confirm",
             "访视 D21 逾期 1 天（窗口期 2026-08-14 … 2026-08-18），请确认",
         ),
+        (
+            "fludarabine 60 mg differs from the expected 50 mg (25 mg/m² × BSA 2 m²) (20 % off) by more than 10 %;"
+            " please confirm",
+            "fludarabine 60 mg 与预期剂量 50 mg（25 mg/m² × BSA 2 m²）相差超过 10 %（偏差 20 %），请确认",
+        ),  # infusion's, registered by its hooks; its part " (20 % off)" said the same way
         ("Please send the lab report of 12 May.", "Please send the lab report of 12 May."),  # typed by a monitor
     ],
 )
