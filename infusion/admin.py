@@ -12,6 +12,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from edc.admin import CrfAdmin, change_url
+from edc.rules import as_typed
 from infusion import services
 from infusion.models import Apheresis, Infusion, LymphodepletionDose, ProductLot
 
@@ -104,7 +105,10 @@ def timeline_steps(subject) -> list[TimelineStep]:
             gettext("Apheresis, product %(product)s") % {"product": a.product_id},
             f"{_local(a.start_datetime, tz)} → {_local(a.end_datetime, tz)}",
             gettext("%(volume)s L processed; CD3+ %(cells)s")
-            % {"volume": a.processed_volume_l, "cells": a.cd3_cells if a.cd3_cells is not None else "—"},
+            % {
+                "volume": _typed(a.processed_volume_l),
+                "cells": _cells(a.cd3_cells) if a.cd3_cells is not None else "—",
+            },
             gettext("collected"),
             change_url(a),
         )
@@ -116,8 +120,8 @@ def timeline_steps(subject) -> list[TimelineStep]:
             _made(lot),
             gettext("viability %(viability)s %%, CAR+ %(car)s %%, sterility %(sterility)s, endotoxin %(endotoxin)s")
             % {
-                "viability": lot.viability_pct or "—",
-                "car": lot.car_positive_pct or "—",
+                "viability": _typed(lot.viability_pct),
+                "car": _typed(lot.car_positive_pct),
                 "sterility": _passed(lot.sterility_pass),
                 "endotoxin": _passed(lot.endotoxin_pass),
             },
@@ -135,11 +139,11 @@ def timeline_steps(subject) -> list[TimelineStep]:
                 "cyclophosphamide %(cy)s mg (%(cy_m2)s mg/m²)"
             )
             % {
-                "bsa": dose.bsa_m2,
-                "flu": dose.fludarabine_mg,
-                "flu_m2": dose.fludarabine_mg_per_m2,
-                "cy": dose.cyclophosphamide_mg,
-                "cy_m2": dose.cyclophosphamide_mg_per_m2,
+                "bsa": _typed(dose.bsa_m2),
+                "flu": _typed(dose.fludarabine_mg),
+                "flu_m2": _typed(dose.fludarabine_mg_per_m2),
+                "cy": _typed(dose.cyclophosphamide_mg),
+                "cy_m2": _typed(dose.cyclophosphamide_mg_per_m2),
             },
             gettext("given"),
             change_url(dose),
@@ -155,7 +159,7 @@ def timeline_steps(subject) -> list[TimelineStep]:
                 gettext("%(dose)s CAR+ cells/kg × %(weight)s kg; total %(total)s CAR+ cells")
                 % {
                     "dose": _cells(infusion.dose_car_cells_per_kg),
-                    "weight": infusion.weight_kg,
+                    "weight": _typed(infusion.weight_kg),
                     "total": _cells(infusion.total_car_cells),
                 },
                 gettext("infused"),
@@ -165,7 +169,15 @@ def timeline_steps(subject) -> list[TimelineStep]:
     return steps
 
 
+def _typed(value) -> str:
+    """A stored number as typed (30, not 30.00), or "—" when not recorded."""
+    return "—" if value is None else as_typed(value)
+
+
 def _cells(count) -> str:
+    """A cell count as 4.40 × 10^9, or "—" when not recorded."""
+    if count is None:
+        return "—"
     mantissa, exponent = f"{count:.2e}".split("e")
     return f"{mantissa} × 10^{int(exponent)}"
 

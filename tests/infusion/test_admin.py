@@ -85,7 +85,7 @@ def test_walk_from_enrolment_to_infusion_in_the_admin(staff_browser, staff, subj
     assert (
         "released" in timeline
         and "BSA 1.66 m²" in timeline
-        and "5.00 × 10^3 CAR+ cells/kg × 60.00 kg; total 3.00 × 10^5" in timeline
+        and "5.00 × 10^3 CAR+ cells/kg × 60 kg; total 3.00 × 10^5" in timeline
     )
 
 
