@@ -2,6 +2,7 @@ from axes.apps import AppConfig as AxesConfig
 from django.apps import AppConfig
 from django.utils.module_loading import autodiscover_modules
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 
 class EdcConfig(AppConfig):
@@ -27,3 +28,14 @@ class SignInRecordsConfig(AxesConfig):
     """django-axes under the name data managers see in the admin."""
 
     verbose_name = _("Sign-in records")
+
+
+# django-axes names its tables and columns with these msgids but has no Chinese catalogue: translated in the
+# project's.
+AXES_NAMES = (
+    gettext_noop("access attempt"), gettext_noop("access attempts"), gettext_noop("access failure"),
+    gettext_noop("access failures"), gettext_noop("access log"), gettext_noop("access logs"),
+    gettext_noop("Attempt Time"), gettext_noop("Logout Time"), gettext_noop("IP Address"), gettext_noop("Username"),
+    gettext_noop("User Agent"), gettext_noop("Path"), gettext_noop("Failed Logins"), gettext_noop("Expires At"),
+    gettext_noop("HTTP Accept"), gettext_noop("GET Data"), gettext_noop("POST Data"), gettext_noop("Access lock out"),
+)  # fmt: skip

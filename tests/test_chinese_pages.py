@@ -79,7 +79,7 @@ def admin_pages(subject) -> list[str]:
     return pages
 
 
-@pytest.mark.parametrize("role", [roles.SITE_STAFF, roles.INVESTIGATOR])
+@pytest.mark.parametrize("role", roles.ALL_ROLES)
 def test_every_page_in_chinese_shows_no_english_label(client, make_user, site, casebook_of_a_treated_subject, role):
     subject, _ = casebook_of_a_treated_subject
     client.force_login(make_user(role, site))
@@ -92,7 +92,7 @@ def test_every_page_in_chinese_shows_no_english_label(client, make_user, site, c
         assert response.status_code == 200, path
         if missed := untranslated(response.content.decode(), catalogue):
             found[path] = missed
-    assert found == {}
+    assert found == {}, found
 
 
 def test_the_query_answer_form_is_in_chinese(client, staff, monitor, casebook_of_a_treated_subject):

@@ -462,8 +462,14 @@ class CrfAdmin(ScopedHistoryAdmin):
         return inline_formsets
 
     def get_fields(self, request, obj=None):
+        """A new record has no reason for a change yet; a reader who cannot change the record is asked for none (a
+        read-only page would show the form's own fields as empty rows under their field names)."""
         fields = list(super().get_fields(request, obj))
-        return fields if obj is not None else [f for f in fields if f != "change_reason"]
+        if obj is None:
+            return [f for f in fields if f != "change_reason"]
+        if not self.has_change_permission(request, obj):
+            return [f for f in fields if f not in ("change_reason", "opened_version")]
+        return fields
 
     def save_model(self, request, obj, form, change):
         services.save_crf(
