@@ -1,6 +1,7 @@
 """The treatment pathway's CRFs (DOMAIN.md §5): apheresis, product lot, lymphodepletion, infusion."""
 
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from edc.models import AuditedModel, CrfModel
@@ -25,7 +26,7 @@ class Apheresis(CrfModel):
         verbose_name_plural = _("aphereses")
 
     def __str__(self):
-        return f"product {self.product_id}"
+        return gettext("product {product}").format(product=self.product_id)
 
 
 class ProductLot(AuditedModel):
@@ -54,7 +55,7 @@ class ProductLot(AuditedModel):
         ordering = ["manufactured_date", "id"]
 
     def __str__(self):
-        return f"lot {self.lot_number}"
+        return gettext("lot {lot}").format(lot=self.lot_number)
 
     @property
     def subject_pk(self):
@@ -104,7 +105,7 @@ class LymphodepletionDose(CrfModel):
         ]
 
     def __str__(self):
-        return f"{self.subject} lymphodepletion day {self.day}"
+        return gettext("{subject} lymphodepletion day {day}").format(subject=self.subject, day=self.day)
 
 
 class Infusion(CrfModel):
@@ -136,4 +137,4 @@ class Infusion(CrfModel):
         ]
 
     def __str__(self):
-        return f"{self.subject} infusion"
+        return gettext("{subject} infusion").format(subject=self.subject)

@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from edc.models import CrfModel, Signature
@@ -50,7 +51,9 @@ class Consent(CrfModel):
         constraints = [one_per_subject("one_consent_per_subject")]
 
     def __str__(self):
-        return f"{self.subject} consent {self.consent_date} (ICF {self.icf_version})"
+        return gettext("{subject} consent {date} (ICF {version})").format(
+            subject=self.subject, date=self.consent_date, version=self.icf_version
+        )
 
 
 class SleHistory(CrfModel):
@@ -68,7 +71,7 @@ class SleHistory(CrfModel):
         constraints = [one_per_subject("one_sle_history_per_subject")]
 
     def __str__(self):
-        return f"{self.subject} SLE diagnosed {self.diagnosis_date}"
+        return gettext("{subject} SLE diagnosed {date}").format(subject=self.subject, date=self.diagnosis_date)
 
 
 class Medication(CrfModel):
@@ -130,7 +133,7 @@ class Medication(CrfModel):
 
     def __str__(self):
         dose = f" {as_typed(self.dose_mg_per_day)} mg/day" if self.dose_mg_per_day is not None else ""
-        return f"{self.drug}{dose} from {self.start_date}"
+        return gettext("{drug}{dose} from {date}").format(drug=self.drug, dose=dose, date=self.start_date)
 
 
 class SledaiAssessment(CrfModel):
@@ -160,7 +163,9 @@ class SledaiAssessment(CrfModel):
         ordering = ["subject", "assessment_date", "id"]
 
     def __str__(self):
-        return f"{self.subject} SELENA-SLEDAI {self.total} on {self.assessment_date}"
+        return gettext("{subject} SELENA-SLEDAI {total} on {date}").format(
+            subject=self.subject, total=self.total, date=self.assessment_date
+        )
 
     @property
     def activity(self) -> str:
@@ -214,7 +219,7 @@ class ScreeningExam(CrfModel):
         constraints = [one_per_subject("one_screening_exam_per_subject")]
 
     def __str__(self):
-        return f"{self.subject} screening exam {self.exam_date}"
+        return gettext("{subject} screening exam {date}").format(subject=self.subject, date=self.exam_date)
 
 
 class EligibilityDecision(CrfModel):
@@ -237,4 +242,5 @@ class EligibilityDecision(CrfModel):
         constraints = [one_per_subject("one_eligibility_decision_per_subject")]
 
     def __str__(self):
-        return f"{self.subject} {'eligible' if self.eligible else 'not eligible'} ({self.evaluation_date})"
+        decision = gettext("eligible") if self.eligible else gettext("not eligible")
+        return f"{self.subject} {decision} ({self.evaluation_date})"
