@@ -19,18 +19,20 @@ CHINESE = {"HTTP_ACCEPT_LANGUAGE": "zh-hans"}
 
 
 def po_entries(path: Path) -> list[tuple[str, str, set[str]]]:
-    """(msgid, msgstr, flags) of each entry of a .po file (the header included, as msgid "")."""
+    """(msgid, msgstr, flags) of each entry of a .po file (the header included, as msgid ""); an entry with a context
+    is keyed as gettext keys it, "context\x04msgid"."""
     entries, flags, current, field = [], set(), {}, None
     for line in [*path.read_text(encoding="utf-8").splitlines(), ""]:
         if line.startswith("#,"):
             flags |= {flag.strip() for flag in line[2:].split(",")}
-        elif line.startswith(("msgid ", "msgstr ")):
+        elif line.startswith(("msgctxt ", "msgid ", "msgstr ")):
             field, _, text = line.partition(" ")
             current[field] = ast.literal_eval(text)
         elif line.startswith('"') and field:
             current[field] += ast.literal_eval(line)
         elif not line.strip() and current:
-            entries.append((current["msgid"], current.get("msgstr", ""), flags))
+            context = f"{current['msgctxt']}\x04" if "msgctxt" in current else ""
+            entries.append((context + current["msgid"], current.get("msgstr", ""), flags))
             flags, current, field = set(), {}, None
     return entries
 
