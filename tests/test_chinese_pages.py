@@ -75,7 +75,7 @@ def admin_pages(subject) -> list[str]:
     pages += [reverse("admin:edc_visit_crf", args=[d7.pk]), reverse("admin:edc_visit_dashboard")]
     for model in admin.site._registry:
         opts = model._meta
-        pages.append(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"))
+        pages += [reverse(f"admin:{opts.app_label}_{opts.model_name}_{page}") for page in ("changelist", "add")]
     return pages
 
 
