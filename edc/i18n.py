@@ -47,14 +47,19 @@ def register_query_texts(*templates: str) -> None:
 
 @cache
 def _query_patterns() -> list[tuple[str, re.Pattern]]:
-    """Each template as a pattern whose named groups take back the values it was filled with."""
-    patterns = []
-    for template in _query_texts:
-        parts = (
-            re.escape(text) + (f"(?P<{name}>.*?)" if name else "") for text, name, _, _ in Formatter().parse(template)
-        )
-        patterns.append((template, re.compile("".join(parts))))
-    return patterns
+    """Each template as a pattern whose named groups take back the values it was filled with (a value the template
+    repeats must be the same each time)."""
+    return [(template, re.compile(_pattern_of(template))) for template in _query_texts]
+
+
+def _pattern_of(template: str) -> str:
+    pattern, named = "", set()
+    for text, name, _, _ in Formatter().parse(template):
+        pattern += re.escape(text)
+        if name:
+            pattern += f"(?P={name})" if name in named else f"(?P<{name}>.*?)"
+            named.add(name)
+    return pattern
 
 
 def translated_query_text(text: str) -> str:

@@ -59,7 +59,6 @@ TOTAL_CELLS_OFF = N_(
     "total {total} CAR+ cells differs from dose × weight = {dose} × {weight} kg = {expected}{off} by more than 10 %;"
     " please confirm"
 )
-QUERY_TEXTS = (PERCENT_OFF, DOSE_OFF, TOTAL_CELLS_OFF)
 
 
 def _percent(gap: Decimal | None) -> str:
@@ -128,23 +127,36 @@ def _clearance_shown(crcl: Decimal) -> str:
     return as_typed(D(crcl).quantize(D("0.1"), rounding=ROUND_DOWN))
 
 
+# The kidney-function query's texts (one finding, the other, or both; registered with edc.i18n as QUERY_TEXTS).
+NOT_REDUCED = N_(
+    # xgettext:no-python-format ("80 % of" is no %-placeholder)
+    "fludarabine {dose} mg/m² not reduced for CrCl {crcl} mL/min (Cockcroft-Gault < {reduce_below}: at most {most}"
+    " mg/m², 80 % of {full}); please confirm"
+)
+AVOIDED = N_("CrCl {crcl} mL/min is below {avoid_below} mL/min: fludarabine is normally avoided; please confirm")
+NOT_REDUCED_AND_AVOIDED = N_(
+    # xgettext:no-python-format ("80 % of" is no %-placeholder)
+    "fludarabine {dose} mg/m² not reduced for CrCl {crcl} mL/min (Cockcroft-Gault < {reduce_below}: at most {most}"
+    " mg/m², 80 % of {full}); CrCl {crcl} mL/min is below {avoid_below} mL/min: fludarabine is normally avoided;"
+    " please confirm"
+)
+
+
 def fludarabine_kidney_warning(crcl_ml_min: Decimal, fludarabine_mg_per_m2: Decimal) -> str | None:
     """A query, never a refusal (the investigator decides): CrCl < 70 mL/min with fludarabine > 24 mg/m² (80 % of
     30 mg/m²) is "not reduced for CrCl N mL/min"; CrCl < 30 mL/min: fludarabine is normally avoided."""
     crcl, dose = D(crcl_ml_min), D(fludarabine_mg_per_m2)
-    shown = _clearance_shown(crcl)
-    messages = []
-    if crcl < CRCL_REDUCE_BELOW and dose > FLUDARABINE_REDUCED_MAX_MG_PER_M2:
-        messages.append(
-            f"fludarabine {as_typed(dose)} mg/m² not reduced for CrCl {shown} mL/min (Cockcroft-Gault < "
-            f"{as_typed(CRCL_REDUCE_BELOW)}: at most {as_typed(FLUDARABINE_REDUCED_MAX_MG_PER_M2)} mg/m², 80 % of "
-            f"{as_typed(FLUDARABINE_FULL_MG_PER_M2)})"
-        )
-    if crcl < CRCL_AVOID_BELOW and dose > 0:
-        messages.append(
-            f"CrCl {shown} mL/min is below {as_typed(CRCL_AVOID_BELOW)} mL/min: fludarabine is normally avoided"
-        )
-    return "; ".join(messages) + "; please confirm" if messages else None
+    not_reduced = crcl < CRCL_REDUCE_BELOW and dose > FLUDARABINE_REDUCED_MAX_MG_PER_M2
+    avoided = crcl < CRCL_AVOID_BELOW and dose > 0
+    if not (not_reduced or avoided):
+        return None
+    template = NOT_REDUCED_AND_AVOIDED if not_reduced and avoided else NOT_REDUCED if not_reduced else AVOIDED
+    return Message(template, dose=as_typed(dose), crcl=_clearance_shown(crcl), reduce_below=as_typed(CRCL_REDUCE_BELOW),
+                   most=as_typed(FLUDARABINE_REDUCED_MAX_MG_PER_M2), full=as_typed(FLUDARABINE_FULL_MG_PER_M2),
+                   avoid_below=as_typed(CRCL_AVOID_BELOW))  # fmt: skip
+
+
+QUERY_TEXTS = (PERCENT_OFF, DOSE_OFF, TOTAL_CELLS_OFF, NOT_REDUCED, AVOIDED, NOT_REDUCED_AND_AVOIDED)
 
 
 def lymphodepletion_clearance(

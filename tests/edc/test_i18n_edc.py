@@ -146,6 +146,12 @@ def test_a_service_refusal_is_in_the_readers_language(investigator, deviation):
             " please confirm",
             "fludarabine 60 mg 与预期剂量 50 mg（25 mg/m² × BSA 2 m²）相差超过 10 %（偏差 20 %），请确认",
         ),  # infusion's, registered by its hooks; its part " (20 % off)" said the same way
+        (
+            "fludarabine 30 mg/m² not reduced for CrCl 25.4 mL/min (Cockcroft-Gault < 70: at most 24 mg/m², 80 % of"
+            " 30); CrCl 25.4 mL/min is below 30 mL/min: fludarabine is normally avoided; please confirm",
+            "氟达拉滨 30 mg/m² 未按 CrCl 25.4 mL/min 减量（Cockcroft-Gault < 70：最多 24 mg/m²，即 30 的 80 %）；"
+            "CrCl 25.4 mL/min 低于 30 mL/min：通常应避免使用氟达拉滨，请确认",
+        ),  # both kidney findings: their own template, not the first one's
         ("Please send the lab report of 12 May.", "Please send the lab report of 12 May."),  # typed by a monitor
     ],
 )
