@@ -8,7 +8,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from edc import rules
+from edc import i18n, rules
 
 
 class AuditedModel(models.Model):
@@ -252,7 +252,8 @@ class DataQuery(AuditedModel):
 
     def __str__(self):
         # What it is about: `about` in the admin.
-        return gettext("query on {field}: {text}").format(field=self.target_field, text=self.text[:40])
+        text = i18n.translated_query_text(self.text)  # an edit check's text in the reader's language
+        return gettext("query on {field}: {text}").format(field=self.target_field, text=text[:40])
 
 
 class Signature(AuditedModel):

@@ -174,3 +174,5 @@ def test_an_edit_checks_query_is_stored_in_english_and_listed_in_chinese(client,
     client.force_login(staff)
     page = client.get(reverse("admin:edc_dataquery_changelist"), **CHINESE).content.decode()
     assert "55 g/L 低于预期值 60，请确认" in page and query.text not in page
+    page = client.get(reverse("admin:edc_dataquery_change", args=[query.pk]), **CHINESE).content.decode()
+    assert "55 g/L 低于预期值 60，请确认" in page and "is below the expected" not in page  # its title and its text
